@@ -1,0 +1,1 @@
+"""The HTTP layer: marshmallow schemas, request parsing, handlers and error rendering."""

@@ -1,0 +1,14 @@
+"""Typed keys of the aiohttp application."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from aiohttp import web
+
+if TYPE_CHECKING:
+    from durable_queue.config import Settings
+    from durable_queue.store import Store
+
+SETTINGS: web.AppKey[Settings] = web.AppKey("settings")
+STORE: web.AppKey[Store] = web.AppKey("store")

@@ -1,0 +1,320 @@
+"""marshmallow schemas: request validation and the OpenAPI document.
+
+Unknown fields are ignored (as the original Go server's JSON decoding did),
+integers are strict (no strings, no fractions), and IDs must be UUIDs.
+"""
+
+from __future__ import annotations
+
+import re
+
+from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
+
+QUEUE_NAME = re.compile(r"^[A-Za-z0-9_.\-]{1,128}$")
+TASK_STATUSES = ("pending", "completed", "failed", "canceled")
+RUN_STATUSES = ("pending", "claimed", "completed", "failed", "sleeping", "canceled")
+WORKFLOW_STATUSES = ("pending", "running", "completed", "failed", "canceled")
+
+
+class Body(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+
+def Int(minimum: int | None = None, maximum: int | None = None, **kw) -> fields.Integer:
+    return fields.Integer(strict=True, validate=validate.Range(min=minimum, max=maximum), **kw)
+
+
+def Text(**kw) -> fields.String:
+    return fields.String(validate=validate.Length(min=1, error="must not be empty"), **kw)
+
+
+def JsonValue(**kw) -> fields.Raw:
+    return fields.Raw(allow_none=True, **kw)
+
+
+def Timestamp(**kw) -> fields.AwareDateTime:
+    return fields.AwareDateTime(format="iso", **kw)
+
+
+def OneOf(choices: tuple[str, ...], **kw) -> fields.String:
+    return fields.String(
+        validate=validate.OneOf(choices, error=f"must be one of: {', '.join(choices)}"), **kw
+    )
+
+
+def validate_queue_name(name: str) -> None:
+    if not QUEUE_NAME.match(name):
+        raise ValidationError("must be 1-128 characters of letters, digits, '-', '_' or '.'")
+
+
+# -- errors -------------------------------------------------------------------
+
+
+class ErrorSchema(Schema):
+    error = fields.String(required=True, metadata={"description": "human-readable message"})
+    code = fields.String(
+        required=True, metadata={"description": "VALIDATION_ERROR, NOT_FOUND, ..."}
+    )
+
+
+# -- queues -------------------------------------------------------------------
+
+
+class CleanupPolicySchema(Body):
+    task_ttl_seconds = Int(
+        0, metadata={"description": "delete finished tasks this long after; 0 keeps them"}
+    )
+    event_ttl_seconds = Int(
+        0, metadata={"description": "delete events older than this; 0 keeps them"}
+    )
+
+
+class CreateQueueSchema(Body):
+    name = fields.String(required=True, validate=validate_queue_name)
+    cleanup = fields.Nested(CleanupPolicySchema, allow_none=True)
+
+
+class QueueSummarySchema(Schema):
+    name = fields.String(required=True)
+    created_at = fields.DateTime(required=True)
+    cleanup = fields.Nested(CleanupPolicySchema, required=True)
+
+
+class QueueListSchema(Schema):
+    queues = fields.List(fields.Nested(QueueSummarySchema), required=True)
+
+
+class DeleteQueueQuerySchema(Body):
+    force = fields.Boolean(
+        load_default=False, metadata={"description": "delete even with unfinished tasks"}
+    )
+
+
+class QueueStatsSchema(Schema):
+    queue_name = fields.String(required=True)
+    pending_runs = fields.Integer(required=True)
+    claimed_runs = fields.Integer(required=True)
+    completed_runs = fields.Integer(required=True)
+    oldest_pending_run_age_seconds = fields.Float(required=True, allow_none=True)
+    failed_runs = fields.Integer(required=True)
+    sleeping_runs = fields.Integer(required=True)
+    scheduled_runs = fields.Integer(required=True)
+    canceled_runs = fields.Integer(required=True)
+    tasks_by_status = fields.Dict(keys=fields.String(), values=fields.Integer(), required=True)
+
+
+# -- tasks --------------------------------------------------------------------
+
+
+class RetryStrategySchema(Body):
+    kind = OneOf(("fixed", "exponential"), required=True)
+    base_seconds = fields.Float(required=True, validate=validate.Range(min=0), allow_nan=False)
+    factor = fields.Float(validate=validate.Range(min=1), allow_nan=False)
+    max_seconds = fields.Float(validate=validate.Range(min=0), allow_nan=False)
+
+
+class CreateTaskSchema(Body):
+    task_name = Text(required=True)
+    params = JsonValue()
+    headers = fields.Dict(keys=fields.String(), values=fields.String(), allow_none=True)
+    retry_strategy = fields.Nested(RetryStrategySchema, allow_none=True)
+    max_attempts = Int(1, allow_none=True)
+    start_timeout = Int(0, allow_none=True, metadata={"description": "seconds; 0 = none"})
+    execution_timeout = Int(0, allow_none=True, metadata={"description": "seconds; 0 = none"})
+    workflow_run_id = fields.UUID(allow_none=True)
+    run_at = Timestamp(allow_none=True, metadata={"description": "first run not claimable before"})
+    idempotency_key = Text(allow_none=True)
+
+
+class CreateTaskResponseSchema(Schema):
+    task_id = fields.UUID(required=True)
+    run_id = fields.UUID(required=True)
+    workflow_run_id = fields.UUID()
+
+
+class ClaimSchema(Body):
+    limit = Int(1, 1000, required=True)
+    claim_timeout = Int(1, required=True, metadata={"description": "seconds"})
+    long_poll_seconds = Int(
+        0, 30, allow_none=True, metadata={"description": "1-30; 0 or absent answers at once"}
+    )
+
+
+class ClaimedTaskSchema(Schema):
+    run_id = fields.UUID(required=True)
+    task_id = fields.UUID(required=True)
+    attempt = fields.Integer(required=True)
+    task_name = fields.String(required=True)
+    params = fields.Raw()
+    headers = fields.Dict(keys=fields.String(), values=fields.String())
+    retry_strategy = fields.Nested(RetryStrategySchema)
+    max_attempts = fields.Integer(required=True)
+    claim_expires_at = fields.DateTime(required=True)
+    workflow_run_id = fields.UUID()
+
+
+class ClaimResponseSchema(Schema):
+    tasks = fields.List(fields.Nested(ClaimedTaskSchema), required=True)
+
+
+class ListTasksQuerySchema(Body):
+    queue_name = fields.String()
+    status = OneOf(TASK_STATUSES)
+    task_name = fields.String()
+    cursor = fields.UUID()
+    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=1000))
+
+
+class TaskSummarySchema(Schema):
+    id = fields.UUID(required=True)
+    task_name = fields.String(required=True)
+    status = fields.String(required=True)
+    queue_name = fields.String(required=True)
+    max_attempts = fields.Integer(required=True)
+    created_at = fields.DateTime(required=True)
+    completed_at = fields.DateTime()
+
+
+class TaskListSchema(Schema):
+    tasks = fields.List(fields.Nested(TaskSummarySchema), required=True)
+    next_cursor = fields.UUID()
+
+
+# -- runs ---------------------------------------------------------------------
+
+
+class ListRunsQuerySchema(Body):
+    task_id = fields.UUID()
+    status = OneOf(RUN_STATUSES)
+    cursor = fields.UUID()
+    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=1000))
+
+
+class RunSummarySchema(Schema):
+    id = fields.UUID(required=True)
+    task_id = fields.UUID(required=True)
+    attempt = fields.Integer(required=True)
+    status = fields.String(required=True)
+    error = fields.String()
+    created_at = fields.DateTime(required=True)
+    completed_at = fields.DateTime()
+
+
+class RunListSchema(Schema):
+    runs = fields.List(fields.Nested(RunSummarySchema), required=True)
+    next_cursor = fields.UUID()
+
+
+class CompleteRunSchema(Body):
+    result = JsonValue()
+
+
+class RunStatusSchema(Schema):
+    run_id = fields.UUID(required=True)
+    status = fields.String(required=True)
+
+
+class FailRunSchema(Body):
+    error = fields.String(required=True)
+
+
+class FailRunResponseSchema(Schema):
+    run_id = fields.UUID(required=True)
+    status = fields.String(required=True)
+    attempt = fields.Integer(required=True)
+    next_run_id = fields.UUID()
+    next_attempt_at = fields.DateTime()
+
+
+class ScheduleRunSchema(Body):
+    run_at = Timestamp(required=True)
+
+
+class ScheduleRunResponseSchema(Schema):
+    run_id = fields.UUID(required=True)
+    scheduled_at = fields.DateTime(required=True)
+
+
+class WaitForEventSchema(Body):
+    event_name = Text(required=True)
+    timeout_seconds = Int(1, required=True)
+    task_id = fields.UUID(required=True)
+    step_name = Text(required=True)
+
+
+class WaitForEventResponseSchema(Schema):
+    status = fields.String(required=True, metadata={"description": "resolved, sleeping or timeout"})
+    payload = fields.Raw()
+    message = fields.String()
+
+
+# -- checkpoints --------------------------------------------------------------
+
+
+class PutCheckpointSchema(Body):
+    state = fields.Raw(required=True, allow_none=True)
+    owner_run = fields.UUID(required=True)
+    extend_claim_by = Int(1, allow_none=True)
+
+
+class CheckpointSavedSchema(Schema):
+    task_id = fields.UUID(required=True)
+    step_name = fields.String(required=True)
+    updated_at = fields.DateTime(required=True)
+
+
+class CheckpointSchema(CheckpointSavedSchema):
+    state = fields.Raw(required=True)
+
+
+# -- events -------------------------------------------------------------------
+
+
+class EmitEventSchema(Body):
+    event_name = Text(required=True)
+    payload = JsonValue()
+
+
+class EventCreatedSchema(Schema):
+    event_id = fields.UUID(required=True)
+    event_name = fields.String(required=True)
+    created_at = fields.DateTime(required=True)
+
+
+# -- workflow runs --------------------------------------------------------------
+
+
+class CreateWorkflowRunSchema(Body):
+    workflow_name = Text(required=True)
+    workflow_version = fields.String(allow_none=True)
+    inputs = JsonValue()
+    created_by = fields.String(allow_none=True)
+    tags = fields.Dict(keys=fields.String(), values=fields.String(), allow_none=True)
+
+
+class WorkflowRunCreatedSchema(Schema):
+    workflow_run_id = fields.UUID(required=True)
+    workflow_name = fields.String(required=True)
+    status = fields.String(required=True)
+    created_at = fields.DateTime(required=True)
+
+
+class PatchWorkflowRunSchema(Body):
+    status = OneOf(WORKFLOW_STATUSES, allow_none=True)
+    result = JsonValue()
+    started_at = Timestamp(allow_none=True)
+    completed_at = Timestamp(allow_none=True)
+
+
+class WorkflowRunUpdatedSchema(Schema):
+    workflow_run_id = fields.UUID(required=True)
+    status = fields.String(required=True)
+    updated_at = fields.DateTime(required=True)
+
+
+# -- health -------------------------------------------------------------------
+
+
+class HealthSchema(Schema):
+    status = fields.String(required=True)

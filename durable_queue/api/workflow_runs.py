@@ -1,0 +1,55 @@
+"""Workflow run endpoints: create and patch."""
+
+from __future__ import annotations
+
+from aiohttp import web
+from aiohttp_apispec import docs, request_schema, response_schema
+
+from durable_queue.api import parsing
+from durable_queue.api.keys import STORE
+from durable_queue.api.responses import json_response
+from durable_queue.api.schemas import (
+    CreateWorkflowRunSchema,
+    ErrorSchema,
+    PatchWorkflowRunSchema,
+    WorkflowRunCreatedSchema,
+    WorkflowRunUpdatedSchema,
+)
+from durable_queue.jsonvalue import JSON_NULL
+from durable_queue.records import WorkflowRunPatch
+
+TAG = ["workflow runs"]
+
+
+@docs(tags=TAG, summary="Create a workflow run (groups tasks)")
+@request_schema(CreateWorkflowRunSchema)
+@response_schema(WorkflowRunCreatedSchema, 201)
+async def create_workflow_run(request: web.Request) -> web.Response:
+    data = await parsing.body(request, CreateWorkflowRunSchema())
+    inputs = data.get("inputs")
+    created = await request.app[STORE].create_workflow_run(
+        data["workflow_name"],
+        workflow_version=data.get("workflow_version"),
+        inputs=JSON_NULL if "inputs" in data and inputs is None else inputs,
+        created_by=data.get("created_by"),
+        tags=data.get("tags"),
+    )
+    return json_response(created, status=201)
+
+
+@docs(tags=TAG, summary="Change a workflow run's status, result or times (any subset)")
+@request_schema(PatchWorkflowRunSchema)
+@response_schema(WorkflowRunUpdatedSchema, 200)
+@response_schema(ErrorSchema, 404)
+async def update_workflow_run(request: web.Request) -> web.Response:
+    workflow_run_id = parsing.path_uuid(request, "workflow_run_id")
+    data = await parsing.body(request, PatchWorkflowRunSchema(), allow_empty=True)
+    patch = WorkflowRunPatch(
+        status=data.get("status"),
+        result=JSON_NULL if data.get("result", 0) is None else data.get("result"),
+        result_given="result" in data,
+        started_at=data.get("started_at"),
+        completed_at=data.get("completed_at"),
+    )
+    updated = await request.app[STORE].update_workflow_run(workflow_run_id, patch)
+    return json_response(updated)

@@ -1,0 +1,43 @@
+"""The aiohttp application factory."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+
+from durable_queue.api.keys import SETTINGS, STORE
+from durable_queue.api.middleware import access_log_middleware, error_middleware
+from durable_queue.api.openapi import setup_openapi
+from durable_queue.api.routes import add_routes
+from durable_queue.config import Settings
+from durable_queue.db import create_pool
+from durable_queue.store import Store
+
+
+def create_app(settings: Settings) -> web.Application:
+    """Build the app for `settings.database_url` (already migrated); the pool opens and closes
+    with the app."""
+    if not settings.database_url:
+        raise ValueError("settings.database_url must be set (start the embedded database first)")
+    app = web.Application(
+        middlewares=[access_log_middleware, error_middleware],
+        client_max_size=settings.max_body_bytes,
+    )
+    app[SETTINGS] = settings
+
+    async def database(app: web.Application) -> AsyncIterator[None]:
+        pool = await create_pool(
+            settings.database_url, minsize=settings.pool_min_size, maxsize=settings.pool_max_size
+        )
+        app[STORE] = Store(pool)
+        try:
+            yield
+        finally:
+            pool.close()
+            await pool.wait_closed()
+
+    app.cleanup_ctx.append(database)
+    add_routes(app)
+    setup_openapi(app)
+    return app

@@ -1,0 +1,53 @@
+"""Settings from the environment (and command-line flags), in one frozen record."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+
+import attrs
+
+from durable_queue.errors import ValidationError
+
+DEFAULT_DATA_DIR = "./.durable-queue"
+
+
+@attrs.frozen
+class Settings:
+    database_url: str | None = None
+    data_dir: str = DEFAULT_DATA_DIR
+    host: str = "0.0.0.0"
+    port: int = 8080
+    max_body_bytes: int = 1024 * 1024
+    pool_min_size: int = 1
+    pool_max_size: int = 10
+    log_level: str = "INFO"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
+        env = os.environ if env is None else env
+        values: dict[str, object] = {
+            "database_url": env.get("DATABASE_URL") or None,
+            "data_dir": env.get("DURABLE_DATA_DIR") or DEFAULT_DATA_DIR,
+            "host": env.get("DURABLE_HOST") or "0.0.0.0",
+            "port": _int(env, "DURABLE_PORT", 8080),
+            "max_body_bytes": _int(env, "DURABLE_MAX_BODY_BYTES", 1024 * 1024),
+            "pool_min_size": _int(env, "DURABLE_POOL_MIN_SIZE", 1),
+            "pool_max_size": _int(env, "DURABLE_POOL_MAX_SIZE", 10),
+            "log_level": (env.get("DURABLE_LOG_LEVEL") or "INFO").upper(),
+        }
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values)
+
+
+def _int(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError as exc:
+        raise ValidationError(f"{name} must be an integer, got {raw!r}") from exc
+    if value < 0:
+        raise ValidationError(f"{name} must not be negative, got {value}")
+    return value

@@ -1,0 +1,55 @@
+"""JSON values as stored: SQL NULL means "absent", JSON_NULL means an explicit JSON null.
+
+psycopg2 decodes both a SQL NULL and the jsonb value `null` to None; the wire
+contract tells them apart (a field that was never given is omitted, a given
+null is echoed), so stored JSON nulls decode to the JSON_NULL marker instead.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import psycopg2.extras
+
+
+class _JsonNull:
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "JSON_NULL"
+
+    def __bool__(self) -> bool:
+        return False
+
+
+JSON_NULL: Any = _JsonNull()
+
+
+def _loads(text: str) -> Any:
+    value = json.loads(text)
+    return JSON_NULL if value is None else value
+
+
+def register_json_decoding() -> None:
+    """Decode json/jsonb columns with JSON_NULL for a stored null (process-wide)."""
+    psycopg2.extras.register_default_json(globally=True, loads=_loads)
+    psycopg2.extras.register_default_jsonb(globally=True, loads=_loads)
+
+
+def to_db(value: Any, *, given: bool = True) -> str | None:
+    """Encode a JSON value for a jsonb parameter; None (SQL NULL) when it was not given."""
+    if not given:
+        return None
+    return json.dumps(None if value is JSON_NULL else value)
+
+
+def _default(obj: Any) -> Any:
+    if obj is JSON_NULL:
+        return None
+    raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
+
+
+def dumps(value: Any) -> str:
+    """Serialise a response body, rendering JSON_NULL as null."""
+    return json.dumps(value, default=_default, separators=(",", ":"))

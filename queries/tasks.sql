@@ -1,0 +1,63 @@
+-- name: insert_task_with_run(queue_id, task_name, params, headers, retry_strategy, max_attempts, start_timeout, execution_timeout, workflow_run_id, idempotency_key, run_at)^
+-- Create a task and its first run (pending at run_at, or now); no row when the idempotency key is taken.
+WITH new_task AS (
+    INSERT INTO tasks (queue_id, task_name, params, headers, retry_strategy, max_attempts,
+                       start_timeout, execution_timeout, workflow_run_id, idempotency_key)
+    VALUES (:queue_id, :task_name, CAST(:params AS jsonb), CAST(:headers AS jsonb),
+            CAST(:retry_strategy AS jsonb), :max_attempts, :start_timeout, :execution_timeout,
+            :workflow_run_id, :idempotency_key)
+    ON CONFLICT (queue_id, idempotency_key) DO NOTHING
+    RETURNING id, queue_id
+)
+INSERT INTO runs (task_id, queue_id, attempt, available_at)
+SELECT id, queue_id, 1, coalesce(CAST(:run_at AS timestamptz), now())
+FROM new_task
+RETURNING task_id, id AS run_id;
+
+-- name: get_task_ids_by_idempotency_key(queue_id, idempotency_key)^
+-- The task (and its first run) created earlier with this idempotency key on the queue.
+SELECT t.id AS task_id, r.id AS run_id, t.workflow_run_id
+FROM tasks t
+JOIN runs r ON r.task_id = t.id AND r.attempt = 1
+WHERE t.queue_id = :queue_id AND t.idempotency_key = :idempotency_key;
+
+-- name: lock_task(task_id)^
+-- Lock one task: every state change of a task and its runs serialises here.
+SELECT id, queue_id, status, max_attempts, retry_strategy, failure_count, expiry_count
+FROM tasks
+WHERE id = :task_id
+FOR UPDATE;
+
+-- name: get_task_summary(task_id)^
+-- One task with its queue name.
+SELECT t.id, t.task_name, t.status, q.name AS queue_name, t.max_attempts,
+       t.created_at, t.completed_at
+FROM tasks t
+JOIN queues q ON q.id = t.queue_id
+WHERE t.id = :task_id;
+
+-- name: list_tasks(queue_name, status, task_name, workflow_run_id, cursor, limit)
+-- A page of tasks, newest first, filtered; cursor is the last id of the previous page.
+SELECT t.id, t.task_name, t.status, q.name AS queue_name, t.max_attempts,
+       t.created_at, t.completed_at
+FROM tasks t
+JOIN queues q ON q.id = t.queue_id
+WHERE (CAST(:queue_name AS text) IS NULL OR q.name = :queue_name)
+  AND (CAST(:status AS text) IS NULL OR t.status = :status)
+  AND (CAST(:task_name AS text) IS NULL OR t.task_name = :task_name)
+  AND (CAST(:workflow_run_id AS uuid) IS NULL OR t.workflow_run_id = :workflow_run_id)
+  AND (CAST(:cursor AS uuid) IS NULL OR t.id < :cursor)
+ORDER BY t.id DESC
+LIMIT :limit;
+
+-- name: finish_task(task_id, status, error, result)!
+-- Move a pending task to a final status with its error or result.
+UPDATE tasks
+SET status = :status, error = :error, result = CAST(:result AS jsonb), completed_at = now()
+WHERE id = :task_id AND status = 'pending';
+
+-- name: count_task_failure(task_id)$
+-- Count one more explicit failure of a task; returns the new count.
+UPDATE tasks SET failure_count = failure_count + 1
+WHERE id = :task_id
+RETURNING failure_count;

@@ -1,0 +1,51 @@
+"""Shared fixtures: a fresh migrated database per test, the app, a client, a live server."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient
+
+from durable_queue.app import create_app
+from durable_queue.config import Settings
+from tests.pg import TestPostgres
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[TestPostgres]:
+    server = TestPostgres()
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def database_url(postgres: TestPostgres) -> Iterator[str]:
+    """A fresh, migrated database of its own for this test."""
+    name, url = postgres.new_database()
+    yield url
+    postgres.drop_database(name)
+
+
+@pytest.fixture
+def settings(database_url: str) -> Settings:
+    return Settings(database_url=database_url)
+
+
+@pytest.fixture
+def app(settings: Settings) -> web.Application:
+    return create_app(settings)
+
+
+@pytest.fixture
+async def client(aiohttp_client, app: web.Application) -> TestClient:
+    """An HTTP client of the app, served in-process."""
+    return await aiohttp_client(app)
+
+
+@pytest.fixture
+async def server_url(aiohttp_server, app: web.Application) -> AsyncIterator[str]:
+    """Base URL (no trailing slash) of the app served on a free local port."""
+    server = await aiohttp_server(app)
+    yield str(server.make_url("")).rstrip("/")
