@@ -270,7 +270,7 @@ class Store:
         """Steps 1-4 of DESIGN.md "Events and waits"; the caller must hold the run's claim."""
         async with transaction(self.pool) as conn:
             await queries.lock_event_name(conn, event_name=event_name)
-            task, run = await self._lock_claimed_run(conn, run_id, "wait for an event")
+            task, _run = await self._lock_claimed_run(conn, run_id, "wait for an event")
             if task["id"] != task_id:
                 raise Conflict(f"run {run_id} does not belong to task {task_id}")
             wait = await queries.get_wait(conn, task_id=task_id, step_name=step_name)
