@@ -230,7 +230,12 @@ class Store:
                     task_id=task["id"],
                     delay_seconds=retry_delay(_json(task["retry_strategy"]), failures),
                 )
-                return RunFailed(run_id, run["attempt"], retry["id"], retry["available_at"])
+                return RunFailed(
+                    run_id,
+                    run["attempt"],
+                    next_run_id=retry["id"],
+                    next_attempt_at=retry["available_at"],
+                )
             await queries.finish_task(
                 conn, task_id=task["id"], status="failed", error=error, result=None
             )

@@ -33,14 +33,13 @@ def _resolver(schema: Any) -> str:
 class OpenApi3Spec(AiohttpApiSpec):
     """AiohttpApiSpec emitting OpenAPI 3.0."""
 
-    def __init__(self, **kwargs: Any) -> None:
-        title = kwargs.pop("title")
-        version = kwargs.pop("version")
+    def __init__(self, app: web.Application, *, title: str, version: str, **kwargs: Any) -> None:
         super().__init__(title=title, version=version, **kwargs)
         self.plugin = MarshmallowPlugin(schema_name_resolver=_resolver)
         self.spec = APISpec(
             title=title, version=version, openapi_version="3.0.3", plugins=(self.plugin,)
         )
+        self.register(app, in_place=True)
 
     def _update_paths(self, data: dict[str, Any], method: str, url_path: str) -> None:
         if method not in _METHODS:
@@ -88,16 +87,30 @@ class OpenApi3Spec(AiohttpApiSpec):
 def setup_openapi(app: web.Application) -> None:
     """Serve the OpenAPI document at OPENAPI_URL and Swagger UI at DOCS_URL."""
     OpenApi3Spec(
+        app,
         title="durable-queue",
         version=__version__,
         url=OPENAPI_URL,
         swagger_path=DOCS_URL,
         static_path="/docs/static",
-        app=app,
-        in_place=True,
     )
 
 
 def openapi_document(app: web.Application) -> dict[str, Any]:
     """The OpenAPI document generated for this app's routes."""
     return app["swagger_dict"]
+
+
+def main() -> None:
+    """Print the generated OpenAPI document (to refresh the committed openapi.json)."""
+    import json
+
+    from durable_queue.app import create_app
+    from durable_queue.config import Settings
+
+    app = create_app(Settings(database_url="postgresql://unused/unused"))
+    print(json.dumps(openapi_document(app), indent=2, sort_keys=True))
+
+
+if __name__ == "__main__":
+    main()

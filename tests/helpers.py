@@ -1,0 +1,69 @@
+"""Small helpers shared by the API tests."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import Any
+
+from aiohttp.test_utils import TestClient
+
+API = "/api/v1"
+RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$")
+UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
+
+
+def is_timestamp(value: Any) -> bool:
+    return isinstance(value, str) and bool(RFC3339.match(value))
+
+
+def is_uuid7(value: Any) -> bool:
+    return isinstance(value, str) and bool(UUID_RE.match(value))
+
+
+def parse_ts(value: str) -> dt.datetime:
+    return dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+async def call(client: TestClient, method: str, path: str, expect: int, **kwargs: Any) -> Any:
+    """Make a request, assert its status, return the JSON body (None for 204)."""
+    resp = await client.request(method, f"{API}{path}", **kwargs)
+    text = await resp.text()
+    assert resp.status == expect, f"{method} {path}: {resp.status} {text}"
+    if resp.status == 204:
+        assert text == ""
+        return None
+    return await resp.json()
+
+
+async def error(
+    client: TestClient, method: str, path: str, status: int, code: str, **kwargs: Any
+) -> str:
+    """Assert an error response in the `{error, code}` envelope; returns the message."""
+    body = await call(client, method, path, status, **kwargs)
+    assert set(body) == {"error", "code"}, body
+    assert body["code"] == code, body
+    assert isinstance(body["error"], str) and body["error"]
+    return body["error"]
+
+
+async def make_queue(client: TestClient, name: str = "q", **body: Any) -> dict[str, Any]:
+    return await call(client, "POST", "/queues", 201, json={"name": name, **body})
+
+
+async def make_task(client: TestClient, queue: str = "q", **body: Any) -> dict[str, Any]:
+    body.setdefault("task_name", "work")
+    return await call(client, "POST", f"/queues/{queue}/tasks", 201, json=body)
+
+
+async def claim(
+    client: TestClient, queue: str = "q", limit: int = 1, timeout: int = 60
+) -> list[dict[str, Any]]:
+    body = await call(
+        client,
+        "POST",
+        f"/queues/{queue}/tasks/claim",
+        200,
+        json={"limit": limit, "claim_timeout": timeout},
+    )
+    return body["tasks"]

@@ -1,0 +1,99 @@
+"""Cross-cutting HTTP behaviour: malformed bodies, size limit, unknown routes, docs, probes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from durable_queue.api.openapi import openapi_document
+from durable_queue.app import create_app
+from durable_queue.config import Settings
+from tests.helpers import call, error, make_queue
+
+OPENAPI_FILE = Path(__file__).resolve().parent.parent / "openapi.json"
+
+
+@pytest.mark.parametrize(
+    "data",
+    [b"{not json", b"[1, 2]", b'"text"', b"42", b"null", b"", b"\xff\xfe"],
+)
+async def test_bodies_that_are_not_json_objects_are_400(client, data):
+    message = await error(
+        client,
+        "POST",
+        "/queues",
+        400,
+        "VALIDATION_ERROR",
+        data=data,
+        headers={"Content-Type": "application/json"},
+    )
+    assert "body" in message
+    assert await call(client, "GET", "/queues", 200) == {"queues": []}
+
+
+async def test_body_over_limit_is_413(aiohttp_client, database_url):
+    client = await aiohttp_client(
+        create_app(Settings(database_url=database_url, max_body_bytes=1000))
+    )
+    big = {"task_name": "x", "params": "a" * 2000}
+    await make_queue(client, "q")
+    await error(client, "POST", "/queues/q/tasks", 413, "PAYLOAD_TOO_LARGE", json=big)
+    assert (await call(client, "GET", "/tasks", 200))["tasks"] == []
+
+
+async def test_unknown_path_is_json_404(client):
+    await error(client, "GET", "/nothing-here", 404, "NOT_FOUND")
+
+
+async def test_wrong_method_is_json_405(client):
+    body = await call(client, "PUT", "/queues", 405)
+    assert body["code"] == "METHOD_NOT_ALLOWED"
+
+
+async def test_healthz_and_readyz(client):
+    resp = await client.get("/healthz")
+    assert resp.status == 200
+    resp = await client.get("/readyz")
+    assert resp.status == 200
+    assert (await resp.json())["database"] == "ok"
+
+
+async def test_openapi_document_lists_every_route(client, app):
+    resp = await client.get("/api/v1/openapi.json")
+    assert resp.status == 200
+    doc = await resp.json()
+    assert doc["openapi"].startswith("3.")
+    routes = {(method, path) for path, item in doc["paths"].items() for method in item}
+    for route in app.router.routes():
+        info = route.resource.get_info() if route.resource else {}
+        path = info.get("path") or info.get("formatter")
+        if route.method == "HEAD" or path == "/api/v1/openapi.json":
+            continue
+        if path and path.startswith("/api/v1/"):
+            assert (route.method.lower(), path) in routes, (route.method, path)
+    claim = doc["paths"]["/api/v1/queues/{queue_name}/tasks/claim"]["post"]
+    assert claim["requestBody"]["required"] is True
+    assert "claim_timeout" in doc["components"]["schemas"]["Claim"]["properties"]
+
+
+async def test_committed_openapi_document_matches_generated(app):
+    generated = openapi_document(app)
+    committed = json.loads(OPENAPI_FILE.read_text())
+    assert committed == generated, (
+        "openapi.json is stale: run `python -m durable_queue.api.openapi > openapi.json`"
+    )
+
+
+async def test_docs_serve_swagger_ui_from_this_server(client):
+    resp = await client.get("/docs")
+    assert resp.status == 200
+    html = await resp.text()
+    assert "swagger-ui" in html
+    assert "http://" not in html and "https://" not in html  # no CDN: everything is local
+    assert "/api/v1/openapi.json" in html
+    for asset in ("swagger-ui-bundle.js", "swagger-ui.css", "swagger-ui-standalone-preset.js"):
+        assert f"/docs/static/{asset}" in html
+        resp = await client.get(f"/docs/static/{asset}")
+        assert resp.status == 200, asset
