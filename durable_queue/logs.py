@@ -6,6 +6,7 @@ import datetime as dt
 import json
 import logging
 import sys
+import warnings
 
 _STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
 
@@ -31,3 +32,6 @@ def configure_logging(level: str = "INFO") -> None:
     root.handlers[:] = [handler]
     root.setLevel(level)
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+    logging.getLogger("pgserver").setLevel(logging.WARNING)
+    logging.captureWarnings(True)
+    warnings.filterwarnings("ignore", module="platformdirs")

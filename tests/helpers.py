@@ -57,13 +57,13 @@ async def make_task(client: TestClient, queue: str = "q", **body: Any) -> dict[s
 
 
 async def claim(
-    client: TestClient, queue: str = "q", limit: int = 1, timeout: int = 60
+    client: TestClient, queue: str = "q", limit: int = 1, claim_timeout: int = 60
 ) -> list[dict[str, Any]]:
     body = await call(
         client,
         "POST",
         f"/queues/{queue}/tasks/claim",
         200,
-        json={"limit": limit, "claim_timeout": timeout},
+        json={"limit": limit, "claim_timeout": claim_timeout},
     )
     return body["tasks"]

@@ -103,7 +103,7 @@ async def test_claimed_task_shape_with_every_field(client, queue):
         retry_strategy=strategy,
         max_attempts=5,
     )
-    [task] = await claim(client, timeout=30)
+    [task] = await claim(client, claim_timeout=30)
     assert set(task) == {
         "run_id",
         "task_id",
