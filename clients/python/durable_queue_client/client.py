@@ -1,0 +1,617 @@
+"""`DurableClient`: one async method per endpoint of the durable-queue HTTP API."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import logging
+from collections.abc import AsyncIterator, Mapping
+from types import TracebackType
+from typing import Any, Final, TypeVar
+from urllib.parse import quote
+
+import aiohttp
+import cattrs
+import yarl
+
+from durable_queue_client.convert import structure, to_dict
+from durable_queue_client.errors import (
+    ConnectionFailed,
+    DurableError,
+    InvalidResponse,
+    RequestTimeout,
+    Unavailable,
+    error_for,
+)
+from durable_queue_client.models import (
+    CanceledTask,
+    Checkpoint,
+    CheckpointEntry,
+    CheckpointSaved,
+    ClaimedTask,
+    ClaimTasksRequest,
+    CleanupPolicy,
+    CompletedRun,
+    CompleteRunRequest,
+    CreatedTask,
+    CreateQueueRequest,
+    CreateTaskRequest,
+    CreateWorkflowRunRequest,
+    EmitEventRequest,
+    EventCreated,
+    FailedRun,
+    FailRunRequest,
+    Heartbeat,
+    HeartbeatRequest,
+    JSONValue,
+    QueueStats,
+    QueueSummary,
+    RetryStrategy,
+    RunPage,
+    RunSummary,
+    ScheduledRun,
+    ScheduleRunRequest,
+    SetCheckpointRequest,
+    TaskDetail,
+    TaskPage,
+    TaskSummary,
+    UpdateWorkflowRunRequest,
+    WaitForEventRequest,
+    WaitForEventResult,
+    WorkflowRun,
+    WorkflowRunCreated,
+    WorkflowRunPage,
+    WorkflowRunUpdated,
+)
+
+T = TypeVar("T")
+
+API_PREFIX: Final = "/api/v1"
+DEFAULT_URL: Final = "http://localhost:8080"
+USER_AGENT: Final = "durable-queue-client/0.1.0"
+
+log = logging.getLogger("durable_queue_client")
+
+
+def _segment(value: str) -> str:
+    """One path segment, percent-encoded (a step name may hold `/` or spaces)."""
+    return quote(str(value), safe="")
+
+
+def _query(params: Mapping[str, object]) -> dict[str, str]:
+    """Query parameters without the None-valued ones; bools as `true`/`false`."""
+    out: dict[str, str] = {}
+    for key, value in params.items():
+        if value is None:
+            continue
+        out[key] = ("true" if value else "false") if isinstance(value, bool) else str(value)
+    return out
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+class DurableClient:
+    """An async client of a durable-queue server, over one `aiohttp.ClientSession`.
+
+    Use it as an async context manager (or call `close()`)::
+
+        async with DurableClient("http://localhost:8080") as client:
+            created = await client.create_task("emails", "send", params={"to": "a@b.c"})
+
+    Errors are `DurableError`s (see `durable_queue_client.errors`). Connection failures
+    and 503s are retried `retries` times with exponential backoff (`backoff`, doubling)
+    for idempotent calls only: GET, PUT, DELETE, and `create_task` with an
+    `idempotency_key`. Other POSTs and PATCH are sent once.
+    """
+
+    def __init__(
+        self,
+        base_url: str = DEFAULT_URL,
+        *,
+        token: str | None = None,
+        timeout: float = 30.0,
+        retries: int = 3,
+        backoff: float = 0.1,
+    ) -> None:
+        if retries < 0:
+            raise ValueError("retries must not be negative")
+        self.base_url = base_url.rstrip("/")
+        self.token = token
+        self.timeout = timeout
+        self.retries = retries
+        self.backoff = backoff
+        self._session: aiohttp.ClientSession | None = None
+
+    async def __aenter__(self) -> DurableClient:
+        self._ensure_session()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    def _ensure_session(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            headers = {"User-Agent": USER_AGENT, "Accept": "application/json"}
+            if self.token:
+                headers["Authorization"] = f"Bearer {self.token}"
+            self._session = aiohttp.ClientSession(
+                headers=headers, timeout=aiohttp.ClientTimeout(total=self.timeout)
+            )
+        return self._session
+
+    # -- transport ------------------------------------------------------------------------
+
+    async def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        body: Any = None,
+        params: Mapping[str, object] | None = None,
+        idempotent: bool | None = None,
+        total_timeout: float | None = None,
+        ok: tuple[int, ...] = (200, 201, 202, 204),
+    ) -> tuple[int, Any]:
+        """Send one request (retrying when allowed); return (status, decoded body or None).
+
+        `body` is a record (unstructured without its None fields) or plain JSON data.
+        """
+        session = self._ensure_session()
+        url = yarl.URL(f"{self.base_url}{API_PREFIX}{path}", encoded=True)
+        if idempotent is None:
+            idempotent = method in ("GET", "PUT", "DELETE")
+        kwargs: dict[str, Any] = {}
+        if body is not None:
+            kwargs["json"] = to_dict(body)
+        if params:
+            kwargs["params"] = _query(params)
+        if total_timeout is not None:
+            kwargs["timeout"] = aiohttp.ClientTimeout(total=total_timeout)
+        attempt = 0
+        while True:
+            error: DurableError
+            try:
+                async with session.request(method, url, **kwargs) as resp:
+                    status = resp.status
+                    text = await resp.text()
+            except TimeoutError as exc:
+                wait = total_timeout if total_timeout is not None else self.timeout
+                raise RequestTimeout(
+                    self.base_url, f"server at {self.base_url} did not answer within {wait:g}s"
+                ) from exc
+            except aiohttp.ClientConnectionError as exc:
+                reason = str(exc) or type(exc).__name__
+                error = ConnectionFailed(
+                    self.base_url, _one_line(f"cannot reach server at {self.base_url}: {reason}")
+                )
+            except aiohttp.ClientError as exc:
+                raise ConnectionFailed(
+                    self.base_url, _one_line(f"request to {self.base_url} failed: {exc}")
+                ) from exc
+            else:
+                if status in ok:
+                    return status, self._decode(status, text)
+                error = self._error(status, text, resp.reason)
+                if not isinstance(error, Unavailable):
+                    raise error
+            if not idempotent or attempt >= self.retries:
+                raise error
+            delay = self.backoff * (2**attempt)
+            attempt += 1
+            log.warning(
+                "retrying %s %s in %.2fs (attempt %d of %d): %s",
+                method,
+                path,
+                delay,
+                attempt + 1,
+                self.retries + 1,
+                error,
+            )
+            await asyncio.sleep(delay)
+
+    @staticmethod
+    def _decode(status: int, text: str) -> Any:
+        if status == 204 or not text.strip():
+            return None
+        try:
+            return json.loads(text)
+        except ValueError as exc:
+            raise InvalidResponse(
+                status, "INVALID_RESPONSE", f"response is not JSON: {exc}"
+            ) from exc
+
+    @staticmethod
+    def _error(status: int, text: str, reason: str | None) -> DurableError:
+        code, message = "", ""
+        try:
+            data = json.loads(text) if text.strip() else None
+        except ValueError:
+            data = None
+        if isinstance(data, dict):
+            code = str(data.get("code") or "")
+            message = str(data.get("error") or data.get("message") or "")
+        if not message:
+            message = _one_line(text)[:200] if text.strip() and data is None else ""
+        return error_for(status, code, message or reason or "request failed")
+
+    @staticmethod
+    def _structure(data: Any, cls: type[T]) -> T:
+        try:
+            return structure(data, cls)
+        except (cattrs.BaseValidationError, ValueError, TypeError, KeyError) as exc:
+            raise InvalidResponse(
+                200, "INVALID_RESPONSE", f"unexpected response for {cls.__name__}: {exc!r}"
+            ) from exc
+
+    async def _get(self, path: str, cls: type[T], params: Mapping[str, object] | None = None) -> T:
+        _, data = await self._request("GET", path, params=params)
+        return self._structure(data, cls)
+
+    # -- queues ---------------------------------------------------------------------------
+
+    async def create_queue(
+        self, name: str, *, cleanup: CleanupPolicy | None = None
+    ) -> QueueSummary:
+        """POST /queues: 201 the new queue; `Conflict` when the name exists."""
+        _, data = await self._request(
+            "POST", "/queues", body=CreateQueueRequest(name=name, cleanup=cleanup)
+        )
+        return self._structure(data, QueueSummary)
+
+    async def list_queues(self) -> list[QueueSummary]:
+        """GET /queues."""
+        _, data = await self._request("GET", "/queues")
+        return self._structure(self._field(data, "queues"), list[QueueSummary])
+
+    async def delete_queue(self, name: str, force: bool = False) -> None:
+        """DELETE /queues/{name}; `Conflict` while unfinished tasks remain, unless `force`."""
+        params = {"force": True} if force else None
+        await self._request("DELETE", f"/queues/{_segment(name)}", params=params)
+
+    async def get_queue_stats(self, name: str) -> QueueStats:
+        """GET /queues/{name}/stats."""
+        return await self._get(f"/queues/{_segment(name)}/stats", QueueStats)
+
+    # -- tasks ----------------------------------------------------------------------------
+
+    async def create_task(
+        self,
+        queue: str,
+        task_name: str,
+        *,
+        params: JSONValue = None,
+        headers: dict[str, str] | None = None,
+        retry_strategy: RetryStrategy | None = None,
+        max_attempts: int | None = None,
+        start_timeout: int | None = None,
+        execution_timeout: int | None = None,
+        workflow_run_id: str | None = None,
+        run_at: dt.datetime | None = None,
+        idempotency_key: str | None = None,
+    ) -> CreatedTask:
+        """POST /queues/{queue}/tasks. Retried on failure only with an `idempotency_key`
+        (a repeat with the same key answers with the first task's ids)."""
+        request = CreateTaskRequest(
+            task_name=task_name,
+            params=params,
+            headers=headers,
+            retry_strategy=retry_strategy,
+            max_attempts=max_attempts,
+            start_timeout=start_timeout,
+            execution_timeout=execution_timeout,
+            workflow_run_id=workflow_run_id,
+            run_at=run_at,
+            idempotency_key=idempotency_key,
+        )
+        _, data = await self._request(
+            "POST",
+            f"/queues/{_segment(queue)}/tasks",
+            body=request,
+            idempotent=idempotency_key is not None,
+        )
+        return self._structure(data, CreatedTask)
+
+    async def claim_tasks(
+        self,
+        queue: str,
+        *,
+        limit: int = 1,
+        claim_timeout: int = 30,
+        long_poll_seconds: int | None = None,
+    ) -> list[ClaimedTask]:
+        """POST /queues/{queue}/tasks/claim: up to `limit` due tasks (maybe none). With
+        `long_poll_seconds` (1-30) the server holds the request until a task is due or
+        the time is up; the read timeout is raised above it."""
+        request = ClaimTasksRequest(
+            limit=limit, claim_timeout=claim_timeout, long_poll_seconds=long_poll_seconds
+        )
+        total_timeout = self.timeout + long_poll_seconds if long_poll_seconds else None
+        _, data = await self._request(
+            "POST",
+            f"/queues/{_segment(queue)}/tasks/claim",
+            body=request,
+            total_timeout=total_timeout,
+        )
+        return self._structure(self._field(data, "tasks"), list[ClaimedTask])
+
+    async def list_tasks(
+        self,
+        *,
+        queue_name: str | None = None,
+        status: str | None = None,
+        task_name: str | None = None,
+        cursor: str | None = None,
+        limit: int | None = None,
+    ) -> TaskPage:
+        """GET /tasks: one page, newest first; pass `next_cursor` back for the next."""
+        query = {
+            "queue_name": queue_name,
+            "status": status,
+            "task_name": task_name,
+            "cursor": cursor,
+            "limit": limit,
+        }
+        return await self._get("/tasks", TaskPage, query)
+
+    async def iter_tasks(
+        self,
+        *,
+        queue_name: str | None = None,
+        status: str | None = None,
+        task_name: str | None = None,
+        page_size: int | None = None,
+    ) -> AsyncIterator[TaskSummary]:
+        """Every matching task, newest first, following `next_cursor` page by page."""
+        cursor: str | None = None
+        while True:
+            page = await self.list_tasks(
+                queue_name=queue_name,
+                status=status,
+                task_name=task_name,
+                cursor=cursor,
+                limit=page_size,
+            )
+            for task in page.tasks:
+                yield task
+            if not page.next_cursor:
+                return
+            cursor = page.next_cursor
+
+    async def get_task(self, task_id: str) -> TaskDetail:
+        """GET /tasks/{task_id}: the task with its runs and checkpoint names."""
+        return await self._get(f"/tasks/{_segment(task_id)}", TaskDetail)
+
+    async def cancel_task(self, task_id: str) -> CanceledTask:
+        """POST /tasks/{task_id}/cancel; `Conflict` when the task is already finished."""
+        _, data = await self._request("POST", f"/tasks/{_segment(task_id)}/cancel")
+        return self._structure(data, CanceledTask)
+
+    # -- runs -----------------------------------------------------------------------------
+
+    async def list_runs(
+        self,
+        *,
+        task_id: str | None = None,
+        status: str | None = None,
+        cursor: str | None = None,
+        limit: int | None = None,
+    ) -> RunPage:
+        """GET /runs: one page, newest first."""
+        query = {"task_id": task_id, "status": status, "cursor": cursor, "limit": limit}
+        return await self._get("/runs", RunPage, query)
+
+    async def iter_runs(
+        self,
+        *,
+        task_id: str | None = None,
+        status: str | None = None,
+        page_size: int | None = None,
+    ) -> AsyncIterator[RunSummary]:
+        """Every matching run, newest first, following `next_cursor`."""
+        cursor: str | None = None
+        while True:
+            page = await self.list_runs(
+                task_id=task_id, status=status, cursor=cursor, limit=page_size
+            )
+            for run in page.runs:
+                yield run
+            if not page.next_cursor:
+                return
+            cursor = page.next_cursor
+
+    async def complete_run(self, run_id: str, result: JSONValue = None) -> CompletedRun:
+        """POST /runs/{run_id}/complete, with `result` when given (not None)."""
+        _, data = await self._request(
+            "POST", f"/runs/{_segment(run_id)}/complete", body=CompleteRunRequest(result=result)
+        )
+        return self._structure(data, CompletedRun)
+
+    async def fail_run(self, run_id: str, error: str) -> FailedRun:
+        """POST /runs/{run_id}/fail; `next_run_id` is set when a retry was scheduled."""
+        _, data = await self._request(
+            "POST", f"/runs/{_segment(run_id)}/fail", body=FailRunRequest(error=error)
+        )
+        return self._structure(data, FailedRun)
+
+    async def schedule_run(self, run_id: str, run_at: dt.datetime) -> ScheduledRun:
+        """POST /runs/{run_id}/schedule: move a pending run, or release a claimed one,
+        until `run_at` (an aware datetime)."""
+        _, data = await self._request(
+            "POST", f"/runs/{_segment(run_id)}/schedule", body=ScheduleRunRequest(run_at=run_at)
+        )
+        return self._structure(data, ScheduledRun)
+
+    async def wait_for_event(
+        self,
+        run_id: str,
+        *,
+        task_id: str,
+        event_name: str,
+        step_name: str,
+        timeout_seconds: int,
+    ) -> WaitForEventResult:
+        """POST /runs/{run_id}/wait-for-event: status "resolved" (200, with the payload)
+        or "sleeping" (202); raises `WaitTimeout` on 408."""
+        request = WaitForEventRequest(
+            event_name=event_name,
+            timeout_seconds=timeout_seconds,
+            task_id=task_id,
+            step_name=step_name,
+        )
+        _, data = await self._request(
+            "POST", f"/runs/{_segment(run_id)}/wait-for-event", body=request, ok=(200, 202)
+        )
+        return self._structure(data, WaitForEventResult)
+
+    async def heartbeat(self, run_id: str, extend_by: int) -> Heartbeat:
+        """POST /runs/{run_id}/heartbeat: extend the live claim by `extend_by` seconds."""
+        _, data = await self._request(
+            "POST",
+            f"/runs/{_segment(run_id)}/heartbeat",
+            body=HeartbeatRequest(extend_by=extend_by),
+        )
+        return self._structure(data, Heartbeat)
+
+    # -- checkpoints ----------------------------------------------------------------------
+
+    async def set_checkpoint(
+        self,
+        task_id: str,
+        step_name: str,
+        state: JSONValue,
+        *,
+        owner_run: str,
+        extend_claim_by: int | None = None,
+    ) -> CheckpointSaved:
+        """PUT /tasks/{task_id}/checkpoints/{step_name}; `state` None is stored as null.
+        `owner_run` must hold the task's live claim (else `Conflict`)."""
+        request = SetCheckpointRequest(
+            state=state, owner_run=owner_run, extend_claim_by=extend_claim_by
+        )
+        _, data = await self._request(
+            "PUT",
+            f"/tasks/{_segment(task_id)}/checkpoints/{_segment(step_name)}",
+            body=request,
+        )
+        return self._structure(data, CheckpointSaved)
+
+    async def get_checkpoint(self, task_id: str, step_name: str) -> Checkpoint:
+        """GET /tasks/{task_id}/checkpoints/{step_name}."""
+        return await self._get(
+            f"/tasks/{_segment(task_id)}/checkpoints/{_segment(step_name)}", Checkpoint
+        )
+
+    async def list_checkpoints(self, task_id: str) -> list[CheckpointEntry]:
+        """GET /tasks/{task_id}/checkpoints."""
+        _, data = await self._request("GET", f"/tasks/{_segment(task_id)}/checkpoints")
+        return self._structure(self._field(data, "checkpoints"), list[CheckpointEntry])
+
+    # -- events ---------------------------------------------------------------------------
+
+    async def emit_event(self, event_name: str, payload: JSONValue = None) -> EventCreated:
+        """POST /events: waiting runs on `event_name` resolve."""
+        _, data = await self._request(
+            "POST", "/events", body=EmitEventRequest(event_name=event_name, payload=payload)
+        )
+        return self._structure(data, EventCreated)
+
+    # -- workflow runs --------------------------------------------------------------------
+
+    async def create_workflow_run(
+        self,
+        workflow_name: str,
+        *,
+        workflow_version: str | None = None,
+        inputs: JSONValue = None,
+        created_by: str | None = None,
+        tags: dict[str, str] | None = None,
+    ) -> WorkflowRunCreated:
+        """POST /workflow-runs."""
+        request = CreateWorkflowRunRequest(
+            workflow_name=workflow_name,
+            workflow_version=workflow_version,
+            inputs=inputs,
+            created_by=created_by,
+            tags=tags,
+        )
+        _, data = await self._request("POST", "/workflow-runs", body=request)
+        return self._structure(data, WorkflowRunCreated)
+
+    async def update_workflow_run(
+        self,
+        workflow_run_id: str,
+        *,
+        status: str | None = None,
+        result: JSONValue = None,
+        started_at: dt.datetime | None = None,
+        completed_at: dt.datetime | None = None,
+    ) -> WorkflowRunUpdated:
+        """PATCH /workflow-runs/{id}: any subset of the fields (None ones are not sent)."""
+        request = UpdateWorkflowRunRequest(
+            status=status, result=result, started_at=started_at, completed_at=completed_at
+        )
+        _, data = await self._request(
+            "PATCH", f"/workflow-runs/{_segment(workflow_run_id)}", body=request
+        )
+        return self._structure(data, WorkflowRunUpdated)
+
+    async def get_workflow_run(self, workflow_run_id: str) -> WorkflowRun:
+        """GET /workflow-runs/{id}: the run with its tasks and task counts by status."""
+        return await self._get(f"/workflow-runs/{_segment(workflow_run_id)}", WorkflowRun)
+
+    async def list_workflow_runs(
+        self,
+        *,
+        workflow_name: str | None = None,
+        status: str | None = None,
+        cursor: str | None = None,
+        limit: int | None = None,
+    ) -> WorkflowRunPage:
+        """GET /workflow-runs: one page, newest first."""
+        query = {
+            "workflow_name": workflow_name,
+            "status": status,
+            "cursor": cursor,
+            "limit": limit,
+        }
+        return await self._get("/workflow-runs", WorkflowRunPage, query)
+
+    async def iter_workflow_runs(
+        self,
+        *,
+        workflow_name: str | None = None,
+        status: str | None = None,
+        page_size: int | None = None,
+    ) -> AsyncIterator[WorkflowRun]:
+        """Every matching workflow run, newest first, following `next_cursor`."""
+        cursor: str | None = None
+        while True:
+            page = await self.list_workflow_runs(
+                workflow_name=workflow_name, status=status, cursor=cursor, limit=page_size
+            )
+            for run in page.workflow_runs:
+                yield run
+            if not page.next_cursor:
+                return
+            cursor = page.next_cursor
+
+    # -- helpers --------------------------------------------------------------------------
+
+    @staticmethod
+    def _field(data: Any, key: str) -> Any:
+        if not isinstance(data, dict) or key not in data:
+            raise InvalidResponse(200, "INVALID_RESPONSE", f"response has no {key!r} field")
+        return data[key]

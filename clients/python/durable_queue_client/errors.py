@@ -1,0 +1,89 @@
+"""Errors raised by the client. Every one is a `DurableError`, so one `except` covers all."""
+
+from __future__ import annotations
+
+
+class DurableError(Exception):
+    """The server answered with an error: `{"error": message, "code": CODE}` and a status.
+
+    `str(err)` is `"404 NOT_FOUND: queue \\"x\\" not found"`.
+    """
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(status, code, message)
+        self.status = status
+        self.code = code
+        self.message = message
+
+    def __str__(self) -> str:
+        head = f"{self.status} {self.code}" if self.code else str(self.status)
+        return f"{head}: {self.message}"
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.status!r}, {self.code!r}, {self.message!r})"
+
+
+class ValidationError(DurableError):
+    """400: malformed request; the message names the offending field."""
+
+
+class Unauthorized(DurableError):
+    """401: the server requires a token and none (or a wrong one) was sent."""
+
+
+class NotFound(DurableError):
+    """404: the queue, task, run, checkpoint or workflow run does not exist."""
+
+
+class WaitTimeout(DurableError):
+    """408 from wait-for-event: the wait timed out without the event."""
+
+
+class Conflict(DurableError):
+    """409: duplicate queue, or the resource's state forbids the transition."""
+
+
+class PayloadTooLarge(DurableError):
+    """413: the request body is over the server's limit."""
+
+
+class Unavailable(DurableError):
+    """503: the server's database is unreachable; the request changed nothing."""
+
+
+class ConnectionFailed(DurableError):
+    """The server could not be reached (refused, reset, DNS, timeout): no HTTP status.
+
+    `status` is 0 and `code` is "CONNECTION_FAILED"; `url` is the server's base URL.
+    """
+
+    def __init__(self, url: str, message: str) -> None:
+        super().__init__(0, "CONNECTION_FAILED", message)
+        self.url = url
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class RequestTimeout(ConnectionFailed):
+    """The server did not answer within the client's timeout."""
+
+
+class InvalidResponse(DurableError):
+    """A success status with a body that does not match the API contract."""
+
+
+BY_STATUS: dict[int, type[DurableError]] = {
+    400: ValidationError,
+    401: Unauthorized,
+    404: NotFound,
+    408: WaitTimeout,
+    409: Conflict,
+    413: PayloadTooLarge,
+    503: Unavailable,
+}
+
+
+def error_for(status: int, code: str, message: str) -> DurableError:
+    """The exception class of `status` (DurableError itself for other statuses)."""
+    return BY_STATUS.get(status, DurableError)(status, code, message)
