@@ -51,6 +51,7 @@ class Store:
 
     def __init__(self, pool: aiopg.Pool) -> None:
         self.pool = pool
+        self.claim_queries = 0  # claim statements run by this process (tests, bench, metrics)
 
     # -- health -----------------------------------------------------------
 
@@ -150,6 +151,7 @@ class Store:
         """Claim up to `limit` due pending runs of the queue (one statement, SKIP LOCKED)."""
         async with connection(self.pool) as conn:
             queue = await self._queue(conn, queue_name)
+            self.claim_queries += 1
             return [
                 from_row(row, ClaimedTask)
                 async for row in queries.claim_runs(
