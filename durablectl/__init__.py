@@ -1,0 +1,1 @@
+"""durablectl: the command line of durable-queue (`durablectl --help`)."""

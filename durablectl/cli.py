@@ -1,0 +1,779 @@
+"""`durablectl`: manage queues, tasks, runs, events, checkpoints and workflow runs of a
+durable-queue server from the shell. Commands only call `DurableClient`.
+
+Exit codes: 0 success; 1 the server answered with an error (`error: 404 NOT_FOUND: ...`
+on stderr); 2 the server could not be reached, or the command line is wrong (a usage
+error: missing option, invalid JSON in --params/--payload/--result/--state/--inputs, a
+bad time), caught before any request is sent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import asyncclick as click
+import attrs
+from durable_queue_client import (
+    CleanupPolicy,
+    ConnectionFailed,
+    DurableClient,
+    DurableError,
+    RetryStrategy,
+    to_dict,
+)
+
+from durablectl.config import load_config, resolve_server, save_config
+from durablectl.output import render
+
+# -- parameter types --------------------------------------------------------------------
+
+
+@attrs.frozen
+class JSONArg:
+    """A parsed JSON option value (wrapped so that JSON `null` differs from "not given")."""
+
+    value: Any
+
+
+class JSONType(click.ParamType[JSONArg]):
+    """A JSON document given on the command line; invalid JSON is a usage error."""
+
+    name = "JSON"
+
+    def convert(
+        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+    ) -> JSONArg:
+        if isinstance(value, JSONArg):
+            return value
+        try:
+            return JSONArg(json.loads(value))
+        except ValueError as exc:
+            self.fail(f"not valid JSON: {exc}", param, ctx)
+
+
+class TimestampType(click.ParamType[dt.datetime]):
+    """An RFC 3339 time with a zone, e.g. 2026-02-14T10:10:00Z."""
+
+    name = "TIME"
+
+    def convert(
+        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+    ) -> dt.datetime:
+        if isinstance(value, dt.datetime):
+            return value
+        text = str(value).strip()
+        try:
+            parsed = dt.datetime.fromisoformat(text)
+        except ValueError:
+            self.fail(f"{text!r} is not an RFC 3339 time (e.g. 2026-02-14T10:10:00Z)", param, ctx)
+        if parsed.tzinfo is None:
+            self.fail(f"{text!r} has no time zone (add Z or an offset like +02:00)", param, ctx)
+        return parsed
+
+
+class KeyValueType(click.ParamType[tuple[str, str]]):
+    """KEY=VALUE."""
+
+    name = "KEY=VALUE"
+
+    def convert(
+        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+    ) -> tuple[str, str]:
+        if isinstance(value, tuple):
+            return value
+        key, sep, val = str(value).partition("=")
+        if not sep or not key:
+            self.fail(f"{value!r} is not KEY=VALUE", param, ctx)
+        return key, val
+
+
+JSON = JSONType()
+TIME = TimestampType()
+KEY_VALUE = KeyValueType()
+
+
+def json_value(arg: JSONArg | None) -> Any:
+    return None if arg is None else arg.value
+
+
+# -- state, output, errors --------------------------------------------------------------
+
+
+@attrs.define
+class State:
+    server_flag: str | None
+    token: str | None
+    output: str
+
+    @property
+    def server(self) -> str:
+        return resolve_server(self.server_flag)[0]
+
+    def client(self) -> DurableClient:
+        return DurableClient(self.server, token=self.token)
+
+    def emit(self, data: Any) -> None:
+        click.echo(render(to_dict(data), self.output))
+
+
+class RootGroup(click.Group):
+    """Turns client errors into one line on stderr and the documented exit code."""
+
+    async def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return await super().invoke(ctx)
+        except ConnectionFailed as exc:
+            click.echo(f"error: {exc}", err=True)
+            raise click.exceptions.Exit(2) from None
+        except DurableError as exc:
+            click.echo(f"error: {exc}", err=True)
+            raise click.exceptions.Exit(1) from None
+
+
+def doc(description: str, example: str) -> str:
+    """Help text: the one-line description, then an example kept as written."""
+    return f"{description}\n\n\b\nExample:\n  {example}"
+
+
+async def call(state: State, action: Callable[[DurableClient], Awaitable[Any]]) -> None:
+    """Run one client call and print its result."""
+    async with state.client() as client:
+        state.emit(await action(client))
+
+
+# -- root -------------------------------------------------------------------------------
+
+
+@click.group(
+    "durablectl",
+    cls=RootGroup,
+    context_settings={"help_option_names": ["-h", "--help"]},
+    help=doc(
+        "Command line of a durable-queue server.",
+        "durablectl --server http://localhost:8080 queues stats demo",
+    ),
+)
+@click.option(
+    "--server",
+    "-s",
+    envvar="DURABLE_SERVER",
+    metavar="URL",
+    help="Server base URL [env DURABLE_SERVER; then the config file's server; "
+    "then http://localhost:8080].",
+)
+@click.option("--token", envvar="DURABLE_TOKEN", help="Bearer token [env DURABLE_TOKEN].")
+@click.option(
+    "--output",
+    "-o",
+    type=click.Choice(["json", "table"]),
+    default="json",
+    show_default=True,
+    help="json (2-space indented) or table (for humans).",
+)
+@click.pass_context
+async def cli(ctx: click.Context, server: str | None, token: str | None, output: str) -> None:
+    ctx.obj = State(server_flag=server, token=token, output=output)
+
+
+# -- config -----------------------------------------------------------------------------
+
+
+@cli.group(help=doc("Manage the CLI configuration file.", "durablectl config get-server"))
+def config() -> None:
+    pass
+
+
+@config.command(
+    "set-server",
+    help=doc(
+        "Set the default server URL (in ~/.durablectl/config.json or $DURABLECTL_CONFIG).",
+        "durablectl config set-server http://queue.internal:8080",
+    ),
+)
+@click.argument("url")
+async def config_set_server(url: str) -> None:
+    data = load_config()
+    data["server"] = url
+    save_config(data)
+    click.echo(f"Server set to {url}")
+
+
+@config.command(
+    "get-server",
+    help=doc(
+        "Show the server URL commands will use (flag, env, config file or default).",
+        "durablectl config get-server",
+    ),
+)
+@click.pass_obj
+async def config_get_server(state: State) -> None:
+    server, source = resolve_server(state.server_flag)
+    click.echo(f"{server} (default)" if source == "default" else server)
+
+
+# -- queues -----------------------------------------------------------------------------
+
+
+@cli.group(help=doc("Manage queues.", "durablectl queues list"))
+def queues() -> None:
+    pass
+
+
+@queues.command("create", help=doc("Create a queue.", "durablectl queues create --name demo"))
+@click.option("--name", required=True, help="Queue name (letters, digits, - _ .).")
+@click.option("--task-ttl", type=int, help="Delete finished tasks after S seconds (0 = never).")
+@click.option("--event-ttl", type=int, help="Delete events after S seconds (0 = never).")
+@click.pass_obj
+async def queues_create(
+    state: State, name: str, task_ttl: int | None, event_ttl: int | None
+) -> None:
+    cleanup = None
+    if task_ttl is not None or event_ttl is not None:
+        cleanup = CleanupPolicy(task_ttl_seconds=task_ttl, event_ttl_seconds=event_ttl)
+    await call(state, lambda c: c.create_queue(name, cleanup=cleanup))
+
+
+@queues.command("list", help=doc("List all queues.", "durablectl -o table queues list"))
+@click.pass_obj
+async def queues_list(state: State) -> None:
+    async with state.client() as client:
+        state.emit({"queues": to_dict(await client.list_queues())})
+
+
+@queues.command(
+    "delete",
+    help=doc(
+        "Delete a queue and its tasks (refused while tasks are unfinished, unless --force).",
+        "durablectl queues delete demo --force",
+    ),
+)
+@click.argument("queue")
+@click.option("--force", is_flag=True, help="Delete even while tasks are unfinished.")
+@click.pass_obj
+async def queues_delete(state: State, queue: str, force: bool) -> None:
+    async with state.client() as client:
+        await client.delete_queue(queue, force=force)
+    click.echo("deleted")
+
+
+@queues.command(
+    "stats",
+    help=doc(
+        "Show a queue's run counts and consumer lag (--watch to repeat).",
+        "durablectl queues stats demo --watch --interval 5",
+    ),
+)
+@click.argument("queue")
+@click.option("--watch", "-w", is_flag=True, help="Print again every --interval seconds.")
+@click.option(
+    "--interval", type=click.FloatRange(min=0), default=2.0, show_default=True, help="Seconds."
+)
+@click.option(
+    "--count",
+    type=click.IntRange(min=0),
+    default=0,
+    help="With --watch: stop after N samples (0 = until interrupted).",
+)
+@click.pass_obj
+async def queues_stats(state: State, queue: str, watch: bool, interval: float, count: int) -> None:
+    async with state.client() as client:
+        samples = 0
+        while True:
+            stats = await client.get_queue_stats(queue)
+            samples += 1
+            if watch and state.output == "table":
+                now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+                click.echo(f"-- {now}")
+            state.emit(stats)
+            if not watch or (count and samples >= count):
+                return
+            await asyncio.sleep(interval)
+
+
+# -- tasks ------------------------------------------------------------------------------
+
+
+@cli.group(help=doc("Create, claim, list, inspect and cancel tasks.", "durablectl tasks list"))
+def tasks() -> None:
+    pass
+
+
+@tasks.command(
+    "create",
+    help=doc(
+        "Create a task on a queue (alias: spawn).",
+        'durablectl tasks create --queue demo --name send --params \'{"to": "a@b.c"}\'',
+    ),
+)
+@click.option("--queue", required=True, help="Queue name.")
+@click.option("--name", required=True, help="Task name.")
+@click.option("--params", type=JSON, help="Task params as JSON.")
+@click.option("--max-attempts", type=int, help="Maximum attempts (server default 1).")
+@click.option(
+    "--retry-delay",
+    type=float,
+    help="Base retry delay in seconds (default 1 when retries are set).",
+)
+@click.option(
+    "--retry-strategy",
+    type=click.Choice(["fixed", "exponential"]),
+    help="Retry delay strategy (default fixed).",
+)
+@click.option("--run-at", type=TIME, help="Not claimable before this time.")
+@click.option("--idempotency-key", help="A repeat with the same key creates nothing.")
+@click.option("--workflow-run-id", help="Workflow run the task belongs to.")
+@click.pass_obj
+async def tasks_create(
+    state: State,
+    queue: str,
+    name: str,
+    params: JSONArg | None,
+    max_attempts: int | None,
+    retry_delay: float | None,
+    retry_strategy: str | None,
+    run_at: dt.datetime | None,
+    idempotency_key: str | None,
+    workflow_run_id: str | None,
+) -> None:
+    strategy = None
+    if retry_delay is not None or retry_strategy is not None or (max_attempts or 1) > 1:
+        strategy = RetryStrategy(
+            kind=retry_strategy or "fixed",
+            base_seconds=1.0 if retry_delay is None else retry_delay,
+        )
+    await call(
+        state,
+        lambda c: c.create_task(
+            queue,
+            name,
+            params=json_value(params),
+            max_attempts=max_attempts,
+            retry_strategy=strategy,
+            run_at=run_at,
+            idempotency_key=idempotency_key,
+            workflow_run_id=workflow_run_id,
+        ),
+    )
+
+
+tasks.add_command(
+    click.Command(
+        "spawn",
+        callback=tasks_create.callback,
+        params=tasks_create.params,
+        help=doc(
+            "Create a task on a queue (the original CLI's name for `tasks create`).",
+            "durablectl tasks spawn --queue demo --name send",
+        ),
+    )
+)
+
+
+@tasks.command(
+    "claim",
+    help=doc(
+        "Claim due tasks from a queue (their runs are yours until the claim timeout).",
+        "durablectl tasks claim --queue demo --limit 10 --timeout 60 --poll 30",
+    ),
+)
+@click.option("--queue", required=True, help="Queue name.")
+@click.option("--limit", type=int, default=1, show_default=True, help="Max tasks to claim.")
+@click.option(
+    "--timeout",
+    "claim_timeout",
+    type=int,
+    default=30,
+    show_default=True,
+    help="Claim timeout in seconds.",
+)
+@click.option(
+    "--poll", type=int, default=0, show_default=True, help="Long-poll seconds, 1-30 (0: don't)."
+)
+@click.pass_obj
+async def tasks_claim(state: State, queue: str, limit: int, claim_timeout: int, poll: int) -> None:
+    async with state.client() as client:
+        claimed = await client.claim_tasks(
+            queue,
+            limit=limit,
+            claim_timeout=claim_timeout,
+            long_poll_seconds=poll if poll > 0 else None,
+        )
+        state.emit({"tasks": to_dict(claimed)})
+
+
+@tasks.command(
+    "list",
+    help=doc(
+        "List tasks, newest first (one page, or --all pages).",
+        "durablectl tasks list --queue demo --status pending --limit 20",
+    ),
+)
+@click.option("--queue", help="Filter by queue name.")
+@click.option("--status", help="Filter by status (pending, completed, failed, canceled).")
+@click.option("--name", help="Filter by task name.")
+@click.option("--cursor", help="Cursor from the previous page's next_cursor.")
+@click.option("--limit", type=int, default=50, show_default=True, help="Tasks per page.")
+@click.option("--all", "all_pages", is_flag=True, help="Follow next_cursor through every page.")
+@click.pass_obj
+async def tasks_list(
+    state: State,
+    queue: str | None,
+    status: str | None,
+    name: str | None,
+    cursor: str | None,
+    limit: int,
+    all_pages: bool,
+) -> None:
+    async with state.client() as client:
+        if all_pages:
+            items = [
+                t
+                async for t in client.iter_tasks(
+                    queue_name=queue, status=status, task_name=name, page_size=limit
+                )
+            ]
+            state.emit({"tasks": to_dict(items)})
+        else:
+            state.emit(
+                await client.list_tasks(
+                    queue_name=queue, status=status, task_name=name, cursor=cursor, limit=limit
+                )
+            )
+
+
+@tasks.command(
+    "get",
+    help=doc("Show a task with its runs and checkpoints.", "durablectl tasks get <task_id>"),
+)
+@click.argument("task_id")
+@click.pass_obj
+async def tasks_get(state: State, task_id: str) -> None:
+    await call(state, lambda c: c.get_task(task_id))
+
+
+@tasks.command(
+    "cancel", help=doc("Cancel an unfinished task.", "durablectl tasks cancel <task_id>")
+)
+@click.argument("task_id")
+@click.pass_obj
+async def tasks_cancel(state: State, task_id: str) -> None:
+    await call(state, lambda c: c.cancel_task(task_id))
+
+
+# -- runs -------------------------------------------------------------------------------
+
+
+@cli.group(help=doc("List, complete, fail, schedule and extend runs.", "durablectl runs list"))
+def runs() -> None:
+    pass
+
+
+@runs.command(
+    "list",
+    help=doc(
+        "List runs, newest first (one page, or --all pages).",
+        "durablectl runs list --task <task_id>",
+    ),
+)
+@click.option("--task", help="Filter by task ID.")
+@click.option(
+    "--status", help="Filter by status (pending, claimed, completed, failed, sleeping, canceled)."
+)
+@click.option("--cursor", help="Cursor from the previous page's next_cursor.")
+@click.option("--limit", type=int, default=50, show_default=True, help="Runs per page.")
+@click.option("--all", "all_pages", is_flag=True, help="Follow next_cursor through every page.")
+@click.pass_obj
+async def runs_list(
+    state: State,
+    task: str | None,
+    status: str | None,
+    cursor: str | None,
+    limit: int,
+    all_pages: bool,
+) -> None:
+    async with state.client() as client:
+        if all_pages:
+            items = [
+                r async for r in client.iter_runs(task_id=task, status=status, page_size=limit)
+            ]
+            state.emit({"runs": to_dict(items)})
+        else:
+            state.emit(
+                await client.list_runs(task_id=task, status=status, cursor=cursor, limit=limit)
+            )
+
+
+@runs.command(
+    "complete",
+    help=doc(
+        "Complete a claimed run.", "durablectl runs complete <run_id> --result '{\"ok\": true}'"
+    ),
+)
+@click.argument("run_id")
+@click.option("--result", type=JSON, help="Result as JSON.")
+@click.pass_obj
+async def runs_complete(state: State, run_id: str, result: JSONArg | None) -> None:
+    await call(state, lambda c: c.complete_run(run_id, json_value(result)))
+
+
+@runs.command(
+    "fail",
+    help=doc(
+        "Fail a claimed run (a retry is scheduled while attempts remain).",
+        "durablectl runs fail <run_id> --error 'upstream timed out'",
+    ),
+)
+@click.argument("run_id")
+@click.option("--error", required=True, help="Why the run failed.")
+@click.pass_obj
+async def runs_fail(state: State, run_id: str, error: str) -> None:
+    await call(state, lambda c: c.fail_run(run_id, error))
+
+
+@runs.command(
+    "schedule",
+    help=doc(
+        "Move a pending run, or release a claimed one, to a later time.",
+        "durablectl runs schedule <run_id> --in 300",
+    ),
+)
+@click.argument("run_id")
+@click.option("--at", "at", type=TIME, help="RFC 3339 time with a zone.")
+@click.option("--in", "in_seconds", type=click.FloatRange(min=0), help="Seconds from now.")
+@click.pass_obj
+async def runs_schedule(
+    state: State, run_id: str, at: dt.datetime | None, in_seconds: float | None
+) -> None:
+    if (at is None) == (in_seconds is None):
+        raise click.UsageError("give exactly one of --at TIME or --in SECONDS")
+    run_at = at or dt.datetime.now(dt.UTC) + dt.timedelta(seconds=in_seconds or 0)
+    await call(state, lambda c: c.schedule_run(run_id, run_at))
+
+
+@runs.command(
+    "heartbeat",
+    help=doc("Extend a run's live claim.", "durablectl runs heartbeat <run_id> --extend-by 60"),
+)
+@click.argument("run_id")
+@click.option(
+    "--extend-by", type=int, required=True, help="Seconds from now the claim stays yours."
+)
+@click.pass_obj
+async def runs_heartbeat(state: State, run_id: str, extend_by: int) -> None:
+    await call(state, lambda c: c.heartbeat(run_id, extend_by))
+
+
+# -- events -----------------------------------------------------------------------------
+
+
+@cli.group(help=doc("Emit events.", "durablectl events emit --name order.paid"))
+def events() -> None:
+    pass
+
+
+@events.command(
+    "emit",
+    help=doc(
+        "Emit an event; runs waiting for its name wake up.",
+        "durablectl events emit --name order.paid --payload '{\"order\": 42}'",
+    ),
+)
+@click.option("--name", required=True, help="Event name.")
+@click.option("--payload", type=JSON, help="Event payload as JSON.")
+@click.pass_obj
+async def events_emit(state: State, name: str, payload: JSONArg | None) -> None:
+    await call(state, lambda c: c.emit_event(name, json_value(payload)))
+
+
+# -- checkpoints ------------------------------------------------------------------------
+
+
+@cli.group(help=doc("Read and write task checkpoints.", "durablectl checkpoints list <task_id>"))
+def checkpoints() -> None:
+    pass
+
+
+@checkpoints.command(
+    "get",
+    help=doc("Show one step's stored state.", "durablectl checkpoints get <task_id> fetch"),
+)
+@click.argument("task_id")
+@click.argument("step_name")
+@click.pass_obj
+async def checkpoints_get(state: State, task_id: str, step_name: str) -> None:
+    await call(state, lambda c: c.get_checkpoint(task_id, step_name))
+
+
+@checkpoints.command(
+    "set",
+    help=doc(
+        "Store a step's state (--owner-run must hold the task's live claim).",
+        "durablectl checkpoints set <task_id> fetch --state '{\"page\": 3}' --owner-run <run_id>",
+    ),
+)
+@click.argument("task_id")
+@click.argument("step_name")
+@click.option("--state", "state_json", type=JSON, required=True, help="State as JSON.")
+@click.option("--owner-run", required=True, help="The run holding the task's claim.")
+@click.option("--extend-claim-by", type=int, help="Also extend the claim by S seconds.")
+@click.pass_obj
+async def checkpoints_set(
+    state: State,
+    task_id: str,
+    step_name: str,
+    state_json: JSONArg,
+    owner_run: str,
+    extend_claim_by: int | None,
+) -> None:
+    await call(
+        state,
+        lambda c: c.set_checkpoint(
+            task_id,
+            step_name,
+            state_json.value,
+            owner_run=owner_run,
+            extend_claim_by=extend_claim_by,
+        ),
+    )
+
+
+@checkpoints.command(
+    "list",
+    help=doc("List every checkpoint of a task.", "durablectl checkpoints list <task_id>"),
+)
+@click.argument("task_id")
+@click.pass_obj
+async def checkpoints_list(state: State, task_id: str) -> None:
+    async with state.client() as client:
+        state.emit({"checkpoints": to_dict(await client.list_checkpoints(task_id))})
+
+
+# -- workflow runs ----------------------------------------------------------------------
+
+
+@cli.group(help=doc("Manage workflow runs.", "durablectl workflows list"))
+def workflows() -> None:
+    pass
+
+
+@workflows.command(
+    "create",
+    help=doc(
+        "Create a workflow run (tasks can then join it with --workflow-run-id).",
+        'durablectl workflows create --name etl --version 2 --inputs \'{"day": "mon"}\'',
+    ),
+)
+@click.option("--name", required=True, help="Workflow name.")
+@click.option("--version", "version", help="Workflow version.")
+@click.option("--inputs", type=JSON, help="Inputs as JSON.")
+@click.option("--created-by", help="Who started it.")
+@click.option("--tag", "tags", type=KEY_VALUE, multiple=True, help="KEY=VALUE (repeatable).")
+@click.pass_obj
+async def workflows_create(
+    state: State,
+    name: str,
+    version: str | None,
+    inputs: JSONArg | None,
+    created_by: str | None,
+    tags: tuple[tuple[str, str], ...],
+) -> None:
+    await call(
+        state,
+        lambda c: c.create_workflow_run(
+            name,
+            workflow_version=version,
+            inputs=json_value(inputs),
+            created_by=created_by,
+            tags=dict(tags) or None,
+        ),
+    )
+
+
+@workflows.command(
+    "update",
+    help=doc(
+        "Change a workflow run's status, result or times.",
+        "durablectl workflows update <id> --status completed --result '{\"rows\": 10}'",
+    ),
+)
+@click.argument("workflow_run_id")
+@click.option("--status", help="pending, running, completed, failed or canceled.")
+@click.option("--result", type=JSON, help="Result as JSON.")
+@click.option("--started-at", type=TIME, help="RFC 3339 time with a zone.")
+@click.option("--completed-at", type=TIME, help="RFC 3339 time with a zone.")
+@click.pass_obj
+async def workflows_update(
+    state: State,
+    workflow_run_id: str,
+    status: str | None,
+    result: JSONArg | None,
+    started_at: dt.datetime | None,
+    completed_at: dt.datetime | None,
+) -> None:
+    await call(
+        state,
+        lambda c: c.update_workflow_run(
+            workflow_run_id,
+            status=status,
+            result=json_value(result),
+            started_at=started_at,
+            completed_at=completed_at,
+        ),
+    )
+
+
+@workflows.command(
+    "get",
+    help=doc("Show a workflow run with its tasks.", "durablectl workflows get <id>"),
+)
+@click.argument("workflow_run_id")
+@click.pass_obj
+async def workflows_get(state: State, workflow_run_id: str) -> None:
+    await call(state, lambda c: c.get_workflow_run(workflow_run_id))
+
+
+@workflows.command(
+    "list",
+    help=doc(
+        "List workflow runs, newest first (one page, or --all pages).",
+        "durablectl workflows list --name etl --status running",
+    ),
+)
+@click.option("--name", help="Filter by workflow name.")
+@click.option("--status", help="Filter by status.")
+@click.option("--cursor", help="Cursor from the previous page's next_cursor.")
+@click.option("--limit", type=int, default=50, show_default=True, help="Runs per page.")
+@click.option("--all", "all_pages", is_flag=True, help="Follow next_cursor through every page.")
+@click.pass_obj
+async def workflows_list(
+    state: State,
+    name: str | None,
+    status: str | None,
+    cursor: str | None,
+    limit: int,
+    all_pages: bool,
+) -> None:
+    async with state.client() as client:
+        if all_pages:
+            items = [
+                w
+                async for w in client.iter_workflow_runs(
+                    workflow_name=name, status=status, page_size=limit
+                )
+            ]
+            state.emit({"workflow_runs": to_dict(items)})
+        else:
+            state.emit(
+                await client.list_workflow_runs(
+                    workflow_name=name, status=status, cursor=cursor, limit=limit
+                )
+            )
+
+
+def main() -> None:
+    """Console-script entry point."""
+    cli(prog_name="durablectl", _anyio_backend="asyncio")
