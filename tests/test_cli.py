@@ -3,9 +3,12 @@ errors, the config file and client-side validation of JSON and time options."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import json
+import os
 import socket
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -628,3 +631,28 @@ async def test_unreachable_server_exits_2_with_one_line(ctl: Ctl) -> None:
         assert result.stderr.startswith("error: ")
         assert url in result.stderr
         assert result.stderr.count("\n") == 1
+
+
+async def test_console_entry_point_prints_one_line_when_unreachable(tmp_path: Path) -> None:
+    """The real process (not CliRunner, whose log capture would hide stray output): retries
+    log nothing on stderr, only the one error line."""
+    url = f"http://127.0.0.1:{closed_port()}"
+    env = {**os.environ, "DURABLECTL_CONFIG": str(tmp_path / "config.json")}
+    env.pop("DURABLE_SERVER", None)
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "durablectl",
+        "--server",
+        url,
+        "queues",
+        "list",
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env=env,
+    )
+    stdout, stderr = await proc.communicate()
+    assert proc.returncode == 2
+    assert stdout == b""
+    assert stderr.decode().count("\n") == 1
+    assert stderr.decode().startswith(f"error: cannot reach server at {url}")

@@ -72,6 +72,7 @@ DEFAULT_URL: Final = "http://localhost:8080"
 USER_AGENT: Final = "durable-queue-client/0.1.0"
 
 log = logging.getLogger("durable_queue_client")
+log.addHandler(logging.NullHandler())  # a library: silent unless the application logs
 
 
 def _segment(value: str) -> str:
