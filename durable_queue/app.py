@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from durable_queue.api.keys import SETTINGS, STORE
+from durable_queue.api.keys import MAINTENANCE, SETTINGS, STORE
 from durable_queue.api.middleware import access_log_middleware, error_middleware
 from durable_queue.api.openapi import setup_openapi
 from durable_queue.api.routes import add_routes
 from durable_queue.config import Settings
 from durable_queue.db import create_pool
+from durable_queue.listener import setup_listener
+from durable_queue.maintenance import Maintenance
 from durable_queue.store import Store
+
+log = logging.getLogger("durable_queue.app")
 
 
 def create_app(settings: Settings) -> web.Application:
@@ -37,7 +43,27 @@ def create_app(settings: Settings) -> web.Application:
             pool.close()
             await pool.wait_closed()
 
+    async def maintenance(app: web.Application) -> AsyncIterator[None]:
+        sweeper = Maintenance(
+            app[STORE].pool,
+            settings.database_url,
+            interval=settings.maintenance_interval,
+            max_claim_expiries=settings.max_claim_expiries,
+        )
+        app[MAINTENANCE] = sweeper
+        task = asyncio.create_task(sweeper.run(), name="durable-queue-maintenance")
+        try:
+            yield
+        finally:
+            sweeper.stop()
+            try:
+                await asyncio.wait_for(task, timeout=30)
+            except TimeoutError:
+                log.warning("maintenance pass did not finish in time; abandoned")
+
     app.cleanup_ctx.append(database)
+    setup_listener(app, settings)
+    app.cleanup_ctx.append(maintenance)
     add_routes(app)
     setup_openapi(app)
     return app

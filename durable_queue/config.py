@@ -22,6 +22,9 @@ class Settings:
     pool_min_size: int = 1
     pool_max_size: int = 10
     log_level: str = "INFO"
+    listener_probe_seconds: int = 5
+    maintenance_interval: float = 1.0
+    max_claim_expiries: int = 10
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
@@ -35,6 +38,9 @@ class Settings:
             "pool_min_size": _int(env, "DURABLE_POOL_MIN_SIZE", 1),
             "pool_max_size": _int(env, "DURABLE_POOL_MAX_SIZE", 10),
             "log_level": (env.get("DURABLE_LOG_LEVEL") or "INFO").upper(),
+            "listener_probe_seconds": _int(env, "DURABLE_LISTENER_PROBE_SECONDS", 5),
+            "maintenance_interval": _float(env, "DURABLE_MAINTENANCE_INTERVAL", 1.0),
+            "max_claim_expiries": _int(env, "DURABLE_MAX_CLAIM_EXPIRIES", 10),
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)
@@ -50,4 +56,17 @@ def _int(env: Mapping[str, str], name: str, default: int) -> int:
         raise ValidationError(f"{name} must be an integer, got {raw!r}") from exc
     if value < 0:
         raise ValidationError(f"{name} must not be negative, got {value}")
+    return value
+
+
+def _float(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError as exc:
+        raise ValidationError(f"{name} must be a number, got {raw!r}") from exc
+    if not value > 0:
+        raise ValidationError(f"{name} must be greater than 0, got {raw}")
     return value

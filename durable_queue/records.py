@@ -16,6 +16,7 @@ from typing import Any
 
 import attrs
 import cattrs
+import cattrs.gen
 
 from durable_queue.jsonvalue import JSON_NULL
 
@@ -61,6 +62,18 @@ def _unstructure_attrs_factory(cls: type) -> Any:
 
 
 converter.register_unstructure_hook_factory(attrs.has, _unstructure_attrs_factory)
+
+
+def _structure_attrs_factory(cls: type) -> Any:
+    from_dict = cattrs.gen.make_dict_structure_fn(cls, converter)
+
+    def structure(value: Any, _: type) -> Any:
+        return value if isinstance(value, cls) else from_dict(value, cls)
+
+    return structure
+
+
+converter.register_structure_hook_factory(attrs.has, _structure_attrs_factory)
 
 
 def to_wire(record: Any) -> Any:
@@ -260,3 +273,82 @@ class WorkflowRunPatch:
     result_given: bool = False
     started_at: dt.datetime | None = None
     completed_at: dt.datetime | None = None
+
+
+@attrs.frozen
+class TaskDetail:
+    id: uuid.UUID
+    task_name: str
+    status: str
+    queue_name: str
+    max_attempts: int
+    created_at: dt.datetime
+    params: Any
+    headers: Any
+    retry_strategy: Any
+    start_timeout: int
+    execution_timeout: int
+    workflow_run_id: uuid.UUID | None
+    idempotency_key: str | None
+    error: str | None
+    result: Any
+    runs: list[RunSummary]
+    checkpoints: list[str]
+    completed_at: dt.datetime | None = optional()
+
+
+@attrs.frozen
+class TaskCanceled:
+    task_id: uuid.UUID
+    status: str = "canceled"
+
+
+@attrs.frozen
+class ClaimExtended:
+    run_id: uuid.UUID
+    claim_expires_at: dt.datetime
+
+
+@attrs.frozen
+class CheckpointEntry:
+    step_name: str
+    state: Any
+    updated_at: dt.datetime
+
+
+@attrs.frozen
+class WorkflowRun:
+    id: uuid.UUID
+    workflow_run_id: uuid.UUID  # the same id, under the key the create/patch answers use
+    workflow_name: str
+    workflow_version: str | None
+    inputs: Any
+    created_by: str | None
+    tags: Any
+    status: str
+    result: Any
+    started_at: dt.datetime | None
+    completed_at: dt.datetime | None
+    created_at: dt.datetime
+    updated_at: dt.datetime
+
+
+@attrs.frozen
+class WorkflowRunDetail:
+    """A workflow run with its tasks (newest first, at most 1,000) and task counts by status."""
+
+    id: uuid.UUID
+    workflow_run_id: uuid.UUID
+    workflow_name: str
+    workflow_version: str | None
+    inputs: Any
+    created_by: str | None
+    tags: Any
+    status: str
+    result: Any
+    started_at: dt.datetime | None
+    completed_at: dt.datetime | None
+    created_at: dt.datetime
+    updated_at: dt.datetime
+    tasks: list[TaskSummary]
+    task_counts: dict[str, int]

@@ -22,8 +22,10 @@ from durable_queue.db import connection, queries, transaction
 from durable_queue.errors import Conflict, NotFound
 from durable_queue.records import (
     Checkpoint,
+    CheckpointEntry,
     CheckpointSaved,
     ClaimedTask,
+    ClaimExtended,
     CreatedTask,
     EventCreated,
     NewTask,
@@ -34,9 +36,13 @@ from durable_queue.records import (
     RunFailed,
     RunScheduled,
     RunSummary,
+    TaskCanceled,
+    TaskDetail,
     TaskSummary,
     WaitOutcome,
+    WorkflowRun,
     WorkflowRunCreated,
+    WorkflowRunDetail,
     WorkflowRunPatch,
     WorkflowRunUpdated,
     from_row,
@@ -190,6 +196,34 @@ class Store:
             ]
         return _page(rows, limit, TaskSummary)
 
+    async def get_task(self, task_id: uuid.UUID) -> TaskDetail:
+        """A task with every stored field, its runs (attempt order) and checkpoint step names."""
+        async with connection(self.pool) as conn:
+            row = await queries.get_task_detail(conn, task_id=task_id)
+            if row is None:
+                raise NotFound(f"task {task_id} not found")
+            runs = [
+                from_row(r, RunSummary) async for r in queries.list_task_runs(conn, task_id=task_id)
+            ]
+            steps = [
+                r["step_name"] async for r in queries.list_task_checkpoints(conn, task_id=task_id)
+            ]
+        return from_row({**row, "runs": runs, "checkpoints": steps}, TaskDetail)
+
+    async def cancel_task(self, task_id: uuid.UUID) -> TaskCanceled:
+        """Cancel a pending task and its live runs; a holder's next call gets 409."""
+        async with transaction(self.pool) as conn:
+            task = await queries.lock_task(conn, task_id=task_id)
+            if task is None:
+                raise NotFound(f"task {task_id} not found")
+            if task["status"] != "pending":
+                raise Conflict(f"task {task_id} is already {task['status']}")
+            await queries.finish_task(
+                conn, task_id=task_id, status="canceled", error="canceled", result=None
+            )
+            await queries.cancel_live_runs(conn, task_id=task_id, error="canceled")
+        return TaskCanceled(task_id)
+
     # -- runs -------------------------------------------------------------
 
     async def list_runs(
@@ -253,6 +287,13 @@ class Store:
                 )
             row = await queries.reschedule_run(conn, run_id=run_id, run_at=run_at)
         return RunScheduled(run_id, row["available_at"])
+
+    async def heartbeat(self, run_id: uuid.UUID, extend_by: int) -> ClaimExtended:
+        """Extend a live claim to now + extend_by seconds."""
+        async with transaction(self.pool) as conn:
+            await self._lock_claimed_run(conn, run_id, "heartbeat")
+            expires = await queries.extend_claim(conn, run_id=run_id, extend_by=extend_by)
+        return ClaimExtended(run_id, expires)
 
     # -- events and waits ---------------------------------------------------
 
@@ -353,7 +394,48 @@ class Store:
                 raise NotFound(f'checkpoint "{step_name}" of task {task_id} not found')
         return from_row(row, Checkpoint)
 
+    async def list_checkpoints(self, task_id: uuid.UUID) -> list[CheckpointEntry]:
+        async with connection(self.pool) as conn:
+            if await queries.get_task_summary(conn, task_id=task_id) is None:
+                raise NotFound(f"task {task_id} not found")
+            return [
+                from_row(row, CheckpointEntry)
+                async for row in queries.list_task_checkpoints(conn, task_id=task_id)
+            ]
+
     # -- workflow runs --------------------------------------------------------
+
+    async def get_workflow_run(self, workflow_run_id: uuid.UUID) -> WorkflowRunDetail:
+        async with connection(self.pool) as conn:
+            row = await queries.get_workflow_run(conn, workflow_run_id=workflow_run_id)
+            if row is None:
+                raise NotFound(f"workflow run {workflow_run_id} not found")
+            counts = {
+                r["status"]: r["count"]
+                async for r in queries.workflow_task_counts(conn, workflow_run_id=workflow_run_id)
+            }
+        tasks = await self.list_tasks(workflow_run_id=workflow_run_id, limit=1000)
+        return from_row(
+            {**row, "tasks": tasks.items, "task_counts": counts},
+            WorkflowRunDetail,
+        )
+
+    async def list_workflow_runs(
+        self,
+        *,
+        workflow_name: str | None = None,
+        status: str | None = None,
+        cursor: uuid.UUID | None = None,
+        limit: int = 50,
+    ) -> Page:
+        async with connection(self.pool) as conn:
+            rows = [
+                row
+                async for row in queries.list_workflow_runs(
+                    conn, workflow_name=workflow_name, status=status, cursor=cursor, limit=limit + 1
+                )
+            ]
+        return _page(rows, limit, WorkflowRun)
 
     async def create_workflow_run(
         self,

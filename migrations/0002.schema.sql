@@ -43,7 +43,9 @@ CREATE TABLE tasks (
         CHECK (status IN ('pending', 'completed', 'failed', 'canceled')),
     failure_count     integer NOT NULL DEFAULT 0,
     expiry_count      integer NOT NULL DEFAULT 0,
-    first_claimed_at  timestamptz,
+    -- created_at + start_timeout / execution_timeout, when those are set
+    start_deadline    timestamptz,
+    execution_deadline timestamptz,
     error             text,
     result            jsonb,
     created_at        timestamptz NOT NULL DEFAULT now(),
@@ -53,6 +55,10 @@ CREATE TABLE tasks (
 CREATE INDEX tasks_by_queue ON tasks (queue_id, id);
 CREATE INDEX tasks_by_workflow_run ON tasks (workflow_run_id, id) WHERE workflow_run_id IS NOT NULL;
 CREATE INDEX tasks_unfinished ON tasks (queue_id) WHERE status = 'pending';
+CREATE INDEX tasks_start_deadline ON tasks (start_deadline)
+    WHERE status = 'pending' AND start_deadline IS NOT NULL;
+CREATE INDEX tasks_execution_deadline ON tasks (execution_deadline)
+    WHERE status = 'pending' AND execution_deadline IS NOT NULL;
 CREATE INDEX tasks_finished ON tasks (queue_id, completed_at) WHERE status <> 'pending';
 
 CREATE TABLE runs (
@@ -64,6 +70,7 @@ CREATE TABLE runs (
         CHECK (status IN ('pending', 'claimed', 'sleeping', 'completed', 'failed', 'canceled')),
     available_at     timestamptz NOT NULL DEFAULT now(),
     claimed_at       timestamptz,
+    first_claimed_at timestamptz,
     claim_expires_at timestamptz,
     error            text,
     result           jsonb,

@@ -11,6 +11,7 @@ WITH picked AS (
     UPDATE runs r
     SET status = 'claimed',
         claimed_at = now(),
+        first_claimed_at = coalesce(r.first_claimed_at, now()),
         claim_expires_at = now() + make_interval(secs => :claim_timeout)
     FROM picked
     WHERE r.id = picked.id

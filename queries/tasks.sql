@@ -2,10 +2,14 @@
 -- Create a task and its first run (pending at run_at, or now); no row when the idempotency key is taken.
 WITH new_task AS (
     INSERT INTO tasks (queue_id, task_name, params, headers, retry_strategy, max_attempts,
-                       start_timeout, execution_timeout, workflow_run_id, idempotency_key)
+                       start_timeout, execution_timeout, workflow_run_id, idempotency_key,
+                       start_deadline, execution_deadline)
     VALUES (:queue_id, :task_name, CAST(:params AS jsonb), CAST(:headers AS jsonb),
             CAST(:retry_strategy AS jsonb), :max_attempts, :start_timeout, :execution_timeout,
-            :workflow_run_id, :idempotency_key)
+            :workflow_run_id, :idempotency_key,
+            CASE WHEN :start_timeout > 0 THEN now() + make_interval(secs => :start_timeout) END,
+            CASE WHEN :execution_timeout > 0
+                 THEN now() + make_interval(secs => :execution_timeout) END)
     ON CONFLICT (queue_id, idempotency_key) DO NOTHING
     RETURNING id, queue_id
 )
@@ -61,3 +65,26 @@ WHERE id = :task_id AND status = 'pending';
 UPDATE tasks SET failure_count = failure_count + 1
 WHERE id = :task_id
 RETURNING failure_count;
+
+-- name: get_task_detail(task_id)^
+-- Every stored field of one task, with its queue name.
+SELECT t.id, t.task_name, t.status, q.name AS queue_name, t.max_attempts, t.created_at,
+       t.completed_at, t.params, t.headers, t.retry_strategy, t.start_timeout,
+       t.execution_timeout, t.workflow_run_id, t.idempotency_key, t.error, t.result
+FROM tasks t
+JOIN queues q ON q.id = t.queue_id
+WHERE t.id = :task_id;
+
+-- name: list_task_runs(task_id)
+-- Every run of a task in attempt order.
+SELECT id, task_id, attempt, status, error, created_at, completed_at
+FROM runs
+WHERE task_id = :task_id
+ORDER BY attempt;
+
+-- name: list_task_checkpoints(task_id)
+-- Every checkpoint of a task, by step name.
+SELECT step_name, state, updated_at
+FROM checkpoints
+WHERE task_id = :task_id
+ORDER BY step_name;

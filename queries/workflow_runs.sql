@@ -19,3 +19,28 @@ SET status = coalesce(:status, status),
     updated_at = now()
 WHERE id = :workflow_run_id
 RETURNING id, status, updated_at;
+
+-- name: get_workflow_run(workflow_run_id)^
+-- Every stored field of one workflow run.
+SELECT id, id AS workflow_run_id, workflow_name, workflow_version, inputs, created_by, tags,
+       status, result, started_at, completed_at, created_at, updated_at
+FROM workflow_runs
+WHERE id = :workflow_run_id;
+
+-- name: workflow_task_counts(workflow_run_id)
+-- Task counts of a workflow run by status.
+SELECT status, count(*) AS count
+FROM tasks
+WHERE workflow_run_id = :workflow_run_id
+GROUP BY status;
+
+-- name: list_workflow_runs(workflow_name, status, cursor, limit)
+-- A page of workflow runs, newest first, filtered; cursor is the last id of the previous page.
+SELECT id, id AS workflow_run_id, workflow_name, workflow_version, inputs, created_by, tags,
+       status, result, started_at, completed_at, created_at, updated_at
+FROM workflow_runs
+WHERE (CAST(:workflow_name AS text) IS NULL OR workflow_name = :workflow_name)
+  AND (CAST(:status AS text) IS NULL OR status = :status)
+  AND (CAST(:cursor AS uuid) IS NULL OR id < :cursor)
+ORDER BY id DESC
+LIMIT :limit;

@@ -67,3 +67,17 @@ async def claim(
         json={"limit": limit, "claim_timeout": claim_timeout},
     )
     return body["tasks"]
+
+
+async def eventually(check, *, deadline_seconds: float = 20.0, interval: float = 0.05):
+    """Poll `check()` (async, returns a truthy value when done) until it succeeds or time is up."""
+    import asyncio
+    import time
+
+    deadline = time.monotonic() + deadline_seconds
+    while True:
+        result = await check()
+        if result:
+            return result
+        assert time.monotonic() < deadline, "condition not reached before the deadline"
+        await asyncio.sleep(interval)

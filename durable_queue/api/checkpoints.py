@@ -9,6 +9,7 @@ from durable_queue.api import parsing
 from durable_queue.api.keys import STORE
 from durable_queue.api.responses import json_response
 from durable_queue.api.schemas import (
+    CheckpointListSchema,
     CheckpointSavedSchema,
     CheckpointSchema,
     ErrorSchema,
@@ -55,3 +56,11 @@ async def get_checkpoint(request: web.Request) -> web.Response:
     task_id = parsing.path_uuid(request, "task_id")
     checkpoint = await request.app[STORE].get_checkpoint(task_id, _step_name(request))
     return json_response(checkpoint)
+
+
+@docs(tags=TAG, summary="Every checkpoint of a task")
+@response_schema(CheckpointListSchema, 200)
+@response_schema(ErrorSchema, 404)
+async def list_checkpoints(request: web.Request) -> web.Response:
+    task_id = parsing.path_uuid(request, "task_id")
+    return json_response({"checkpoints": await request.app[STORE].list_checkpoints(task_id)})

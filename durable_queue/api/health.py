@@ -5,12 +5,16 @@ from __future__ import annotations
 from aiohttp import web
 from aiohttp_apispec import docs, response_schema
 
-from durable_queue.api.keys import STORE
+from durable_queue.api.keys import MAINTENANCE, STORE
 from durable_queue.api.responses import json_response
 from durable_queue.api.schemas import HealthSchema
 from durable_queue.errors import DurableError
+from durable_queue.listener import LISTENER
 
 TAG = ["health"]
+
+# How long /readyz waits for a dropped listener to reconnect before answering 503.
+LISTENER_WAIT_SECONDS = 2.0
 
 
 @docs(tags=TAG, summary="200 while the process runs")
@@ -23,8 +27,23 @@ async def healthz(request: web.Request) -> web.Response:
 @response_schema(HealthSchema, 200)
 @response_schema(HealthSchema, 503)
 async def readyz(request: web.Request) -> web.Response:
+    sweeper = request.app.get(MAINTENANCE)
+    maintenance = "active" if sweeper is not None and sweeper.active else "standby"
+    database = "ok"
     try:
         await request.app[STORE].ping()
     except DurableError:
-        return json_response({"status": "unavailable", "database": "unreachable"}, status=503)
-    return json_response({"status": "ok", "database": "ok"})
+        database = "unreachable"
+    listener = request.app[LISTENER]
+    # A probe retries a dropped listener now rather than after its backoff.
+    listening = listener.connected or (
+        database == "ok" and await listener.wait_connected(LISTENER_WAIT_SECONDS)
+    )
+    ready = database == "ok" and listening
+    body = {
+        "status": "ok" if ready else "unavailable",
+        "database": database,
+        "listener": "ok" if listening else "down",
+        "maintenance": maintenance,
+    }
+    return json_response(body, status=200 if ready else 503)

@@ -8,7 +8,9 @@ from aiohttp import web
 
 if TYPE_CHECKING:
     from durable_queue.config import Settings
+    from durable_queue.maintenance import Maintenance
     from durable_queue.store import Store
 
 SETTINGS: web.AppKey[Settings] = web.AppKey("settings")
 STORE: web.AppKey[Store] = web.AppKey("store")
+MAINTENANCE: web.AppKey[Maintenance] = web.AppKey("maintenance")

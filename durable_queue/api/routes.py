@@ -19,6 +19,9 @@ def add_routes(app: web.Application) -> None:
             web.post(f"{API}/queues/{{queue_name}}/tasks", tasks.create_task),
             web.post(f"{API}/queues/{{queue_name}}/tasks/claim", tasks.claim_tasks),
             web.get(f"{API}/tasks", tasks.list_tasks),
+            web.get(f"{API}/tasks/{{task_id}}", tasks.get_task),
+            web.post(f"{API}/tasks/{{task_id}}/cancel", tasks.cancel_task),
+            web.get(f"{API}/tasks/{{task_id}}/checkpoints", checkpoints.list_checkpoints),
             web.put(
                 f"{API}/tasks/{{task_id}}/checkpoints/{{step_name}}", checkpoints.put_checkpoint
             ),
@@ -30,8 +33,11 @@ def add_routes(app: web.Application) -> None:
             web.post(f"{API}/runs/{{run_id}}/fail", runs.fail_run),
             web.post(f"{API}/runs/{{run_id}}/schedule", runs.schedule_run),
             web.post(f"{API}/runs/{{run_id}}/wait-for-event", runs.wait_for_event),
+            web.post(f"{API}/runs/{{run_id}}/heartbeat", runs.heartbeat),
             web.post(f"{API}/events", events.emit_event),
             web.post(f"{API}/workflow-runs", workflow_runs.create_workflow_run),
+            web.get(f"{API}/workflow-runs", workflow_runs.list_workflow_runs),
+            web.get(f"{API}/workflow-runs/{{workflow_run_id}}", workflow_runs.get_workflow_run),
             web.patch(
                 f"{API}/workflow-runs/{{workflow_run_id}}", workflow_runs.update_workflow_run
             ),

@@ -13,6 +13,8 @@ from durable_queue.api.schemas import (
     ErrorSchema,
     FailRunResponseSchema,
     FailRunSchema,
+    HeartbeatResponseSchema,
+    HeartbeatSchema,
     ListRunsQuerySchema,
     RunListSchema,
     RunStatusSchema,
@@ -103,3 +105,14 @@ async def wait_for_event(request: web.Request) -> web.Response:
     return json_response(
         {"status": "timeout", "message": message, "error": message, "code": "WAIT_TIMEOUT"}, 408
     )
+
+
+@docs(tags=TAG, summary="Extend a live claim to now + extend_by seconds")
+@request_schema(HeartbeatSchema)
+@response_schema(HeartbeatResponseSchema, 200)
+@response_schema(ErrorSchema, 404)
+@response_schema(ErrorSchema, 409, description=CONFLICT)
+async def heartbeat(request: web.Request) -> web.Response:
+    run_id = parsing.path_uuid(request, "run_id")
+    data = await parsing.body(request, HeartbeatSchema())
+    return json_response(await request.app[STORE].heartbeat(run_id, data["extend_by"]))

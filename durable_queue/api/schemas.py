@@ -216,7 +216,7 @@ class RunStatusSchema(Schema):
 
 
 class FailRunSchema(Body):
-    error = fields.String(required=True)
+    error = Text(required=True)
 
 
 class FailRunResponseSchema(Schema):
@@ -318,3 +318,81 @@ class WorkflowRunUpdatedSchema(Schema):
 
 class HealthSchema(Schema):
     status = fields.String(required=True)
+
+
+# -- new endpoints ----------------------------------------------------------------
+
+
+class TaskDetailSchema(TaskSummarySchema):
+    params = fields.Raw(allow_none=True)
+    headers = fields.Dict(keys=fields.String(), values=fields.String(), allow_none=True)
+    retry_strategy = fields.Nested(RetryStrategySchema, allow_none=True)
+    start_timeout = fields.Integer(required=True)
+    execution_timeout = fields.Integer(required=True)
+    workflow_run_id = fields.UUID(allow_none=True)
+    idempotency_key = fields.String(allow_none=True)
+    error = fields.String(
+        allow_none=True, metadata={"description": "why it failed or was canceled"}
+    )
+    result = fields.Raw(allow_none=True, metadata={"description": "result of the completing run"})
+    runs = fields.List(fields.Nested(RunSummarySchema), required=True)
+    checkpoints = fields.List(
+        fields.String(), required=True, metadata={"description": "step names"}
+    )
+
+
+class TaskCanceledSchema(Schema):
+    task_id = fields.UUID(required=True)
+    status = fields.String(required=True)
+
+
+class HeartbeatSchema(Body):
+    extend_by = Int(1, required=True, metadata={"description": "seconds from now"})
+
+
+class HeartbeatResponseSchema(Schema):
+    run_id = fields.UUID(required=True)
+    claim_expires_at = fields.DateTime(required=True)
+
+
+class CheckpointEntrySchema(Schema):
+    step_name = fields.String(required=True)
+    state = fields.Raw(required=True)
+    updated_at = fields.DateTime(required=True)
+
+
+class CheckpointListSchema(Schema):
+    checkpoints = fields.List(fields.Nested(CheckpointEntrySchema), required=True)
+
+
+class WorkflowRunSchema(Schema):
+    id = fields.UUID(required=True)
+    workflow_run_id = fields.UUID(required=True, metadata={"description": "same as id"})
+    workflow_name = fields.String(required=True)
+    workflow_version = fields.String(allow_none=True)
+    inputs = fields.Raw(allow_none=True)
+    created_by = fields.String(allow_none=True)
+    tags = fields.Dict(keys=fields.String(), values=fields.String(), allow_none=True)
+    status = fields.String(required=True)
+    result = fields.Raw(allow_none=True)
+    started_at = fields.DateTime(allow_none=True)
+    completed_at = fields.DateTime(allow_none=True)
+    created_at = fields.DateTime(required=True)
+    updated_at = fields.DateTime(required=True)
+
+
+class WorkflowRunDetailSchema(WorkflowRunSchema):
+    tasks = fields.List(fields.Nested(TaskSummarySchema), required=True)
+    task_counts = fields.Dict(keys=fields.String(), values=fields.Integer(), required=True)
+
+
+class WorkflowRunListSchema(Schema):
+    workflow_runs = fields.List(fields.Nested(WorkflowRunSchema), required=True)
+    next_cursor = fields.UUID()
+
+
+class ListWorkflowRunsQuerySchema(Body):
+    workflow_name = fields.String()
+    status = OneOf(WORKFLOW_STATUSES)
+    cursor = fields.UUID()
+    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=1000))

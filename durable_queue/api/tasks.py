@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 from aiohttp_apispec import docs, querystring_schema, request_schema, response_schema
 
+from durable_queue import long_poll
 from durable_queue.api import parsing
 from durable_queue.api.keys import STORE
 from durable_queue.api.queues import queue_name
@@ -16,9 +17,12 @@ from durable_queue.api.schemas import (
     CreateTaskSchema,
     ErrorSchema,
     ListTasksQuerySchema,
+    TaskCanceledSchema,
+    TaskDetailSchema,
     TaskListSchema,
 )
 from durable_queue.jsonvalue import JSON_NULL
+from durable_queue.listener import LISTENER
 from durable_queue.records import NewTask
 
 TAG = ["tasks"]
@@ -59,7 +63,14 @@ async def create_task(request: web.Request) -> web.Response:
 async def claim_tasks(request: web.Request) -> web.Response:
     name = queue_name(request)
     data = await parsing.body(request, ClaimSchema())
-    claimed = await request.app[STORE].claim(name, data["limit"], data["claim_timeout"])
+    claimed = await long_poll.claim(
+        request.app[STORE],
+        request.app[LISTENER].waiters,
+        name,
+        data["limit"],
+        data["claim_timeout"],
+        data.get("long_poll_seconds") or 0,
+    )
     return json_response({"tasks": claimed})
 
 
@@ -70,3 +81,20 @@ async def list_tasks(request: web.Request) -> web.Response:
     filters = parsing.query(request, ListTasksQuerySchema())
     page = await request.app[STORE].list_tasks(**filters)
     return page_response("tasks", page)
+
+
+@docs(tags=TAG, summary="One task with its runs, result or error, and checkpoint step names")
+@response_schema(TaskDetailSchema, 200)
+@response_schema(ErrorSchema, 404)
+async def get_task(request: web.Request) -> web.Response:
+    task_id = parsing.path_uuid(request, "task_id")
+    return json_response(await request.app[STORE].get_task(task_id))
+
+
+@docs(tags=TAG, summary="Cancel a pending task; its holder's next call gets 409")
+@response_schema(TaskCanceledSchema, 200)
+@response_schema(ErrorSchema, 404)
+@response_schema(ErrorSchema, 409, description="the task is already finished")
+async def cancel_task(request: web.Request) -> web.Response:
+    task_id = parsing.path_uuid(request, "task_id")
+    return json_response(await request.app[STORE].cancel_task(task_id))

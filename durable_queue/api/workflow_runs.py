@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 from aiohttp import web
-from aiohttp_apispec import docs, request_schema, response_schema
+from aiohttp_apispec import docs, querystring_schema, request_schema, response_schema
 
 from durable_queue.api import parsing
 from durable_queue.api.keys import STORE
-from durable_queue.api.responses import json_response
+from durable_queue.api.responses import json_response, page_response
 from durable_queue.api.schemas import (
     CreateWorkflowRunSchema,
     ErrorSchema,
+    ListWorkflowRunsQuerySchema,
     PatchWorkflowRunSchema,
     WorkflowRunCreatedSchema,
+    WorkflowRunDetailSchema,
+    WorkflowRunListSchema,
     WorkflowRunUpdatedSchema,
 )
 from durable_queue.jsonvalue import JSON_NULL
@@ -53,3 +56,19 @@ async def update_workflow_run(request: web.Request) -> web.Response:
     )
     updated = await request.app[STORE].update_workflow_run(workflow_run_id, patch)
     return json_response(updated)
+
+
+@docs(tags=TAG, summary="One workflow run with its tasks and task counts by status")
+@response_schema(WorkflowRunDetailSchema, 200)
+@response_schema(ErrorSchema, 404)
+async def get_workflow_run(request: web.Request) -> web.Response:
+    workflow_run_id = parsing.path_uuid(request, "workflow_run_id")
+    return json_response(await request.app[STORE].get_workflow_run(workflow_run_id))
+
+
+@docs(tags=TAG, summary="List workflow runs, newest first (cursor pagination)")
+@querystring_schema(ListWorkflowRunsQuerySchema)
+@response_schema(WorkflowRunListSchema, 200)
+async def list_workflow_runs(request: web.Request) -> web.Response:
+    filters = parsing.query(request, ListWorkflowRunsQuerySchema())
+    return page_response("workflow_runs", await request.app[STORE].list_workflow_runs(**filters))
