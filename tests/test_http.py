@@ -97,3 +97,43 @@ async def test_docs_serve_swagger_ui_from_this_server(client):
         assert f"/docs/static/{asset}" in html
         resp = await client.get(f"/docs/static/{asset}")
         assert resp.status == 200, asset
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "message"),
+    [
+        ("/queues/q/tasks/claim", {"limit": 1, "claim_timeout": 10**30}, "claim_timeout"),
+        ("/queues/q/tasks/claim", {"limit": True, "claim_timeout": 5}, "limit must be an integer"),
+        ("/queues/q/tasks", {"task_name": "x", "max_attempts": 2**31}, "max_attempts"),
+        ("/queues/q/tasks", {"task_name": "x", "execution_timeout": 2**40}, "execution_timeout"),
+        ("/queues/q/tasks", {"task_name": "x\u0000y"}, "request body must not contain NUL"),
+        (
+            "/queues/q/tasks",
+            {"task_name": "x", "params": {"k": "\u0000"}},
+            "request body must not contain NUL",
+        ),
+        (
+            "/queues",
+            {"name": "q2", "cleanup": {"task_ttl_seconds": 2**31}},
+            "cleanup.task_ttl_seconds",
+        ),
+    ],
+)
+async def test_out_of_range_values_are_400_not_500(client, path, body, message):
+    await make_queue(client, "q")
+    got = await error(client, "POST", path, 400, "VALIDATION_ERROR", json=body)
+    assert got.startswith(message), got
+    assert (await call(client, "GET", "/tasks", 200))["tasks"] == []
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b'{"task_name": "x", "params": NaN}',
+        b'{"task_name": "x", "params": Infinity}',
+        b"[" * 100000,
+    ],
+)
+async def test_non_json_numbers_and_deep_nesting_are_400(client, raw):
+    await make_queue(client, "q")
+    await error(client, "POST", "/queues/q/tasks", 400, "VALIDATION_ERROR", data=raw)

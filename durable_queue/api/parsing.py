@@ -13,6 +13,7 @@ from typing import Any
 import marshmallow
 from aiohttp import web
 
+from durable_queue.api.keys import SETTINGS
 from durable_queue.errors import PayloadTooLarge, ValidationError
 
 _PHRASES = {
@@ -69,19 +70,34 @@ async def read_json(request: web.Request, *, allow_empty: bool = False) -> Any:
     try:
         raw = await request.read()
     except web.HTTPRequestEntityTooLarge as exc:
-        raise PayloadTooLarge(
-            f"request body is larger than the limit of {request.app['max_body_bytes']} bytes"
-            if "max_body_bytes" in request.app
-            else "request body is too large"
-        ) from exc
+        limit = request.app[SETTINGS].max_body_bytes
+        raise PayloadTooLarge(f"request body is larger than the limit of {limit} bytes") from exc
     if not raw.strip():
         if allow_empty:
             return {}
         raise ValidationError("request body is required")
     try:
-        return json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
+        data = json.loads(raw, parse_constant=_reject_constant)
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise ValidationError(f"request body is not valid JSON: {exc}") from exc
+    if _has_nul(data):
+        # PostgreSQL text and jsonb cannot hold NUL characters.
+        raise ValidationError("request body must not contain NUL characters (\\u0000)")
+    return data
+
+
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(v) for v in value)
+    return False
+
+
+def _reject_constant(name: str) -> None:
+    raise ValueError(f"{name} is not a JSON number")
 
 
 async def body(

@@ -21,7 +21,11 @@ class Body(Schema):
         unknown = EXCLUDE
 
 
-def Int(minimum: int | None = None, maximum: int | None = None, **kw) -> fields.Integer:
+# PostgreSQL's integer: the bound of every stored count and number of seconds.
+INT32_MAX = 2_147_483_647
+
+
+def Int(minimum: int | None = None, maximum: int = INT32_MAX, **kw) -> fields.Integer:
     return fields.Integer(strict=True, validate=validate.Range(min=minimum, max=maximum), **kw)
 
 
