@@ -3,14 +3,22 @@ answers today, the error mapping, the pagination iterators and the retry policy.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import logging
 import socket
-from collections.abc import AsyncIterator
+import tempfile
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
 
+import pgserver
 import pytest
+from aiohttp import web
 from durable_queue_client import (
+    CanceledTask,
     Checkpoint,
+    CheckpointEntry,
+    ClaimedTask,
     CleanupPolicy,
     Conflict,
     ConnectionFailed,
@@ -19,6 +27,7 @@ from durable_queue_client import (
     NotFound,
     QueueStats,
     RetryStrategy,
+    TaskDetail,
     TaskSummary,
     Unavailable,
     ValidationError,
@@ -29,8 +38,11 @@ from durable_queue_client import (
 )
 from durable_queue_client.errors import error_for
 
+from durable_queue.api.keys import MAINTENANCE
 from durable_queue.app import create_app
 from durable_queue.config import Settings
+from durable_queue.migrate import apply_migrations
+from tests.helpers import eventually
 
 MISSING_ID = "01900000-0000-7000-8000-000000000000"
 
@@ -284,6 +296,119 @@ async def test_list_tasks_errors(dq: DurableClient) -> None:
         await dq.list_tasks(limit=0)
 
 
+async def test_get_task_carries_every_field_runs_and_checkpoints(dq: DurableClient) -> None:
+    await dq.create_queue("q")
+    strategy = RetryStrategy(kind="fixed", base_seconds=0)
+    created = await dq.create_task(
+        "q",
+        "job",
+        params={"to": ["a", "b"]},
+        headers={"trace": "abc"},
+        retry_strategy=strategy,
+        max_attempts=2,
+        start_timeout=600,
+        execution_timeout=3600,
+        idempotency_key="k1",
+    )
+    fresh = await dq.get_task(created.task_id)
+    assert isinstance(fresh, TaskDetail)
+    assert (fresh.id, fresh.task_name, fresh.status, fresh.queue_name, fresh.max_attempts) == (
+        created.task_id,
+        "job",
+        "pending",
+        "q",
+        2,
+    )
+    assert (fresh.params, fresh.headers, fresh.retry_strategy) == (
+        {"to": ["a", "b"]},
+        {"trace": "abc"},
+        strategy,
+    )
+    assert (fresh.start_timeout, fresh.execution_timeout, fresh.idempotency_key) == (
+        600,
+        3600,
+        "k1",
+    )
+    assert (fresh.workflow_run_id, fresh.error, fresh.result, fresh.completed_at) == (
+        None,
+        None,
+        None,
+        None,
+    )
+    assert [(r.id, r.attempt, r.status) for r in fresh.runs] == [(created.run_id, 1, "pending")]
+    assert fresh.checkpoints == []
+
+    [first] = await dq.claim_tasks("q", limit=1, claim_timeout=60)
+    retry = await dq.fail_run(first.run_id, "boom")
+    [second] = await dq.claim_tasks("q", limit=1, claim_timeout=60)
+    assert second.run_id == retry.next_run_id
+    await dq.set_checkpoint(created.task_id, "fetch", {"page": 1}, owner_run=second.run_id)
+    await dq.complete_run(second.run_id, {"sent": 2})
+
+    done = await dq.get_task(created.task_id)
+    assert (done.status, done.result, done.error) == ("completed", {"sent": 2}, None)
+    assert done.completed_at is not None
+    assert [(r.id, r.attempt, r.status, r.error) for r in done.runs] == [
+        (first.run_id, 1, "failed", "boom"),
+        (second.run_id, 2, "completed", None),
+    ]
+    assert done.checkpoints == ["fetch"]
+
+
+async def test_get_task_of_a_workflow_run(dq: DurableClient) -> None:
+    await dq.create_queue("q")
+    workflow = await dq.create_workflow_run("etl")
+    created = await dq.create_task("q", "step", workflow_run_id=workflow.workflow_run_id)
+    assert (await dq.get_task(created.task_id)).workflow_run_id == workflow.workflow_run_id
+
+
+async def test_get_task_errors(dq: DurableClient) -> None:
+    with pytest.raises(NotFound) as missing:
+        await dq.get_task(MISSING_ID)
+    assert (missing.value.status, missing.value.code) == (404, "NOT_FOUND")
+    with pytest.raises(ValidationError) as bad:
+        await dq.get_task("not-a-uuid")
+    assert (bad.value.status, bad.value.code) == (400, "VALIDATION_ERROR")
+    assert "task_id" in bad.value.message
+
+
+async def test_cancel_task(dq: DurableClient) -> None:
+    await dq.create_queue("q")
+    task_id, run_id = await claimed(dq, "q")
+    canceled = await dq.cancel_task(task_id)
+    assert isinstance(canceled, CanceledTask)
+    assert (canceled.task_id, canceled.status) == (task_id, "canceled")
+    detail = await dq.get_task(task_id)
+    assert (detail.status, detail.error) == ("canceled", "canceled")
+    assert [(r.id, r.status) for r in detail.runs] == [(run_id, "canceled")]
+    assert [t.status for t in (await dq.list_tasks()).tasks] == ["canceled"]
+    with pytest.raises(Conflict):  # the holder of the claim is fenced off
+        await dq.complete_run(run_id)
+    assert await dq.claim_tasks("q") == []
+
+
+async def test_cancel_task_errors(dq: DurableClient) -> None:
+    await dq.create_queue("q")
+    pending = await dq.create_task("q", "job")
+    await dq.cancel_task(pending.task_id)
+    with pytest.raises(Conflict) as twice:
+        await dq.cancel_task(pending.task_id)
+    assert (twice.value.status, twice.value.code) == (409, "CONFLICT")
+    assert pending.task_id in twice.value.message
+
+    task_id, run_id = await claimed(dq, "q")
+    await dq.complete_run(run_id)
+    with pytest.raises(Conflict):  # already completed
+        await dq.cancel_task(task_id)
+    assert (await dq.get_task(task_id)).status == "completed"
+
+    with pytest.raises(NotFound) as missing:
+        await dq.cancel_task(MISSING_ID)
+    assert (missing.value.status, missing.value.code) == (404, "NOT_FOUND")
+    with pytest.raises(ValidationError):
+        await dq.cancel_task("not-a-uuid")
+
+
 # -- runs -------------------------------------------------------------------------------
 
 
@@ -427,6 +552,77 @@ async def test_wait_for_event_errors(dq: DurableClient) -> None:
         )
 
 
+async def test_wait_for_event_timeout_raises_wait_timeout(
+    dq: DurableClient, app: web.Application
+) -> None:
+    """The 408 path: the wait times out (a maintenance pass wakes the run), and asking
+    again for the same step answers 408, which the client raises as `WaitTimeout`."""
+    await dq.create_queue("q")
+    task_id, run_id = await claimed(dq, "q")
+    wait: dict[str, Any] = {
+        "task_id": task_id,
+        "event_name": "never",
+        "step_name": "wait-never",
+        "timeout_seconds": 1,
+    }
+    sleeping = await dq.wait_for_event(run_id, **wait)
+    assert sleeping.status == "sleeping"
+
+    async def claimable_again() -> list[ClaimedTask]:
+        await app[MAINTENANCE].sweep_once()
+        return await dq.claim_tasks("q", limit=1, claim_timeout=60)
+
+    [again] = await eventually(claimable_again)
+    assert (again.task_id, again.run_id) == (task_id, run_id)
+    with pytest.raises(WaitTimeout) as timeout:
+        await dq.wait_for_event(again.run_id, **wait)
+    assert isinstance(timeout.value, DurableError)
+    assert (timeout.value.status, timeout.value.code) == (408, "WAIT_TIMEOUT")
+    assert timeout.value.message
+    # The step stays timed out: a later event does not turn it into a result.
+    await dq.emit_event("never", 1)
+    with pytest.raises(WaitTimeout):
+        await dq.wait_for_event(again.run_id, **wait)
+
+
+async def test_heartbeat_extends_the_live_claim(dq: DurableClient) -> None:
+    await dq.create_queue("q")
+    await dq.create_task("q", "job")
+    [task] = await dq.claim_tasks("q", limit=1, claim_timeout=60)
+    assert task.claim_expires_at is not None
+    beat = await dq.heartbeat(task.run_id, 3600)
+    assert beat.run_id == task.run_id
+    assert beat.claim_expires_at.tzinfo is not None
+    assert beat.claim_expires_at > task.claim_expires_at  # an hour ahead instead of a minute
+    [run] = (await dq.list_runs(task_id=task.task_id)).runs
+    assert run.status == "claimed"
+
+
+async def test_heartbeat_errors(dq: DurableClient) -> None:
+    await dq.create_queue("q")
+    _, run_id = await claimed(dq, "q")
+    with pytest.raises(ValidationError) as bad:
+        await dq.heartbeat(run_id, 0)
+    assert "extend_by" in bad.value.message
+    await dq.complete_run(run_id)
+    with pytest.raises(Conflict) as finished:  # no live claim any more
+        await dq.heartbeat(run_id, 60)
+    assert (finished.value.status, finished.value.code) == (409, "CONFLICT")
+
+    canceled_task, canceled_run = await claimed(dq, "q")
+    await dq.cancel_task(canceled_task)
+    with pytest.raises(Conflict):
+        await dq.heartbeat(canceled_run, 60)
+
+    pending = await dq.create_task("q", "never-claimed")
+    with pytest.raises(Conflict):  # pending, not claimed
+        await dq.heartbeat(pending.run_id, 60)
+    with pytest.raises(NotFound):
+        await dq.heartbeat(MISSING_ID, 60)
+    with pytest.raises(ValidationError):
+        await dq.heartbeat("not-a-uuid", 60)
+
+
 # -- checkpoints ------------------------------------------------------------------------
 
 
@@ -459,6 +655,30 @@ async def test_checkpoint_errors(dq: DurableClient) -> None:
         await dq.set_checkpoint(MISSING_ID, "s", 1, owner_run=run_id)
     with pytest.raises(ValidationError):
         await dq.set_checkpoint(task_id, "s", 1, owner_run="nope")
+
+
+async def test_list_checkpoints(dq: DurableClient) -> None:
+    await dq.create_queue("q")
+    task_id, run_id = await claimed(dq, "q")
+    assert await dq.list_checkpoints(task_id) == []
+    second = await dq.set_checkpoint(task_id, "b/second", [1, 2], owner_run=run_id)
+    first = await dq.set_checkpoint(task_id, "a first", None, owner_run=run_id)
+    listed = await dq.list_checkpoints(task_id)
+    assert all(isinstance(c, CheckpointEntry) for c in listed)
+    assert [(c.step_name, c.state, c.updated_at) for c in listed] == [
+        ("a first", None, first.updated_at),
+        ("b/second", [1, 2], second.updated_at),
+    ]
+    assert to_dict(listed[0])["state"] is None  # a null state stays a present null
+    assert (await dq.get_task(task_id)).checkpoints == ["a first", "b/second"]
+
+
+async def test_list_checkpoints_errors(dq: DurableClient) -> None:
+    with pytest.raises(NotFound) as missing:
+        await dq.list_checkpoints(MISSING_ID)
+    assert (missing.value.status, missing.value.code) == (404, "NOT_FOUND")
+    with pytest.raises(ValidationError):
+        await dq.list_checkpoints("not-a-uuid")
 
 
 # -- events -----------------------------------------------------------------------------
@@ -515,6 +735,94 @@ async def test_workflow_run_errors(dq: DurableClient) -> None:
         await dq.update_workflow_run("nope", status="running")
 
 
+async def test_get_workflow_run_with_tasks_and_counts(dq: DurableClient) -> None:
+    created = await dq.create_workflow_run(
+        "etl", workflow_version="2", inputs={"day": "mon"}, created_by="me", tags={"env": "t"}
+    )
+    wid = created.workflow_run_id
+    fresh = await dq.get_workflow_run(wid)
+    assert isinstance(fresh, WorkflowRun)
+    assert (fresh.id, fresh.workflow_run_id, fresh.effective_id) == (wid, wid, wid)
+    assert (fresh.workflow_name, fresh.workflow_version, fresh.status) == ("etl", "2", "pending")
+    assert (fresh.inputs, fresh.created_by, fresh.tags) == ({"day": "mon"}, "me", {"env": "t"})
+    assert fresh.created_at == created.created_at
+    assert (fresh.result, fresh.started_at, fresh.completed_at) == (None, None, None)
+    assert (fresh.tasks, fresh.task_counts) == ([], {})
+
+    await dq.create_queue("q")
+    first = await dq.create_task("q", "extract", workflow_run_id=wid)
+    [claimed_task] = await dq.claim_tasks("q", limit=1, claim_timeout=60)
+    await dq.complete_run(claimed_task.run_id)
+    second = await dq.create_task("q", "load", workflow_run_id=wid)
+    await dq.create_task("q", "unrelated")
+    started = dt.datetime(2026, 2, 14, 10, 10, tzinfo=dt.UTC)
+    await dq.update_workflow_run(wid, status="running", started_at=started, result=[1])
+
+    run = await dq.get_workflow_run(wid)
+    assert (run.status, run.started_at, run.result) == ("running", started, [1])
+    assert run.tasks is not None
+    assert [(t.id, t.task_name, t.status) for t in run.tasks] == [
+        (second.task_id, "load", "pending"),
+        (first.task_id, "extract", "completed"),
+    ]
+    assert run.task_counts == {"pending": 1, "completed": 1}
+
+
+async def test_get_workflow_run_errors(dq: DurableClient) -> None:
+    with pytest.raises(NotFound) as missing:
+        await dq.get_workflow_run(MISSING_ID)
+    assert (missing.value.status, missing.value.code) == (404, "NOT_FOUND")
+    with pytest.raises(ValidationError):
+        await dq.get_workflow_run("not-a-uuid")
+
+
+async def test_list_workflow_runs_pages_filters_and_iterator(dq: DurableClient) -> None:
+    ids = [
+        (await dq.create_workflow_run(name)).workflow_run_id
+        for name in ("etl", "report", "etl", "etl", "report")
+    ]
+    await dq.update_workflow_run(ids[2], status="running")
+
+    page = await dq.list_workflow_runs()
+    assert [w.id for w in page.workflow_runs] == ids[::-1]  # newest first
+    assert all(w.workflow_run_id == w.id for w in page.workflow_runs)
+    assert all(w.tasks is None for w in page.workflow_runs)  # the single-run read only
+    assert page.next_cursor is None
+
+    etl = await dq.list_workflow_runs(workflow_name="etl")
+    assert [w.id for w in etl.workflow_runs] == [ids[3], ids[2], ids[0]]
+    running = await dq.list_workflow_runs(status="running")
+    assert [(w.id, w.status) for w in running.workflow_runs] == [(ids[2], "running")]
+    assert (
+        await dq.list_workflow_runs(workflow_name="report", status="running")
+    ).workflow_runs == []
+
+    first = await dq.list_workflow_runs(limit=2)
+    assert [w.id for w in first.workflow_runs] == [ids[4], ids[3]]
+    assert first.next_cursor is not None
+    second = await dq.list_workflow_runs(limit=2, cursor=first.next_cursor)
+    assert [w.id for w in second.workflow_runs] == [ids[2], ids[1]]
+    third = await dq.list_workflow_runs(limit=2, cursor=second.next_cursor)
+    assert [w.id for w in third.workflow_runs] == [ids[0]]
+    assert third.next_cursor is None
+
+    assert [w.id async for w in dq.iter_workflow_runs(page_size=2)] == ids[::-1]
+    assert [w.id async for w in dq.iter_workflow_runs(page_size=1, workflow_name="report")] == [
+        ids[4],
+        ids[1],
+    ]
+    assert [w.id async for w in dq.iter_workflow_runs(status="canceled")] == []
+
+
+async def test_list_workflow_runs_errors(dq: DurableClient) -> None:
+    with pytest.raises(ValidationError):
+        await dq.list_workflow_runs(cursor="nope")
+    with pytest.raises(ValidationError):
+        await dq.list_workflow_runs(status="bogus")
+    with pytest.raises(ValidationError):
+        await dq.list_workflow_runs(limit=0)
+
+
 # -- transport: auth header, retries, unreachable server, 503 ----------------------------
 
 
@@ -566,6 +874,30 @@ async def test_retries_zero_sends_once(caplog: pytest.LogCaptureFixture) -> None
     assert retries_logged(caplog) == 0
 
 
+async def test_on_retry_sees_each_retry_and_backoff_stops_at_max_backoff() -> None:
+    seen: list[tuple[int, float, type[DurableError]]] = []
+    async with DurableClient(
+        f"http://127.0.0.1:{closed_port()}",
+        retries=5,
+        backoff=0.001,
+        max_backoff=0.004,
+        on_retry=lambda error, attempt, delay: seen.append((attempt, delay, type(error))),
+    ) as client:
+        with pytest.raises(ConnectionFailed):
+            await client.get_task(MISSING_ID)
+        assert seen == [
+            (2, 0.001, ConnectionFailed),
+            (3, 0.002, ConnectionFailed),
+            (4, 0.004, ConnectionFailed),
+            (5, 0.004, ConnectionFailed),
+            (6, 0.004, ConnectionFailed),
+        ]
+        seen.clear()
+        with pytest.raises(ConnectionFailed):
+            await client.cancel_task(MISSING_ID)  # a POST: never retried
+        assert seen == []
+
+
 @pytest.fixture
 async def unavailable_url(aiohttp_server) -> str:  # type: ignore[no-untyped-def]
     """The real app whose database cannot be reached: every query answers 503."""
@@ -589,6 +921,124 @@ async def test_unavailable_is_retried_for_idempotent_calls_only(
         with pytest.raises(Unavailable):
             await client.emit_event("e")
         assert retries_logged(caplog) == 0
+
+
+@pytest.fixture
+def stoppable_postgres() -> Iterator[dict[str, Any]]:
+    """A PostgreSQL of this test's own, which the test may stop and start again (as in
+    tests/test_resilience.py)."""
+    data_dir = tempfile.mkdtemp(prefix="durable-queue-client-pg-")
+    handle: dict[str, Any] = {
+        "server": pgserver.get_server(data_dir, cleanup_mode="stop"),
+        "dir": data_dir,
+    }
+    yield handle
+    handle["server"].cleanup()
+
+
+async def stop_database(pg: dict[str, Any]) -> None:
+    await asyncio.to_thread(pg["server"].cleanup)
+
+
+async def start_database(pg: dict[str, Any]) -> None:
+    pg["server"] = await asyncio.to_thread(pgserver.get_server, pg["dir"], cleanup_mode="stop")
+
+
+@pytest.fixture
+async def stoppable_url(aiohttp_server, stoppable_postgres: dict[str, Any]) -> str:  # type: ignore[no-untyped-def]
+    """The real app served on the stoppable database (migrated, with a queue "kept")."""
+    database_url = stoppable_postgres["server"].get_uri()
+    await apply_migrations(database_url)
+    server = await aiohttp_server(create_app(Settings(database_url=database_url)))
+    url = str(server.make_url("")).rstrip("/")
+    async with DurableClient(url, retries=0) as client:
+        await client.create_queue("kept")
+    return url
+
+
+async def database_down(url: str) -> None:
+    """Until the server answers 503 (its pooled connections notice the database is gone)."""
+
+    async def unavailable() -> bool:
+        async with DurableClient(url, retries=0) as probe:
+            try:
+                await probe.list_queues()
+            except Unavailable:
+                return True
+            except DurableError:
+                return False
+        return False
+
+    await eventually(unavailable)
+
+
+async def test_idempotent_call_is_retried_until_the_database_is_back(
+    stoppable_url: str, stoppable_postgres: dict[str, Any]
+) -> None:
+    await stop_database(stoppable_postgres)
+    await database_down(stoppable_url)
+
+    retried: list[tuple[DurableError, int]] = []
+    first_unavailable = asyncio.Event()
+
+    def on_retry(error: DurableError, attempt: int, delay: float) -> None:
+        retried.append((error, attempt))
+        first_unavailable.set()
+
+    async def restart_after_the_first_503() -> None:
+        await first_unavailable.wait()
+        await start_database(stoppable_postgres)
+
+    restarter = asyncio.create_task(restart_after_the_first_503())
+    try:
+        # Enough retries to outlast a database restart (the delays stop at max_backoff).
+        async with DurableClient(
+            stoppable_url, retries=200, backoff=0.05, max_backoff=0.5, on_retry=on_retry
+        ) as client:
+            queues = await client.list_queues()
+        await restarter
+    finally:
+        restarter.cancel()
+    assert [q.name for q in queues] == ["kept"]
+    assert retried, "the call succeeded without a retry: the database was never down"
+    first_error, _ = retried[0]
+    assert isinstance(first_error, Unavailable)
+    assert (first_error.status, first_error.code) == (503, "UNAVAILABLE")
+    assert [attempt for _, attempt in retried] == list(range(2, len(retried) + 2))
+
+
+async def test_non_idempotent_call_is_not_retried_while_the_database_is_down(
+    stoppable_url: str, stoppable_postgres: dict[str, Any]
+) -> None:
+    await stop_database(stoppable_postgres)
+    await database_down(stoppable_url)
+    retried: list[DurableError] = []
+    async with DurableClient(
+        stoppable_url,
+        retries=3,
+        backoff=0.001,
+        on_retry=lambda error, attempt, delay: retried.append(error),
+    ) as client:
+        with pytest.raises(Unavailable) as err:
+            await client.create_task("kept", "job")  # no idempotency key: sent once
+        assert (err.value.status, err.value.code) == (503, "UNAVAILABLE")
+        assert retried == []
+
+        with pytest.raises(Unavailable):  # with a key it is safe to repeat, so retried
+            await client.create_task("kept", "job", idempotency_key="k")
+        assert len(retried) == 3
+        assert all(isinstance(e, Unavailable) for e in retried)
+
+        await start_database(stoppable_postgres)
+
+        async def tasks_after_restart() -> tuple[list[TaskSummary]] | None:
+            try:
+                return ((await client.list_tasks()).tasks,)  # a tuple: truthy even when empty
+            except Unavailable:
+                return None
+
+        # "The request changed nothing": none of the four attempts created a task.
+        assert await eventually(tasks_after_restart) == ([],)
 
 
 # -- structuring (unit) -----------------------------------------------------------------
@@ -644,6 +1094,10 @@ def test_error_classes_by_status() -> None:
     )
 
 
-def test_retries_must_not_be_negative() -> None:
+def test_retries_and_backoff_must_not_be_negative() -> None:
     with pytest.raises(ValueError):
         DurableClient(retries=-1)
+    with pytest.raises(ValueError):
+        DurableClient(backoff=-0.1)
+    with pytest.raises(ValueError):
+        DurableClient(max_backoff=-1)

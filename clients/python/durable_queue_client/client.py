@@ -6,7 +6,7 @@ import asyncio
 import datetime as dt
 import json
 import logging
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from types import TracebackType
 from typing import Any, Final, TypeVar
 from urllib.parse import quote
@@ -103,9 +103,12 @@ class DurableClient:
             created = await client.create_task("emails", "send", params={"to": "a@b.c"})
 
     Errors are `DurableError`s (see `durable_queue_client.errors`). Connection failures
-    and 503s are retried `retries` times with exponential backoff (`backoff`, doubling)
-    for idempotent calls only: GET, PUT, DELETE, and `create_task` with an
-    `idempotency_key`. Other POSTs and PATCH are sent once.
+    and 503s are retried `retries` times with exponential backoff (`backoff`, doubling,
+    at most `max_backoff` seconds) for idempotent calls only: GET, PUT, DELETE, and
+    `create_task` with an `idempotency_key`. Other POSTs and PATCH are sent once.
+    `on_retry(error, attempt, delay)`, when given, is called before each retry with the
+    error that caused it, the number of the attempt about to be made (2 for the first
+    retry) and the delay in seconds (e.g. to count retries in metrics).
     """
 
     def __init__(
@@ -116,14 +119,20 @@ class DurableClient:
         timeout: float = 30.0,
         retries: int = 3,
         backoff: float = 0.1,
+        max_backoff: float = 5.0,
+        on_retry: Callable[[DurableError, int, float], None] | None = None,
     ) -> None:
         if retries < 0:
             raise ValueError("retries must not be negative")
+        if backoff < 0 or max_backoff < 0:
+            raise ValueError("backoff and max_backoff must not be negative")
         self.base_url = base_url.rstrip("/")
         self.token = token
         self.timeout = timeout
         self.retries = retries
         self.backoff = backoff
+        self.max_backoff = max_backoff
+        self.on_retry = on_retry
         self._session: aiohttp.ClientSession | None = None
 
     async def __aenter__(self) -> DurableClient:
@@ -210,7 +219,7 @@ class DurableClient:
                     raise error
             if not idempotent or attempt >= self.retries:
                 raise error
-            delay = self.backoff * (2**attempt)
+            delay = min(self.backoff * 2.0 ** min(attempt, 60), self.max_backoff)
             attempt += 1
             log.warning(
                 "retrying %s %s in %.2fs (attempt %d of %d): %s",
@@ -221,6 +230,8 @@ class DurableClient:
                 self.retries + 1,
                 error,
             )
+            if self.on_retry is not None:
+                self.on_retry(error, attempt + 1, delay)
             await asyncio.sleep(delay)
 
     @staticmethod
