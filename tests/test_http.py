@@ -137,3 +137,20 @@ async def test_out_of_range_values_are_400_not_500(client, path, body, message):
 async def test_non_json_numbers_and_deep_nesting_are_400(client, raw):
     await make_queue(client, "q")
     await error(client, "POST", "/queues/q/tasks", 400, "VALIDATION_ERROR", data=raw)
+
+
+@pytest.mark.parametrize(
+    "when", ["9999-12-31T23:59:59-14:00", "0001-01-01T00:00:00Z", "1969-12-31T23:59:59Z"]
+)
+async def test_timestamps_outside_the_window_are_400(client, when):
+    await make_queue(client, "q")
+    got = await error(
+        client,
+        "POST",
+        "/queues/q/tasks",
+        400,
+        "VALIDATION_ERROR",
+        json={"task_name": "x", "run_at": when},
+    )
+    assert got.startswith("run_at must be between")
+    assert (await call(client, "GET", "/tasks", 200))["tasks"] == []

@@ -6,6 +6,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 
+import psycopg2
 from aiohttp import web
 
 from durable_queue.api.responses import error_response
@@ -48,6 +49,11 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         if exc.status < 400:
             raise
         return error_response(_from_http_exception(exc))
+    except psycopg2.DataError:
+        # A value PostgreSQL refuses (out of range, bad encoding): the input's fault, and the
+        # transaction was rolled back, so nothing changed.
+        log.warning("value refused by the database", extra={"path": request.path})
+        return error_response(ValidationError("a value in the request is out of range or invalid"))
     except CONNECTION_ERRORS:
         log.warning("database unavailable", extra={"path": request.path})
         return error_response(Unavailable())

@@ -6,6 +6,7 @@ integers are strict (no strings, no fractions), and IDs must be UUIDs.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
@@ -37,8 +38,19 @@ def JsonValue(**kw) -> fields.Raw:
     return fields.Raw(allow_none=True, **kw)
 
 
+# Times outside this window are refused: PostgreSQL could store them, but they
+# could not be read back into Python datetimes (year 10000 after a UTC shift).
+EARLIEST = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+LATEST = dt.datetime(9000, 1, 1, tzinfo=dt.UTC)
+
+
+def _within_window(value: dt.datetime) -> None:
+    if not EARLIEST <= value <= LATEST:
+        raise ValidationError("must be between 1970-01-01T00:00:00Z and 9000-01-01T00:00:00Z")
+
+
 def Timestamp(**kw) -> fields.AwareDateTime:
-    return fields.AwareDateTime(format="iso", **kw)
+    return fields.AwareDateTime(format="iso", validate=_within_window, **kw)
 
 
 def OneOf(choices: tuple[str, ...], **kw) -> fields.String:
