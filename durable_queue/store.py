@@ -181,20 +181,16 @@ class Store:
         cursor: uuid.UUID | None = None,
         limit: int = 50,
     ) -> Page:
-        async with connection(self.pool) as conn:
-            rows = [
-                row
-                async for row in queries.list_tasks(
-                    conn,
-                    queue_name=queue_name,
-                    status=status,
-                    task_name=task_name,
-                    workflow_run_id=workflow_run_id,
-                    cursor=cursor,
-                    limit=limit + 1,
-                )
-            ]
-        return _page(rows, limit, TaskSummary)
+        return await self._page(
+            queries.list_tasks,
+            TaskSummary,
+            limit,
+            queue_name=queue_name,
+            status=status,
+            task_name=task_name,
+            workflow_run_id=workflow_run_id,
+            cursor=cursor,
+        )
 
     async def get_task(self, task_id: uuid.UUID) -> TaskDetail:
         """A task with every stored field, its runs (attempt order) and checkpoint step names."""
@@ -234,14 +230,9 @@ class Store:
         cursor: uuid.UUID | None = None,
         limit: int = 50,
     ) -> Page:
-        async with connection(self.pool) as conn:
-            rows = [
-                row
-                async for row in queries.list_runs(
-                    conn, task_id=task_id, status=status, cursor=cursor, limit=limit + 1
-                )
-            ]
-        return _page(rows, limit, RunSummary)
+        return await self._page(
+            queries.list_runs, RunSummary, limit, task_id=task_id, status=status, cursor=cursor
+        )
 
     async def complete_run(
         self, run_id: uuid.UUID, result: Any, result_given: bool
@@ -428,14 +419,14 @@ class Store:
         cursor: uuid.UUID | None = None,
         limit: int = 50,
     ) -> Page:
-        async with connection(self.pool) as conn:
-            rows = [
-                row
-                async for row in queries.list_workflow_runs(
-                    conn, workflow_name=workflow_name, status=status, cursor=cursor, limit=limit + 1
-                )
-            ]
-        return _page(rows, limit, WorkflowRun)
+        return await self._page(
+            queries.list_workflow_runs,
+            WorkflowRun,
+            limit,
+            workflow_name=workflow_name,
+            status=status,
+            cursor=cursor,
+        )
 
     async def create_workflow_run(
         self,
@@ -476,6 +467,13 @@ class Store:
 
     # -- helpers ---------------------------------------------------------------
 
+    async def _page(self, query: Any, cls: type, limit: int, **filters: Any) -> Page:
+        """One page of a listing query: fetch limit + 1 rows to know whether more exist."""
+        async with connection(self.pool) as conn:
+            rows = [row async for row in query(conn, limit=limit + 1, **filters)]
+        items = [from_row(row, cls) for row in rows[:limit]]
+        return Page(items, items[-1].id if len(rows) > limit else None)
+
     async def _queue(self, conn: aiopg.Connection, name: str) -> Queue:
         row = await queries.get_queue_by_name(conn, name=name)
         if row is None:
@@ -508,9 +506,3 @@ class Store:
 def _json(value: Any) -> Any:
     """A stored JSON value as a plain Python value (JSON_NULL and SQL NULL both None)."""
     return None if value is jsonvalue.JSON_NULL else value
-
-
-def _page(rows: list[dict[str, Any]], limit: int, cls: type) -> Page:
-    items = [from_row(row, cls) for row in rows[:limit]]
-    next_cursor = items[-1].id if len(rows) > limit else None
-    return Page(items, next_cursor)
