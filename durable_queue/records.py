@@ -334,21 +334,8 @@ class WorkflowRun:
 
 
 @attrs.frozen
-class WorkflowRunDetail:
+class WorkflowRunDetail(WorkflowRun):
     """A workflow run with its tasks (newest first, at most 1,000) and task counts by status."""
 
-    id: uuid.UUID
-    workflow_run_id: uuid.UUID
-    workflow_name: str
-    workflow_version: str | None
-    inputs: Any
-    created_by: str | None
-    tags: Any
-    status: str
-    result: Any
-    started_at: dt.datetime | None
-    completed_at: dt.datetime | None
-    created_at: dt.datetime
-    updated_at: dt.datetime
     tasks: list[TaskSummary]
     task_counts: dict[str, int]
