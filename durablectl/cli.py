@@ -4,7 +4,7 @@ durable-queue server from the shell. Commands only call `DurableClient`.
 Exit codes: 0 success; 1 the server answered with an error (`error: 404 NOT_FOUND: ...`
 on stderr); 2 the server could not be reached, or the command line is wrong (a usage
 error: missing option, invalid JSON in --params/--payload/--result/--state/--inputs, a
-bad time), caught before any request is sent.
+bad time), caught before any request is sent; 130 interrupted with Ctrl-C.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
+import sys
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -775,5 +776,9 @@ async def workflows_list(
 
 
 def main() -> None:
-    """Console-script entry point."""
-    cli(prog_name="durablectl", _anyio_backend="asyncio")
+    """Console-script entry point. Ctrl-C (the way to end `queues stats --watch`) exits
+    130, as a shell reports SIGINT, without a traceback."""
+    try:
+        cli(prog_name="durablectl", _anyio_backend="asyncio")
+    except KeyboardInterrupt:
+        sys.exit(130)

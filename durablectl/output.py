@@ -31,10 +31,19 @@ def cell(value: Any) -> str:
     return " ".join(str(value).split())
 
 
+def without_alias(record: dict[str, Any]) -> dict[str, Any]:
+    """The record without `workflow_run_id` when it only repeats `id` (the server sends
+    both spellings for workflow runs; a table shows the id once)."""
+    if "id" in record and record.get("workflow_run_id") == record["id"]:
+        return {k: v for k, v in record.items() if k != "workflow_run_id"}
+    return record
+
+
 def table(rows: Sequence[dict[str, Any]], preferred: Sequence[str] = ()) -> str:
     """Rows as aligned columns under an upper-case header; "(none)" for no rows."""
     if not rows:
         return "(none)"
+    rows = [without_alias(row) for row in rows]
     columns = [c for c in preferred if any(c in r for r in rows)]
     for row in rows:
         columns.extend(k for k in row if k not in columns)
@@ -49,6 +58,7 @@ def table(rows: Sequence[dict[str, Any]], preferred: Sequence[str] = ()) -> str:
 
 def key_values(data: dict[str, Any]) -> str:
     """A record as `key  value` lines; its lists of records follow as their own tables."""
+    data = without_alias(data)
     scalars = {k: v for k, v in data.items() if not _is_record_list(v)}
     lists = {k: v for k, v in data.items() if _is_record_list(v)}
     width = max((len(k) for k in scalars), default=0)

@@ -7,6 +7,7 @@ import asyncio
 import datetime as dt
 import json
 import os
+import signal
 import socket
 import sys
 from pathlib import Path
@@ -375,6 +376,106 @@ async def test_tasks_list_errors(ctl: Ctl) -> None:
     assert result.stderr.startswith("error: 400 VALIDATION_ERROR: ")
 
 
+def assert_one_line_error(result: Result, head: str) -> None:
+    """Exit 1, nothing on stdout, one `error: <status> <CODE>: message` line on stderr."""
+    assert result.exit_code == 1, (result.stdout, result.stderr)
+    assert result.stdout == ""
+    assert result.stderr.startswith(f"error: {head}: "), result.stderr
+    assert result.stderr.count("\n") == 1
+
+
+def key_value_lines(text: str) -> dict[str, str]:
+    """The `key  value` lines of a table-rendered record (up to its first blank line)."""
+    head = text.split("\n\n", 1)[0]
+    return dict(line.split(maxsplit=1) for line in head.splitlines())  # type: ignore[misc]
+
+
+async def test_tasks_get(ctl: Ctl) -> None:
+    await ctl.ok("queues", "create", "--name", "demo")
+    created = await ctl.ok(
+        "tasks",
+        "create",
+        "--queue",
+        "demo",
+        "--name",
+        "send",
+        "--params",
+        '{"to": "a@b.c"}',
+        "--max-attempts",
+        "2",
+        "--retry-delay",
+        "0",
+    )
+    task_id = created["task_id"]
+    [first] = (await ctl.ok("tasks", "claim", "--queue", "demo"))["tasks"]
+    await ctl.ok("runs", "fail", first["run_id"], "--error", "boom")
+    [second] = (await ctl.ok("tasks", "claim", "--queue", "demo"))["tasks"]
+    await ctl.ok(
+        "checkpoints", "set", task_id, "fetch", "--state", "1", "--owner-run", second["run_id"]
+    )
+
+    detail = await ctl.ok("tasks", "get", task_id)
+    assert (detail["id"], detail["task_name"], detail["status"], detail["queue_name"]) == (
+        task_id,
+        "send",
+        "pending",
+        "demo",
+    )
+    assert (detail["params"], detail["max_attempts"]) == ({"to": "a@b.c"}, 2)
+    assert detail["retry_strategy"] == {"kind": "fixed", "base_seconds": 0.0}
+    assert [(r["id"], r["attempt"], r["status"]) for r in detail["runs"]] == [
+        (first["run_id"], 1, "failed"),
+        (second["run_id"], 2, "claimed"),
+    ]
+    assert detail["runs"][0]["error"] == "boom"
+    assert detail["checkpoints"] == ["fetch"]
+
+    result = await ctl("-o", "table", "tasks", "get", task_id)
+    assert result.exit_code == 0
+    fields = key_value_lines(result.stdout)
+    assert (fields["id"], fields["status"], fields["params"]) == (
+        task_id,
+        "pending",
+        '{"to":"a@b.c"}',
+    )
+    assert fields["checkpoints"] == '["fetch"]'
+    runs_table = result.stdout.split("\n\nruns:\n", 1)[1].splitlines()
+    assert runs_table[0].split()[:5] == ["ID", "TASK_ID", "ATTEMPT", "STATUS", "ERROR"]
+    assert [line.split()[:5] for line in runs_table[1:]] == [
+        [first["run_id"], task_id, "1", "failed", "boom"],
+        [second["run_id"], task_id, "2", "claimed", "-"],
+    ]
+
+    assert_one_line_error(await ctl("tasks", "get", MISSING_ID), "404 NOT_FOUND")
+    assert_one_line_error(await ctl("tasks", "get", "not-a-uuid"), "400 VALIDATION_ERROR")
+    assert (await ctl("tasks", "get")).exit_code == 2  # TASK_ID is required
+
+
+async def test_tasks_cancel_and_cancel_twice(ctl: Ctl) -> None:
+    await ctl.ok("queues", "create", "--name", "demo")
+    task = await claim_one(ctl)
+    canceled = await ctl.ok("tasks", "cancel", task["task_id"])
+    assert canceled == {"task_id": task["task_id"], "status": "canceled"}
+    detail = await ctl.ok("tasks", "get", task["task_id"])
+    assert (detail["status"], detail["error"]) == ("canceled", "canceled")
+    assert [r["status"] for r in detail["runs"]] == ["canceled"]
+
+    again = await ctl("tasks", "cancel", task["task_id"])  # already finished: 409
+    assert_one_line_error(again, "409 CONFLICT")
+    assert task["task_id"] in again.stderr
+    # the fenced-off holder of the claim gets 409 too
+    assert_one_line_error(await ctl("runs", "complete", task["run_id"]), "409 CONFLICT")
+
+    result = await ctl("-o", "table", "tasks", "cancel", task["task_id"])
+    assert_one_line_error(result, "409 CONFLICT")  # errors look the same in table mode
+    assert_one_line_error(await ctl("tasks", "cancel", MISSING_ID), "404 NOT_FOUND")
+
+    other = await ctl.ok("tasks", "create", "--queue", "demo", "--name", "other")
+    result = await ctl("-o", "table", "tasks", "cancel", other["task_id"])
+    assert result.exit_code == 0
+    assert key_value_lines(result.stdout) == {"task_id": other["task_id"], "status": "canceled"}
+
+
 # -- runs -------------------------------------------------------------------------------
 
 
@@ -463,6 +564,38 @@ async def test_runs_schedule(ctl: Ctl) -> None:
     ):
         result = await ctl("runs", "schedule", created["run_id"], *bad)
         assert result.exit_code == 2, bad
+
+
+async def test_runs_heartbeat(ctl: Ctl) -> None:
+    await ctl.ok("queues", "create", "--name", "demo")
+    task = await claim_one(ctl)  # claimed for the default 30 seconds
+    beat = await ctl.ok("runs", "heartbeat", task["run_id"], "--extend-by", "3600")
+    assert beat["run_id"] == task["run_id"]
+    assert dt.datetime.fromisoformat(beat["claim_expires_at"]) > dt.datetime.fromisoformat(
+        task["claim_expires_at"]
+    )
+
+    result = await ctl("-o", "table", "runs", "heartbeat", task["run_id"], "--extend-by", "60")
+    assert result.exit_code == 0
+    fields = key_value_lines(result.stdout)
+    assert set(fields) == {"run_id", "claim_expires_at"}
+    assert fields["run_id"] == task["run_id"]
+
+    result = await ctl("runs", "heartbeat", task["run_id"])  # --extend-by is required
+    assert result.exit_code == 2
+    assert "--extend-by" in result.stderr
+    result = await ctl("runs", "heartbeat", task["run_id"], "--extend-by", "soon")
+    assert result.exit_code == 2
+    assert_one_line_error(
+        await ctl("runs", "heartbeat", task["run_id"], "--extend-by", "0"), "400 VALIDATION_ERROR"
+    )
+    assert_one_line_error(
+        await ctl("runs", "heartbeat", MISSING_ID, "--extend-by", "60"), "404 NOT_FOUND"
+    )
+    await ctl.ok("runs", "complete", task["run_id"])
+    assert_one_line_error(  # no live claim any more
+        await ctl("runs", "heartbeat", task["run_id"], "--extend-by", "60"), "409 CONFLICT"
+    )
 
 
 # -- events -----------------------------------------------------------------------------
@@ -556,6 +689,43 @@ async def test_checkpoints_set_and_get(ctl: Ctl) -> None:
     assert result.exit_code == 1
 
 
+async def test_checkpoints_list(ctl: Ctl) -> None:
+    await ctl.ok("queues", "create", "--name", "demo")
+    task = await claim_one(ctl)
+    assert await ctl.ok("checkpoints", "list", task["task_id"]) == {"checkpoints": []}
+    result = await ctl("-o", "table", "checkpoints", "list", task["task_id"])
+    assert (result.exit_code, result.stdout) == (0, "(none)\n")
+
+    for step, state in (("b-second", '{"page": 3}'), ("a-first", "null")):
+        await ctl.ok(
+            "checkpoints",
+            "set",
+            task["task_id"],
+            step,
+            "--state",
+            state,
+            "--owner-run",
+            task["run_id"],
+        )
+    listed = (await ctl.ok("checkpoints", "list", task["task_id"]))["checkpoints"]
+    assert [(c["step_name"], c["state"]) for c in listed] == [
+        ("a-first", None),
+        ("b-second", {"page": 3}),
+    ]
+    assert all(dt.datetime.fromisoformat(c["updated_at"]).tzinfo for c in listed)
+
+    result = await ctl("-o", "table", "checkpoints", "list", task["task_id"])
+    header, *rows = result.stdout.splitlines()
+    assert header.split() == ["STEP_NAME", "UPDATED_AT", "STATE"]
+    assert [(row.split()[0], row.split()[2]) for row in rows] == [
+        ("a-first", "-"),
+        ("b-second", '{"page":3}'),
+    ]
+
+    assert_one_line_error(await ctl("checkpoints", "list", MISSING_ID), "404 NOT_FOUND")
+    assert_one_line_error(await ctl("checkpoints", "list", "nope"), "400 VALIDATION_ERROR")
+
+
 # -- workflow runs ----------------------------------------------------------------------
 
 
@@ -614,6 +784,90 @@ async def test_workflows_create_and_update(ctl: Ctl) -> None:
     assert result.exit_code == 2
 
 
+async def test_workflows_get(ctl: Ctl) -> None:
+    created = await ctl.ok(
+        "workflows", "create", "--name", "etl", "--version", "2", "--tag", "env=test"
+    )
+    wid = created["workflow_run_id"]
+    await ctl.ok("queues", "create", "--name", "demo")
+    step = await ctl.ok(
+        "tasks", "create", "--queue", "demo", "--name", "extract", "--workflow-run-id", wid
+    )
+    await ctl.ok("workflows", "update", wid, "--status", "running")
+
+    got = await ctl.ok("workflows", "get", wid)
+    assert (got["id"], got["workflow_run_id"]) == (wid, wid)
+    assert (got["workflow_name"], got["workflow_version"], got["status"]) == (
+        "etl",
+        "2",
+        "running",
+    )
+    assert got["tags"] == {"env": "test"}
+    assert [(t["id"], t["task_name"]) for t in got["tasks"]] == [(step["task_id"], "extract")]
+    assert got["task_counts"] == {"pending": 1}
+
+    result = await ctl("-o", "table", "workflows", "get", wid)
+    assert result.exit_code == 0
+    fields = key_value_lines(result.stdout)
+    assert (fields["id"], fields["workflow_name"], fields["status"]) == (wid, "etl", "running")
+    assert "workflow_run_id" not in fields  # the same id is shown once
+    assert fields["task_counts"] == '{"pending":1}'
+    tasks_table = result.stdout.split("\n\ntasks:\n", 1)[1].splitlines()
+    assert tasks_table[0].split()[:3] == ["ID", "TASK_NAME", "STATUS"]
+    assert tasks_table[1].split()[:3] == [step["task_id"], "extract", "pending"]
+
+    assert_one_line_error(await ctl("workflows", "get", MISSING_ID), "404 NOT_FOUND")
+    assert_one_line_error(await ctl("workflows", "get", "nope"), "400 VALIDATION_ERROR")
+
+
+async def test_workflows_list_pages_filters_all_and_table(ctl: Ctl) -> None:
+    ids = [
+        (await ctl.ok("workflows", "create", "--name", name))["workflow_run_id"]
+        for name in ("etl", "report", "etl")
+    ]
+    await ctl.ok("workflows", "update", ids[0], "--status", "completed")
+
+    listed = await ctl.ok("workflows", "list")
+    assert [w["id"] for w in listed["workflow_runs"]] == ids[::-1]
+    assert all(w["workflow_run_id"] == w["id"] for w in listed["workflow_runs"])
+    assert "next_cursor" not in listed
+    etl = await ctl.ok("workflows", "list", "--name", "etl")
+    assert [w["id"] for w in etl["workflow_runs"]] == [ids[2], ids[0]]
+    done = await ctl.ok("workflows", "list", "--status", "completed")
+    assert [(w["id"], w["status"]) for w in done["workflow_runs"]] == [(ids[0], "completed")]
+
+    first = await ctl.ok("workflows", "list", "--limit", "2")
+    assert [w["id"] for w in first["workflow_runs"]] == [ids[2], ids[1]]
+    rest = await ctl.ok("workflows", "list", "--limit", "2", "--cursor", first["next_cursor"])
+    assert [w["id"] for w in rest["workflow_runs"]] == [ids[0]]
+    assert "next_cursor" not in rest
+
+    every = await ctl.ok("workflows", "list", "--limit", "1", "--all")
+    assert [w["id"] for w in every["workflow_runs"]] == ids[::-1]
+    assert "next_cursor" not in every
+    every_etl = await ctl.ok("workflows", "list", "--name", "etl", "--limit", "1", "--all")
+    assert [w["id"] for w in every_etl["workflow_runs"]] == [ids[2], ids[0]]
+
+    result = await ctl("-o", "table", "workflows", "list", "--limit", "2")
+    assert result.exit_code == 0
+    lines = result.stdout.splitlines()
+    assert lines[0].split()[:4] == ["ID", "WORKFLOW_NAME", "STATUS", "CREATED_AT"]
+    assert [line.split()[:3] for line in lines[1:3]] == [
+        [ids[2], "etl", "pending"],
+        [ids[1], "report", "pending"],
+    ]
+    assert lines[-1] == f"next cursor: {first['next_cursor']}"
+    result = await ctl("-o", "table", "workflows", "list", "--status", "canceled")
+    assert (result.exit_code, result.stdout) == (0, "(none)\n")
+
+    assert_one_line_error(
+        await ctl("workflows", "list", "--status", "bogus"), "400 VALIDATION_ERROR"
+    )
+    assert_one_line_error(
+        await ctl("workflows", "list", "--cursor", "nope"), "400 VALIDATION_ERROR"
+    )
+
+
 # -- unreachable server -----------------------------------------------------------------
 
 
@@ -656,3 +910,44 @@ async def test_console_entry_point_prints_one_line_when_unreachable(tmp_path: Pa
     assert stdout == b""
     assert stderr.decode().count("\n") == 1
     assert stderr.decode().startswith(f"error: cannot reach server at {url}")
+
+
+async def test_ctrl_c_ends_queues_stats_watch_without_a_traceback(
+    ctl: Ctl, server_url: str, tmp_path: Path
+) -> None:
+    """The real process: --watch runs until Ctrl-C, which exits 130 with nothing on stderr."""
+    await ctl.ok("queues", "create", "--name", "demo")
+    env = {**os.environ, "DURABLECTL_CONFIG": str(tmp_path / "config.json")}
+    env.pop("DURABLE_SERVER", None)
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "durablectl",
+        "--server",
+        server_url,
+        "-o",
+        "table",
+        "queues",
+        "stats",
+        "demo",
+        "--watch",
+        "--interval",
+        "0.1",
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env=env,
+        # SIGINT may be ignored by the test runner's process (a background job): the child
+        # gets the default disposition so that Python turns it into KeyboardInterrupt.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
+    assert proc.stdout is not None
+    seen = b""
+    while b"tasks_by_status" not in seen:  # the first sample has been printed in full
+        line = await proc.stdout.readline()
+        assert line, "durablectl exited before printing a sample"
+        seen += line
+    proc.send_signal(signal.SIGINT)
+    stdout, stderr = await proc.communicate()
+    assert proc.returncode == 130
+    assert stderr == b""
+    assert (seen + stdout).count(b"queue_name") >= 1
