@@ -188,6 +188,7 @@ class Listener:
         self.connect_timeout = connect_timeout
         self.waiters = Waiters()
         self._task: asyncio.Task[None] | None = None
+        self._stopping = False
         self._connected = asyncio.Event()
         self._retry_now = asyncio.Event()
 
@@ -204,16 +205,19 @@ class Listener:
         """Start listening; wait (a bounded time) for the first connection."""
         self._task = asyncio.create_task(self._run(), name="durable-queue-listener")
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._connected.wait(), ready_timeout)
+            async with asyncio.timeout(ready_timeout):
+                await self._connected.wait()
 
     async def stop(self) -> None:
         """Answer every waiter, then stop listening and close the connection."""
         self.waiters.close()
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        self._stopping = True
+        task, self._task = self._task, None
+        # Cancel until it ends: Python 3.11's asyncio.wait_for (which aiopg uses inside) can
+        # swallow a cancellation that arrives just as the awaited operation completes.
+        while task is not None and not task.done():
+            task.cancel()
+            await asyncio.wait((task,), timeout=0.5)
 
     async def wait_connected(self, seconds: float) -> bool:
         """Whether the listener is connected within `seconds`, retrying at once (not after
@@ -222,14 +226,15 @@ class Listener:
             return True
         self._retry_now.set()
         try:
-            await asyncio.wait_for(self._connected.wait(), seconds)
+            async with asyncio.timeout(seconds):
+                await self._connected.wait()
         except TimeoutError:
             return False
         return True
 
     async def _run(self) -> None:
         delay = self.min_backoff
-        while True:
+        while not self._stopping:
             try:
                 conn = await aiopg.connect(
                     self.dsn,
@@ -260,11 +265,13 @@ class Listener:
 
     async def _receive(self, conn: aiopg.Connection) -> None:
         """Dispatch notifications until the connection fails; probe it whenever it is quiet."""
-        while True:
+        while not self._stopping:
             try:
-                notify = await asyncio.wait_for(conn.notifies.get(), self.probe_seconds)
+                async with asyncio.timeout(self.probe_seconds):
+                    notify = await conn.notifies.get()
             except TimeoutError:
-                await asyncio.wait_for(queries.ping(conn), self.probe_seconds)
+                async with asyncio.timeout(self.probe_seconds):
+                    await queries.ping(conn)
                 continue
             if notify.payload:
                 self.waiters.wake_one(notify.payload, Wake.NOTIFIED)
@@ -273,7 +280,8 @@ class Listener:
 
     async def _backoff(self, delay: float) -> None:
         try:
-            await asyncio.wait_for(self._retry_now.wait(), delay)
+            async with asyncio.timeout(delay):
+                await self._retry_now.wait()
         except TimeoutError:
             pass
         finally:

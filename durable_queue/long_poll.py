@@ -5,8 +5,9 @@ between "claimed nothing" and "sleep" leaves a wake on its future. After an
 empty claim it tells the registry when the queue's earliest pending run is
 due; the registry wakes one waiter then (scheduled runs and retries are
 delivered when due, without every waiter waking for them). A waiter that
-claimed a full batch hands the wake on, since more runs may be waiting (a
-batch of inserts may fold into one notification).
+claimed a full batch looks whether more runs are due and if so hands the wake
+on (a batch of inserts may fold into one notification), without sending a
+second waiter to claim after every single run.
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 
-from durable_queue.listener import Waiters, Wake
+from durable_queue.errors import DurableError
+from durable_queue.listener import Waiter, Waiters, Wake
 from durable_queue.records import ClaimedTask
 from durable_queue.store import Store
 
@@ -44,11 +46,9 @@ async def claim(
         while True:
             claimed = await store.claim(queue_name, limit, claim_timeout)
             if claimed:
-                if len(claimed) >= limit:
-                    waiters.pass_on(waiter)
-                if woken_by in (Wake.DUE, Wake.RECONNECTED):
-                    # The due timer was used up by this wake: set it for the next run.
-                    await _wake_when_due(store, waiters, queue_name)
+                if len(claimed) >= limit or woken_by in (Wake.DUE, Wake.RECONNECTED):
+                    # More runs may be due (a full batch), or this wake used up the due timer.
+                    await _hand_on(store, waiters, waiter)
                 return claimed
             if waiters.closed:
                 return []
@@ -63,10 +63,34 @@ async def claim(
         waiters.unregister(waiter)
 
 
+async def _hand_on(store: Store, waiters: Waiters, waiter: Waiter) -> None:
+    """`waiter` leaves with runs: if more are due now, wake the next waiter to claim them,
+    else have the registry wake one when the next run comes due."""
+    try:
+        delay = await _seconds_until_due(store, waiter.queue_name)
+    except DurableError:
+        # The claimed runs must still reach the client: hand on blindly instead.
+        waiters.pass_on(waiter)
+        return
+    if delay is None:
+        return
+    if delay <= 0:
+        waiters.pass_on(waiter)
+    else:
+        waiters.wake_at(waiter.queue_name, delay + DUE_MARGIN_SECONDS)
+
+
 async def _wake_when_due(store: Store, waiters: Waiters, queue_name: str) -> None:
-    """Have the registry wake a waiter of the queue when its earliest pending run is due."""
+    """Have the registry wake a waiter of the queue when its earliest pending run is due
+    (soon, if one is due already but was not claimable just now)."""
+    delay = await _seconds_until_due(store, queue_name)
+    if delay is not None:
+        waiters.wake_at(queue_name, delay + DUE_MARGIN_SECONDS if delay > 0 else MIN_SLEEP_SECONDS)
+
+
+async def _seconds_until_due(store: Store, queue_name: str) -> float | None:
+    """Seconds until the queue's earliest pending run is due (<= 0: due); None if none pending."""
     available_at = await store.next_available_at(queue_name)
     if available_at is None:
-        return
-    delay = (available_at - dt.datetime.now(dt.UTC)).total_seconds()
-    waiters.wake_at(queue_name, delay + DUE_MARGIN_SECONDS if delay > 0 else MIN_SLEEP_SECONDS)
+        return None
+    return (available_at - dt.datetime.now(dt.UTC)).total_seconds()
