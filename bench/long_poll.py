@@ -46,11 +46,10 @@ import aiopg
 import psutil
 from aiohttp import web
 
-from durable_queue.api.keys import STORE
+from durable_queue.api.keys import LISTENER, STORE
 from durable_queue.app import create_app
 from durable_queue.config import Settings
 from durable_queue.db import queries
-from durable_queue.listener import LISTENER
 
 API = "/api/v1"
 LONG_POLL_SECONDS = 30

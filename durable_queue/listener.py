@@ -23,6 +23,7 @@ from collections.abc import AsyncIterator
 import aiopg
 from aiohttp import web
 
+from durable_queue.api.keys import LISTENER
 from durable_queue.config import Settings
 from durable_queue.db import CONNECTION_ERRORS, LISTENER_APPLICATION_NAME, queries
 
@@ -294,9 +295,6 @@ def _log_failure(message: str, exc: BaseException, retry_in: float) -> None:
         log.warning(message, extra={"reason": reason, "retry_in_seconds": retry_in})
     else:
         log.error(message, extra={"reason": reason, "retry_in_seconds": retry_in}, exc_info=exc)
-
-
-LISTENER: web.AppKey[Listener] = web.AppKey("listener", Listener)
 
 
 def setup_listener(app: web.Application, settings: Settings) -> None:

@@ -107,7 +107,8 @@ class Maintenance:
             except Exception:
                 log.exception("maintenance pass failed")
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stopping.wait(), self.interval)
+                async with asyncio.timeout(self.interval):
+                    await self._stopping.wait()
         await self._drop_lock()
 
     def stop(self) -> None:

@@ -19,10 +19,10 @@ import pgserver
 import psycopg2
 import pytest
 
+from durable_queue.api.keys import LISTENER
 from durable_queue.app import create_app
 from durable_queue.config import Settings
 from durable_queue.db import LISTENER_APPLICATION_NAME
-from durable_queue.listener import LISTENER
 from durable_queue.migrate import apply_migrations
 from durable_queue.store import Store
 from tests.helpers import API, call, claim, make_queue, make_task

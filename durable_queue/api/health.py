@@ -5,11 +5,10 @@ from __future__ import annotations
 from aiohttp import web
 from aiohttp_apispec import docs, response_schema
 
-from durable_queue.api.keys import MAINTENANCE, STORE
+from durable_queue.api.keys import LISTENER, MAINTENANCE, STORE
 from durable_queue.api.responses import json_response
-from durable_queue.api.schemas import HealthSchema
+from durable_queue.api.schemas import HealthSchema, ReadinessSchema
 from durable_queue.errors import DurableError
-from durable_queue.listener import LISTENER
 
 TAG = ["health"]
 
@@ -23,9 +22,9 @@ async def healthz(request: web.Request) -> web.Response:
     return json_response({"status": "ok"})
 
 
-@docs(tags=TAG, summary="200 when the database answers, else 503")
-@response_schema(HealthSchema, 200)
-@response_schema(HealthSchema, 503)
+@docs(tags=TAG, summary="200 when the database answers and the listener is connected, else 503")
+@response_schema(ReadinessSchema, 200)
+@response_schema(ReadinessSchema, 503)
 async def readyz(request: web.Request) -> web.Response:
     sweeper = request.app.get(MAINTENANCE)
     maintenance = "active" if sweeper is not None and sweeper.active else "standby"

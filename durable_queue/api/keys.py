@@ -8,9 +8,11 @@ from aiohttp import web
 
 if TYPE_CHECKING:
     from durable_queue.config import Settings
+    from durable_queue.listener import Listener
     from durable_queue.maintenance import Maintenance
     from durable_queue.store import Store
 
 SETTINGS: web.AppKey[Settings] = web.AppKey("settings")
 STORE: web.AppKey[Store] = web.AppKey("store")
 MAINTENANCE: web.AppKey[Maintenance] = web.AppKey("maintenance")
+LISTENER: web.AppKey[Listener] = web.AppKey("listener")

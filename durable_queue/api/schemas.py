@@ -333,7 +333,18 @@ class WorkflowRunUpdatedSchema(Schema):
 
 
 class HealthSchema(Schema):
-    status = fields.String(required=True)
+    status = fields.String(required=True, metadata={"description": "ok or unavailable"})
+
+
+class ReadinessSchema(HealthSchema):
+    database = fields.String(required=True, metadata={"description": "ok or unreachable"})
+    listener = fields.String(
+        required=True, metadata={"description": "ok or down (LISTEN connection)"}
+    )
+    maintenance = fields.String(
+        required=True,
+        metadata={"description": "active on the one instance that sweeps, else standby"},
+    )
 
 
 # -- new endpoints ----------------------------------------------------------------

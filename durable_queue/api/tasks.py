@@ -7,7 +7,7 @@ from aiohttp_apispec import docs, querystring_schema, request_schema, response_s
 
 from durable_queue import long_poll
 from durable_queue.api import parsing
-from durable_queue.api.keys import STORE
+from durable_queue.api.keys import LISTENER, STORE
 from durable_queue.api.queues import queue_name
 from durable_queue.api.responses import json_response, page_response
 from durable_queue.api.schemas import (
@@ -22,7 +22,6 @@ from durable_queue.api.schemas import (
     TaskListSchema,
 )
 from durable_queue.jsonvalue import JSON_NULL
-from durable_queue.listener import LISTENER
 from durable_queue.records import NewTask
 
 TAG = ["tasks"]
