@@ -19,7 +19,7 @@ from aiosql.adapters.ageneric import AsyncGenericAdapter
 from aiosql.adapters.pyformat import _replacer
 from aiosql.utils import VAR_REF
 
-from durable_queue.errors import Unavailable
+from durable_queue.errors import Unavailable, ValidationError
 from durable_queue.jsonvalue import register_json_decoding
 from durable_queue.resources import resource_dir
 
@@ -117,6 +117,9 @@ async def connection(pool: aiopg.Pool) -> AsyncIterator[aiopg.Connection]:
         async with pool.acquire() as conn:
             yield conn
     except CONNECTION_ERRORS as exc:
+        if str(getattr(exc, "pgcode", None) or "").startswith("54"):
+            # program_limit_exceeded (e.g. a value too large for an index): the input's fault
+            raise ValidationError("a value in the request is too large to store") from exc
         raise Unavailable() from exc
 
 

@@ -13,12 +13,11 @@ second waiter to claim after every single run.
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 
 from durable_queue.errors import DurableError
 from durable_queue.listener import Waiter, Waiters, Wake
 from durable_queue.records import ClaimedTask
-from durable_queue.store import Store
+from durable_queue.store import MAX_CLAIM_BATCH, Store
 
 # When due runs exist but the claim got none (another claimer holds their locks),
 # look again after this long instead of spinning.
@@ -35,7 +34,9 @@ async def claim(
     claim_timeout: int,
     long_poll_seconds: int = 0,
 ) -> list[ClaimedTask]:
-    """Claim up to `limit` runs of the queue, waiting up to `long_poll_seconds` for some."""
+    """Claim up to `limit` runs of the queue (at most MAX_CLAIM_BATCH), waiting up to
+    `long_poll_seconds` for some."""
+    limit = min(limit, MAX_CLAIM_BATCH)
     if not long_poll_seconds or waiters.closed:
         return await store.claim(queue_name, limit, claim_timeout)
     loop = asyncio.get_running_loop()
@@ -89,8 +90,6 @@ async def _wake_when_due(store: Store, waiters: Waiters, queue_name: str) -> Non
 
 
 async def _seconds_until_due(store: Store, queue_name: str) -> float | None:
-    """Seconds until the queue's earliest pending run is due (<= 0: due); None if none pending."""
-    available_at = await store.next_available_at(queue_name)
-    if available_at is None:
-        return None
-    return (available_at - dt.datetime.now(dt.UTC)).total_seconds()
+    """Seconds until the queue's earliest pending run is due (<= 0: due); None if none pending.
+    Measured by the database's clock, so a skewed server clock delays nothing."""
+    return await store.seconds_until_due(queue_name)

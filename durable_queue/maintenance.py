@@ -17,6 +17,7 @@ import aiopg
 import attrs
 
 from durable_queue.db import CONNECTION_ERRORS, connection, queries
+from durable_queue.errors import Unavailable
 
 log = logging.getLogger("durable_queue.maintenance")
 MAINTENANCE_APPLICATION_NAME = "durable-queue-maintenance"
@@ -69,6 +70,7 @@ class Maintenance:
                 report.retried_runs += row["retried"]
                 if row["expired"] < self.batch_size:
                     break
+            await self._drain(conn, queries.clear_met_start_deadlines)
             for _ in range(MAX_BATCHES_PER_JOB):
                 row = await queries.timeout_tasks(conn, batch_size=self.batch_size)
                 report.canceled_tasks += row["canceled_tasks"]
@@ -101,7 +103,7 @@ class Maintenance:
             try:
                 if await self._hold_lock():
                     await self.sweep_once()
-            except CONNECTION_ERRORS as exc:
+            except (*CONNECTION_ERRORS, Unavailable) as exc:
                 log.warning("maintenance: database unavailable", extra={"reason": str(exc)[:200]})
                 await self._drop_lock()
             except Exception:

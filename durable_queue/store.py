@@ -50,6 +50,8 @@ from durable_queue.records import (
 from durable_queue.retry import retry_delay
 
 DEFAULT_TTL_SECONDS = 259200
+# The most runs one claim hands out; larger limits are served up to this many.
+MAX_CLAIM_BATCH = 1000
 
 
 class Store:
@@ -125,7 +127,10 @@ class Store:
     async def create_task(self, queue_name: str, new: NewTask) -> tuple[CreatedTask, bool]:
         """Create a task and its first run; (ids, False) when the idempotency key was used."""
         async with transaction(self.pool) as conn:
-            queue = await self._queue(conn, queue_name)
+            row = await queries.share_queue_by_name(conn, name=queue_name)
+            if row is None:
+                raise NotFound(f'queue "{queue_name}" not found')
+            queue = from_row(row, Queue)
             if new.workflow_run_id is not None and not await queries.workflow_run_exists(
                 conn, workflow_run_id=new.workflow_run_id
             ):
@@ -154,7 +159,8 @@ class Store:
             return from_row(existing, CreatedTask), False
 
     async def claim(self, queue_name: str, limit: int, claim_timeout: int) -> list[ClaimedTask]:
-        """Claim up to `limit` due pending runs of the queue (one statement, SKIP LOCKED)."""
+        """Claim up to `limit` due pending runs of the queue (one statement, SKIP LOCKED);
+        callers clamp `limit` to MAX_CLAIM_BATCH."""
         async with connection(self.pool) as conn:
             queue = await self._queue(conn, queue_name)
             self.claim_queries += 1
@@ -165,11 +171,12 @@ class Store:
                 )
             ]
 
-    async def next_available_at(self, queue_name: str) -> dt.datetime | None:
-        """When the queue's earliest pending run is due (None when nothing is pending)."""
+    async def seconds_until_due(self, queue_name: str) -> float | None:
+        """Seconds until the queue's earliest pending run is due, by the database's clock
+        (<= 0: due now; None: nothing pending)."""
         async with connection(self.pool) as conn:
             queue = await self._queue(conn, queue_name)
-            return await queries.next_available_at(conn, queue_id=queue.id)
+            return await queries.seconds_until_due(conn, queue_id=queue.id)
 
     async def list_tasks(
         self,

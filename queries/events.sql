@@ -10,10 +10,19 @@ RETURNING id, event_name, created_at;
 
 -- name: resolve_waits(event_name, payload)$
 -- Resolve every pending wait on the name with the payload and wake its sleeping run; returns how many.
-WITH resolved AS (
+-- Runs are locked before their waits, the order a queue delete's cascade takes them in.
+WITH locked_runs AS (
+    SELECT r.id
+    FROM runs r
+    JOIN event_waits w ON w.run_id = r.id
+    WHERE w.event_name = :event_name AND w.status = 'waiting'
+    ORDER BY r.id
+    FOR UPDATE OF r
+), resolved AS (
     UPDATE event_waits
     SET status = 'resolved', payload = CAST(:payload AS jsonb), resolved_at = now()
     WHERE event_name = :event_name AND status = 'waiting'
+      AND run_id IN (SELECT id FROM locked_runs)
     RETURNING run_id
 ), woken AS (
     UPDATE runs r

@@ -83,12 +83,13 @@ SELECT (SELECT count(*) FROM canceled) AS canceled_tasks,
 -- name: timeout_waits(batch_size)$
 -- Mark waits past their timeout as timed out and make their sleeping runs pending again; returns how many.
 WITH due AS (
-    SELECT id, run_id
-    FROM event_waits
-    WHERE status = 'waiting' AND timeout_at <= now()
-    ORDER BY timeout_at
+    SELECT w.id, w.run_id
+    FROM event_waits w
+    JOIN runs r ON r.id = w.run_id
+    WHERE w.status = 'waiting' AND w.timeout_at <= now()
+    ORDER BY w.timeout_at
     LIMIT :batch_size
-    FOR UPDATE SKIP LOCKED
+    FOR UPDATE OF r, w SKIP LOCKED
 ), timed_out AS (
     UPDATE event_waits w
     SET status = 'timeout', resolved_at = now()
@@ -137,3 +138,17 @@ WITH horizon AS (
     DELETE FROM events e USING doomed WHERE e.id = doomed.id RETURNING e.id
 )
 SELECT count(*) FROM deleted;
+
+-- name: clear_met_start_deadlines(batch_size)$
+-- Forget the start deadline of pending tasks that were claimed in time, so sweeps stop rechecking them; returns how many.
+WITH met AS (
+    SELECT t.id
+    FROM tasks t
+    WHERE t.status = 'pending' AND t.start_deadline <= now()
+      AND EXISTS (SELECT 1 FROM runs r WHERE r.task_id = t.id AND r.first_claimed_at IS NOT NULL)
+    LIMIT :batch_size
+    FOR UPDATE OF t SKIP LOCKED
+), cleared AS (
+    UPDATE tasks t SET start_deadline = NULL FROM met WHERE t.id = met.id RETURNING t.id
+)
+SELECT count(*) FROM cleared;

@@ -94,6 +94,8 @@ WHERE (CAST(:task_id AS uuid) IS NULL OR task_id = :task_id)
 ORDER BY id DESC
 LIMIT :limit;
 
--- name: next_available_at(queue_id)$
--- When the queue's earliest pending run becomes due (NULL when none is pending).
-SELECT min(available_at) FROM runs WHERE queue_id = :queue_id AND status = 'pending';
+-- name: seconds_until_due(queue_id)$
+-- Seconds (database clock) until the queue's earliest pending run is due; <= 0 when due, NULL when none.
+SELECT extract(epoch FROM min(available_at) - now())::float8
+FROM runs
+WHERE queue_id = :queue_id AND status = 'pending';

@@ -191,3 +191,31 @@ async def test_one_sweeper_at_a_time_and_takeover_when_it_dies(two_servers):
             return await readiness(session, survivor_url) == "active"
 
         await eventually(survivor_took_over, deadline_seconds=30)
+
+
+async def test_create_task_racing_queue_delete_is_404_not_500(client, database_url):
+    await make_queue(client, "doomed")
+    deleter = psycopg2.connect(database_url)
+    try:
+        with deleter.cursor() as cur:
+            cur.execute("DELETE FROM queues WHERE name = 'doomed'")  # uncommitted: holds the row
+        create = asyncio.create_task(
+            client.post(f"{API}/queues/doomed/tasks", json={"task_name": "t"})
+        )
+
+        async def create_is_blocked():
+            waiting = query_one(
+                database_url,
+                "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+                " AND application_name = 'durable-queue'",
+            )[0]
+            return waiting > 0
+
+        await eventually(create_is_blocked)
+        deleter.commit()
+        resp = await create
+        assert resp.status == 404, await resp.text()
+        assert (await resp.json())["code"] == "NOT_FOUND"
+    finally:
+        deleter.close()
+    assert query_one(database_url, "SELECT count(*) FROM tasks")[0] == 0

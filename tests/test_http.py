@@ -154,3 +154,54 @@ async def test_timestamps_outside_the_window_are_400(client, when):
     )
     assert got.startswith("run_at must be between")
     assert (await call(client, "GET", "/tasks", 200))["tasks"] == []
+
+
+async def test_indexed_names_longer_than_1024_characters_are_400(client):
+    await make_queue(client, "q")
+    long = "n" * 6000
+    got = await error(client, "POST", "/events", 400, "VALIDATION_ERROR", json={"event_name": long})
+    assert got.startswith("event_name must be 1 to 1024 characters long")
+    await error(
+        client, "POST", "/workflow-runs", 400, "VALIDATION_ERROR", json={"workflow_name": long}
+    )
+    body = {"task_name": "x", "idempotency_key": long}
+    assert (
+        await error(client, "POST", "/queues/q/tasks", 400, "VALIDATION_ERROR", json=body)
+    ).startswith("idempotency_key")
+    created = await call(client, "POST", "/queues/q/tasks", 201, json={"task_name": "x"})
+    [task] = (
+        await call(
+            client, "POST", "/queues/q/tasks/claim", 200, json={"limit": 1, "claim_timeout": 60}
+        )
+    )["tasks"]
+    put = {"state": 1, "owner_run": task["run_id"]}
+    got = await error(
+        client,
+        "PUT",
+        f"/tasks/{created['task_id']}/checkpoints/{'s' * 2000}",
+        400,
+        "VALIDATION_ERROR",
+        json=put,
+    )
+    assert got.startswith("step_name")
+    wait = {"event_name": "e", "timeout_seconds": 5, "task_id": task["task_id"], "step_name": long}
+    await error(
+        client, "POST", f"/runs/{task['run_id']}/wait-for-event", 400, "VALIDATION_ERROR", json=wait
+    )
+
+
+async def test_deeply_nested_json_value_is_400_or_stored_never_500(client):
+    await make_queue(client, "q")
+    for depth in (300, 900):
+        raw = b'{"task_name": "x", "params": ' + b"[" * depth + b"]" * depth + b"}"
+        resp = await client.post("/api/v1/queues/q/tasks", data=raw)
+        assert resp.status in (201, 400), await resp.text()
+
+
+async def test_claim_limit_above_1000_is_served_up_to_1000(client):
+    await make_queue(client, "q")
+    await call(client, "POST", "/queues/q/tasks", 201, json={"task_name": "x"})
+    body = await call(
+        client, "POST", "/queues/q/tasks/claim", 200, json={"limit": 5000, "claim_timeout": 60}
+    )
+    assert len(body["tasks"]) == 1

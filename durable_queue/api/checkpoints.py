@@ -9,6 +9,7 @@ from durable_queue.api import parsing
 from durable_queue.api.keys import STORE
 from durable_queue.api.responses import json_response
 from durable_queue.api.schemas import (
+    MAX_NAME_LENGTH,
     CheckpointListSchema,
     CheckpointSavedSchema,
     CheckpointSchema,
@@ -23,8 +24,8 @@ TAG = ["checkpoints"]
 
 def _step_name(request: web.Request) -> str:
     step = request.match_info["step_name"]
-    if not step:
-        raise ValidationError("step_name must not be empty")
+    if not 1 <= len(step) <= MAX_NAME_LENGTH:
+        raise ValidationError(f"step_name must be 1 to {MAX_NAME_LENGTH} characters long")
     return step
 
 

@@ -30,8 +30,18 @@ def Int(minimum: int | None = None, maximum: int = INT32_MAX, **kw) -> fields.In
     return fields.Integer(strict=True, validate=validate.Range(min=minimum, max=maximum), **kw)
 
 
+# Names that are indexed (event, step, workflow names, idempotency keys) must fit in a
+# B-tree entry; 1,024 characters is far below PostgreSQL's limit.
+MAX_NAME_LENGTH = 1024
+
+
 def Text(**kw) -> fields.String:
-    return fields.String(validate=validate.Length(min=1, error="must not be empty"), **kw)
+    return fields.String(
+        validate=validate.Length(
+            min=1, max=MAX_NAME_LENGTH, error="must be 1 to {max} characters long"
+        ),
+        **kw,
+    )
 
 
 def JsonValue(**kw) -> fields.Raw:
@@ -140,7 +150,12 @@ class CreateTaskSchema(Body):
     execution_timeout = Int(0, allow_none=True, metadata={"description": "seconds; 0 = none"})
     workflow_run_id = fields.UUID(allow_none=True)
     run_at = Timestamp(allow_none=True, metadata={"description": "first run not claimable before"})
-    idempotency_key = Text(allow_none=True)
+    idempotency_key = fields.String(
+        allow_none=True,
+        validate=validate.Length(
+            max=MAX_NAME_LENGTH, error="must be at most {max} characters long"
+        ),
+    )
 
 
 class CreateTaskResponseSchema(Schema):
@@ -150,7 +165,7 @@ class CreateTaskResponseSchema(Schema):
 
 
 class ClaimSchema(Body):
-    limit = Int(1, 1000, required=True)
+    limit = Int(1, required=True, metadata={"description": "at most 1,000 are handed out"})
     claim_timeout = Int(1, required=True, metadata={"description": "seconds"})
     long_poll_seconds = Int(
         0, 30, allow_none=True, metadata={"description": "1-30; 0 or absent answers at once"}
