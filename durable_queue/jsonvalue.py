@@ -37,9 +37,10 @@ def register_json_decoding() -> None:
     psycopg2.extras.register_default_jsonb(globally=True, loads=_loads)
 
 
-def to_db(value: Any, *, given: bool = True) -> str | None:
-    """Encode a JSON value for a jsonb parameter; None (SQL NULL) when it was not given."""
-    if not given:
+def to_db(value: Any) -> str | None:
+    """Encode a JSON value for a jsonb parameter: None (never given) stays SQL NULL,
+    JSON_NULL (a given null) becomes the JSON value null."""
+    if value is None:
         return None
     return json.dumps(None if value is JSON_NULL else value)
 

@@ -269,8 +269,7 @@ class WorkflowRunPatch:
     """A PATCH of a workflow run: only the fields given are changed."""
 
     status: str | None = None
-    result: Any = None
-    result_given: bool = False
+    result: Any = None  # None: unchanged; JSON_NULL: set to null
     started_at: dt.datetime | None = None
     completed_at: dt.datetime | None = None
 

@@ -139,11 +139,9 @@ class Store:
                 conn,
                 queue_id=queue.id,
                 task_name=new.task_name,
-                params=jsonvalue.to_db(new.params, given=new.params is not None),
-                headers=jsonvalue.to_db(new.headers, given=new.headers is not None),
-                retry_strategy=jsonvalue.to_db(
-                    new.retry_strategy, given=new.retry_strategy is not None
-                ),
+                params=jsonvalue.to_db(new.params),
+                headers=jsonvalue.to_db(new.headers),
+                retry_strategy=jsonvalue.to_db(new.retry_strategy),
                 max_attempts=new.max_attempts,
                 start_timeout=new.start_timeout,
                 execution_timeout=new.execution_timeout,
@@ -241,12 +239,10 @@ class Store:
             queries.list_runs, RunSummary, limit, task_id=task_id, status=status, cursor=cursor
         )
 
-    async def complete_run(
-        self, run_id: uuid.UUID, result: Any, result_given: bool
-    ) -> RunCompleted:
+    async def complete_run(self, run_id: uuid.UUID, result: Any = None) -> RunCompleted:
         async with transaction(self.pool) as conn:
             _task, _run = await self._lock_claimed_run(conn, run_id, "complete")
-            stored = jsonvalue.to_db(result, given=result_given)
+            stored = jsonvalue.to_db(result)
             await queries.complete_run(conn, run_id=run_id, result=stored)
             await queries.finish_task(
                 conn, task_id=_task["id"], status="completed", error=None, result=stored
@@ -295,9 +291,9 @@ class Store:
 
     # -- events and waits ---------------------------------------------------
 
-    async def emit_event(self, event_name: str, payload: Any, payload_given: bool) -> EventCreated:
+    async def emit_event(self, event_name: str, payload: Any = None) -> EventCreated:
         """Store an event and, in the same transaction, resolve and wake every wait on its name."""
-        stored = jsonvalue.to_db(payload, given=payload_given)
+        stored = jsonvalue.to_db(payload)
         async with transaction(self.pool) as conn:
             await queries.lock_event_name(conn, event_name=event_name)
             row = await queries.insert_event(conn, event_name=event_name, payload=stored)
@@ -333,7 +329,7 @@ class Store:
                     step_name=step_name,
                     event_name=event_name,
                     status="resolved",
-                    payload=jsonvalue.to_db(event["payload"], given=event["payload"] is not None),
+                    payload=jsonvalue.to_db(event["payload"]),
                     timeout_seconds=timeout_seconds,
                 )
                 return WaitOutcome("resolved", _json(event["payload"]))
@@ -449,9 +445,9 @@ class Store:
                 conn,
                 workflow_name=workflow_name,
                 workflow_version=workflow_version,
-                inputs=jsonvalue.to_db(inputs, given=inputs is not None),
+                inputs=jsonvalue.to_db(inputs),
                 created_by=created_by,
-                tags=jsonvalue.to_db(tags, given=tags is not None),
+                tags=jsonvalue.to_db(tags),
             )
         return WorkflowRunCreated(row["id"], row["workflow_name"], row["status"], row["created_at"])
 
@@ -463,8 +459,8 @@ class Store:
                 conn,
                 workflow_run_id=workflow_run_id,
                 status=patch.status,
-                set_result=patch.result_given,
-                result=jsonvalue.to_db(patch.result, given=patch.result_given),
+                set_result=patch.result is not None,
+                result=jsonvalue.to_db(patch.result),
                 started_at=patch.started_at,
                 completed_at=patch.completed_at,
             )

@@ -17,7 +17,6 @@ from durable_queue.api.schemas import (
     PutCheckpointSchema,
 )
 from durable_queue.errors import ValidationError
-from durable_queue.jsonvalue import JSON_NULL
 
 TAG = ["checkpoints"]
 
@@ -43,7 +42,7 @@ async def put_checkpoint(request: web.Request) -> web.Response:
     saved = await request.app[STORE].put_checkpoint(
         task_id,
         step,
-        state=JSON_NULL if data["state"] is None else data["state"],
+        state=data["state"],
         owner_run=data["owner_run"],
         extend_claim_by=data.get("extend_claim_by"),
     )

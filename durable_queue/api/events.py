@@ -9,7 +9,6 @@ from durable_queue.api import parsing
 from durable_queue.api.keys import STORE
 from durable_queue.api.responses import json_response
 from durable_queue.api.schemas import EmitEventSchema, EventCreatedSchema
-from durable_queue.jsonvalue import JSON_NULL
 
 
 @docs(tags=["events"], summary="Emit an event; pending waits on its name resolve at once")
@@ -17,7 +16,5 @@ from durable_queue.jsonvalue import JSON_NULL
 @response_schema(EventCreatedSchema, 201)
 async def emit_event(request: web.Request) -> web.Response:
     data = await parsing.body(request, EmitEventSchema())
-    given = "payload" in data
-    payload = JSON_NULL if given and data["payload"] is None else data.get("payload")
-    created = await request.app[STORE].emit_event(data["event_name"], payload, given)
+    created = await request.app[STORE].emit_event(data["event_name"], data.get("payload"))
     return json_response(created, status=201)

@@ -23,7 +23,6 @@ from durable_queue.api.schemas import (
     WaitForEventResponseSchema,
     WaitForEventSchema,
 )
-from durable_queue.jsonvalue import JSON_NULL
 
 TAG = ["runs"]
 CONFLICT = "the run does not hold a claim (finished, expired, canceled or not claimed)"
@@ -46,9 +45,7 @@ async def list_runs(request: web.Request) -> web.Response:
 async def complete_run(request: web.Request) -> web.Response:
     run_id = parsing.path_uuid(request, "run_id")
     data = await parsing.body(request, CompleteRunSchema(), allow_empty=True)
-    given = "result" in data
-    result = JSON_NULL if given and data["result"] is None else data.get("result")
-    outcome = await request.app[STORE].complete_run(run_id, result, given)
+    outcome = await request.app[STORE].complete_run(run_id, data.get("result"))
     return json_response(outcome)
 
 

@@ -11,6 +11,8 @@ import re
 
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
 
+from durable_queue.jsonvalue import JSON_NULL
+
 QUEUE_NAME = re.compile(r"^[A-Za-z0-9_.\-]{1,128}$")
 TASK_STATUSES = ("pending", "completed", "failed", "canceled")
 RUN_STATUSES = ("pending", "claimed", "completed", "failed", "sleeping", "canceled")
@@ -44,8 +46,17 @@ def Text(**kw) -> fields.String:
     )
 
 
+class _JsonValueField(fields.Raw):
+    """Any JSON value; a given null loads as JSON_NULL, so it stays apart from "absent"."""
+
+    def deserialize(self, value, attr=None, data=None, **kwargs):
+        if value is None:
+            return JSON_NULL
+        return super().deserialize(value, attr, data, **kwargs)
+
+
 def JsonValue(**kw) -> fields.Raw:
-    return fields.Raw(allow_none=True, **kw)
+    return _JsonValueField(allow_none=True, **kw)
 
 
 # Times outside this window are refused: PostgreSQL could store them, but they
@@ -284,7 +295,7 @@ class WaitForEventResponseSchema(Schema):
 
 
 class PutCheckpointSchema(Body):
-    state = fields.Raw(required=True, allow_none=True)
+    state = JsonValue(required=True)
     owner_run = fields.UUID(required=True)
     extend_claim_by = Int(1, allow_none=True)
 

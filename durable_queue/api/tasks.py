@@ -21,7 +21,6 @@ from durable_queue.api.schemas import (
     TaskDetailSchema,
     TaskListSchema,
 )
-from durable_queue.jsonvalue import JSON_NULL
 from durable_queue.records import NewTask
 
 TAG = ["tasks"]
@@ -39,9 +38,7 @@ async def create_task(request: web.Request) -> web.Response:
     data = await parsing.body(request, CreateTaskSchema())
     new = NewTask(
         task_name=data["task_name"],
-        params=(JSON_NULL if data["params"] is None else data["params"])
-        if "params" in data
-        else None,
+        params=data.get("params"),
         headers=data.get("headers"),
         retry_strategy=data.get("retry_strategy"),
         max_attempts=data.get("max_attempts") or 1,

@@ -18,7 +18,6 @@ from durable_queue.api.schemas import (
     WorkflowRunListSchema,
     WorkflowRunUpdatedSchema,
 )
-from durable_queue.jsonvalue import JSON_NULL
 from durable_queue.records import WorkflowRunPatch
 
 TAG = ["workflow runs"]
@@ -29,11 +28,10 @@ TAG = ["workflow runs"]
 @response_schema(WorkflowRunCreatedSchema, 201)
 async def create_workflow_run(request: web.Request) -> web.Response:
     data = await parsing.body(request, CreateWorkflowRunSchema())
-    inputs = data.get("inputs")
     created = await request.app[STORE].create_workflow_run(
         data["workflow_name"],
         workflow_version=data.get("workflow_version"),
-        inputs=JSON_NULL if "inputs" in data and inputs is None else inputs,
+        inputs=data.get("inputs"),
         created_by=data.get("created_by"),
         tags=data.get("tags"),
     )
@@ -49,8 +47,7 @@ async def update_workflow_run(request: web.Request) -> web.Response:
     data = await parsing.body(request, PatchWorkflowRunSchema(), allow_empty=True)
     patch = WorkflowRunPatch(
         status=data.get("status"),
-        result=JSON_NULL if data.get("result", 0) is None else data.get("result"),
-        result_given="result" in data,
+        result=data.get("result"),
         started_at=data.get("started_at"),
         completed_at=data.get("completed_at"),
     )
