@@ -12,9 +12,7 @@ in milliseconds. Timings belong here, never in the test suite.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import statistics
-import tempfile
 import time
 from pathlib import Path
 
@@ -22,6 +20,7 @@ import aiohttp
 import aiopg
 import aiosql
 from aiohttp import web
+from database import run_on_database
 
 from durable_queue.app import create_app
 from durable_queue.config import Settings
@@ -107,18 +106,7 @@ def main() -> None:
     parser.add_argument("--claims", type=int, default=200, help="timed claims per backlog")
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
-    if args.database_url:
-        asyncio.run(run(args.database_url, sizes, args.claims))
-        return
-    import pgserver
-
-    server = pgserver.get_server(
-        tempfile.mkdtemp(prefix="durable-queue-bench-"), cleanup_mode="delete"
-    )
-    try:
-        asyncio.run(run(server.get_uri(), sizes, args.claims))
-    finally:
-        server.cleanup()
+    run_on_database(args.database_url, lambda url: run(url, sizes, args.claims))
 
 
 if __name__ == "__main__":

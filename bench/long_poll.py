@@ -35,7 +35,6 @@ import socket
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 import uuid
 from collections.abc import Callable
@@ -45,6 +44,7 @@ import aiohttp
 import aiopg
 import psutil
 from aiohttp import web
+from database import run_on_database
 
 from durable_queue.api.keys import LISTENER, STORE
 from durable_queue.app import create_app
@@ -407,18 +407,7 @@ def main() -> None:
     parser.add_argument("--samples", type=int, default=200, help="timed wakes per waiter count")
     args = parser.parse_args()
     counts = [int(n) for n in args.waiters.split(",")]
-    if args.database_url:
-        asyncio.run(run(args.database_url, counts, args.samples))
-        return
-    import pgserver
-
-    server = pgserver.get_server(
-        tempfile.mkdtemp(prefix="durable-queue-bench-"), cleanup_mode="delete"
-    )
-    try:
-        asyncio.run(run(server.get_uri(), counts, args.samples))
-    finally:
-        server.cleanup()
+    run_on_database(args.database_url, lambda url: run(url, counts, args.samples))
 
 
 if __name__ == "__main__":
