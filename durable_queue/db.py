@@ -1,48 +1,94 @@
-"""Database access: the aiopg pool, the aiosql queries and a transaction helper.
+"""Database access: the aiopg pool, the aiosql queries, transactions and driver errors.
 
-aiosql has no aiopg adapter of its own; `AiopgAdapter` below is the only glue:
-it turns aiosql's `:name` parameters into psycopg2's `%(name)s` and runs each
-statement on a fresh aiopg cursor of the connection it is given.
+aiosql ships an async pyformat adapter written for psycopg 3 (`conn.execute`);
+`AiopgAdapter` keeps its parameter conversion and only runs each statement on
+a fresh aiopg cursor, returning rows as dicts.
+
+Driver errors are classified here and only here, by SQLSTATE
+(`domain_error`): nothing above this module needs to know psycopg2.
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import aiopg
 import aiosql
 import psycopg2
 import psycopg2.extras
-from aiosql.adapters.ageneric import AsyncGenericAdapter
-from aiosql.adapters.pyformat import _replacer
-from aiosql.utils import VAR_REF
+from aiosql.adapters.apyformat import AsyncPyFormatAdapter
 
-from durable_queue.errors import Unavailable, ValidationError
+from durable_queue.errors import Conflict, DurableError, Unavailable, ValidationError
 from durable_queue.jsonvalue import register_json_decoding
 from durable_queue.resources import resource_dir
 
 POOL_APPLICATION_NAME = "durable-queue"
 LISTENER_APPLICATION_NAME = "durable-queue-listener"
 
+# Driver errors that mean "the database cannot be reached right now".
+CONNECTION_ERRORS: tuple[type[BaseException], ...] = (
+    psycopg2.OperationalError,
+    psycopg2.InterfaceError,
+    ConnectionError,
+    TimeoutError,
+)
+# SQLSTATE classes that mean the server is going away or cannot take us now:
+# connection exception, insufficient resources, operator intervention (shutdown, cancel).
+_UNAVAILABLE_CLASSES = ("08", "53", "57")
 
-class AiopgAdapter(AsyncGenericAdapter):
-    """aiosql driver adapter for aiopg (psycopg2 underneath, pyformat parameters)."""
 
-    def process_sql(self, query_name: str, op_type: Any, sql: str) -> str:
-        return VAR_REF.sub(_replacer, sql)
+def domain_error(exc: BaseException) -> DurableError | None:
+    """The domain error a driver error stands for, by SQLSTATE; None when it is not the
+    input's or the database's availability's fault (a bug: let it be a 500)."""
+    code = getattr(exc, "pgcode", None) or ""
+    if code.startswith("22"):  # data exception: out of range, bad encoding, bad format
+        return ValidationError("a value in the request is out of range or invalid")
+    if code.startswith("54"):  # program limit exceeded, e.g. a value too large for an index
+        return ValidationError("a value in the request is too large to store")
+    if code == "23505":  # unique violation the statement did not resolve itself
+        return Conflict("the resource already exists")
+    if code.startswith(_UNAVAILABLE_CLASSES):
+        return Unavailable()
+    if not code and isinstance(exc, CONNECTION_ERRORS):  # no server answer at all
+        return Unavailable()
+    return None
+
+
+@contextlib.contextmanager
+def domain_errors() -> Iterator[None]:
+    """Re-raise driver errors raised inside as their domain error; others pass unchanged."""
+    try:
+        yield
+    except (psycopg2.Error, ConnectionError, TimeoutError) as exc:
+        error = domain_error(exc)
+        if error is None:
+            raise
+        raise error from exc
+
+
+class AiopgAdapter(AsyncPyFormatAdapter):
+    """aiosql driver adapter for aiopg: aiosql's pyformat conversion, aiopg cursors, dict rows."""
+
+    async def _run(self, cur: aiopg.Cursor, sql: str, parameters: Any) -> None:
+        try:
+            await cur.execute(sql, parameters)
+        except ValueError as exc:
+            # psycopg2 could not encode a parameter (a lone surrogate, a NUL in a string):
+            # the statement never reached the server.
+            raise ValidationError("a text value in the request cannot be stored") from exc
 
     async def select(self, conn, query_name, sql, parameters, record_class=None):
         async with conn.cursor() as cur:
-            await cur.execute(sql, parameters)
+            await self._run(cur, sql, parameters)
             columns = [c[0] for c in cur.description]
             for row in await cur.fetchall():
                 yield dict(zip(columns, row, strict=True))
 
     async def select_one(self, conn, query_name, sql, parameters, record_class=None):
         async with conn.cursor() as cur:
-            await cur.execute(sql, parameters)
+            await self._run(cur, sql, parameters)
             row = await cur.fetchone()
             if row is None:
                 return None
@@ -50,7 +96,7 @@ class AiopgAdapter(AsyncGenericAdapter):
 
     async def select_value(self, conn, query_name, sql, parameters):
         async with conn.cursor() as cur:
-            await cur.execute(sql, parameters)
+            await self._run(cur, sql, parameters)
             row = await cur.fetchone()
             return row[0] if row else None
 
@@ -59,20 +105,20 @@ class AiopgAdapter(AsyncGenericAdapter):
 
     async def insert_update_delete(self, conn, query_name, sql, parameters):
         async with conn.cursor() as cur:
-            await cur.execute(sql, parameters)
+            await self._run(cur, sql, parameters)
             return cur.rowcount
 
     async def insert_update_delete_many(self, conn, query_name, sql, parameters):
         async with conn.cursor() as cur:
             total = 0
             for params in parameters:
-                await cur.execute(sql, params)
+                await self._run(cur, sql, params)
                 total += cur.rowcount
             return total
 
     async def execute_script(self, conn, sql):
         async with conn.cursor() as cur:
-            await cur.execute(sql)
+            await self._run(cur, sql, None)
             return cur.statusmessage
 
 
@@ -89,15 +135,6 @@ def load_queries() -> Any:
 queries = load_queries()
 
 
-# Driver errors that mean "the database cannot be reached right now".
-CONNECTION_ERRORS: tuple[type[BaseException], ...] = (
-    psycopg2.OperationalError,
-    psycopg2.InterfaceError,
-    ConnectionError,
-    TimeoutError,
-)
-
-
 async def create_pool(dsn: str, *, minsize: int = 1, maxsize: int = 10) -> aiopg.Pool:
     """A connection pool whose connections name themselves in pg_stat_activity."""
     return await aiopg.create_pool(
@@ -112,15 +149,10 @@ async def create_pool(dsn: str, *, minsize: int = 1, maxsize: int = 10) -> aiopg
 
 @contextlib.asynccontextmanager
 async def connection(pool: aiopg.Pool) -> AsyncIterator[aiopg.Connection]:
-    """A pooled connection (autocommit); connection failures become `Unavailable`."""
-    try:
+    """A pooled connection (autocommit); driver errors inside become domain errors."""
+    with domain_errors():
         async with pool.acquire() as conn:
             yield conn
-    except CONNECTION_ERRORS as exc:
-        if str(getattr(exc, "pgcode", None) or "").startswith("54"):
-            # program_limit_exceeded (e.g. a value too large for an index): the input's fault
-            raise ValidationError("a value in the request is too large to store") from exc
-        raise Unavailable() from exc
 
 
 @contextlib.asynccontextmanager

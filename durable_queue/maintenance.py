@@ -16,7 +16,7 @@ import logging
 import aiopg
 import attrs
 
-from durable_queue.db import CONNECTION_ERRORS, connection, queries
+from durable_queue.db import connection, domain_errors, queries
 from durable_queue.errors import Unavailable
 
 log = logging.getLogger("durable_queue.maintenance")
@@ -54,7 +54,6 @@ class Maintenance:
         self.max_claim_expiries = max_claim_expiries
         self.batch_size = batch_size
         self.active = False  # whether this process holds the sweeper lock
-        self.passes = 0
         self._lock_conn: aiopg.Connection | None = None
         self._stopping = asyncio.Event()
 
@@ -79,7 +78,6 @@ class Maintenance:
             report.timed_out_waits += await self._drain(conn, queries.timeout_waits)
             report.deleted_tasks += await self._drain(conn, queries.delete_expired_tasks)
             report.deleted_events += await self._drain(conn, queries.delete_expired_events)
-        self.passes += 1
         if any(attrs.astuple(report)):
             log.info("maintenance pass", extra=attrs.asdict(report))
         return report
@@ -101,17 +99,19 @@ class Maintenance:
         """
         while not self._stopping.is_set():
             try:
-                if await self._hold_lock():
-                    await self.sweep_once()
-            except (*CONNECTION_ERRORS, Unavailable) as exc:
-                log.warning("maintenance: database unavailable", extra={"reason": str(exc)[:200]})
-                await self._drop_lock()
+                with domain_errors():
+                    if await self._hold_lock():
+                        await self.sweep_once()
+            except Unavailable as exc:
+                reason = str(exc.__cause__ or exc).strip()[:200]
+                log.warning("maintenance: database unavailable", extra={"reason": reason})
+                await self._drop_lock(lost=True)
             except Exception:
                 log.exception("maintenance pass failed")
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(self.interval):
                     await self._stopping.wait()
-        await self._drop_lock()
+        await self._drop_lock(lost=False)
 
     def stop(self) -> None:
         """Ask `run()` to return after the current pass."""
@@ -132,9 +132,13 @@ class Maintenance:
                 log.info("maintenance: this instance is now the sweeper")
         return self.active
 
-    async def _drop_lock(self) -> None:
-        if self.active:
-            log.info("maintenance: lost the sweeper lock")
+    async def _drop_lock(self, *, lost: bool) -> None:
+        """Close the lock connection (the lock goes with it): `lost` when the database
+        took it away, else a clean release at stop."""
+        if self.active and lost:
+            log.warning("maintenance: lost the sweeper lock")
+        elif self.active:
+            log.info("maintenance: released the sweeper lock")
         self.active = False
         if self._lock_conn is not None:
             with contextlib.suppress(Exception):

@@ -253,7 +253,7 @@ class Store:
         async with transaction(self.pool) as conn:
             task, run = await self._lock_claimed_run(conn, run_id, "fail")
             await queries.fail_run(conn, run_id=run_id, error=error)
-            failures = await queries.count_task_failure(conn, task_id=task["id"])
+            failures = await queries.increment_task_failures(conn, task_id=task["id"])
             if failures < task["max_attempts"]:
                 retry = await queries.insert_retry_run(
                     conn,

@@ -27,7 +27,7 @@ WHERE t.queue_id = :queue_id AND t.idempotency_key = :idempotency_key;
 
 -- name: lock_task(task_id)^
 -- Lock one task: every state change of a task and its runs serialises here.
-SELECT id, queue_id, status, max_attempts, retry_strategy, failure_count, expiry_count
+SELECT id, queue_id, status, max_attempts, retry_strategy
 FROM tasks
 WHERE id = :task_id
 FOR UPDATE;
@@ -60,8 +60,8 @@ UPDATE tasks
 SET status = :status, error = :error, result = CAST(:result AS jsonb), completed_at = now()
 WHERE id = :task_id AND status = 'pending';
 
--- name: count_task_failure(task_id)$
--- Count one more explicit failure of a task; returns the new count.
+-- name: increment_task_failures(task_id)$
+-- Add one to a task's count of explicit failures; returns the new count.
 UPDATE tasks SET failure_count = failure_count + 1
 WHERE id = :task_id
 RETURNING failure_count;
