@@ -1,12 +1,14 @@
-"""The store: one method per use case, one transaction per state change.
+"""The store: one method per use case, one statement per state change.
 
 It is the only module that runs queries. It takes plain values and records,
 returns records, and raises the domain errors of `durable_queue.errors`;
 it never sees an HTTP request.
 
-Every state change of a task and its runs serialises on the task row
-(`lock_task`) and then the run row; claims lock runs only, with SKIP LOCKED.
-Emits and waits on one event name serialise on an advisory lock first.
+Each state change is one call of a function of migrations/0003.functions.sql,
+sent in autocommit: the function takes the locks (task row, then run row;
+claims lock runs only, with SKIP LOCKED; emits and waits on one event name
+take its advisory lock first), applies the lifecycle rule and its fence, and
+answers with an `outcome` column that the store maps to a domain error.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import uuid
 from typing import Any
 
 import aiopg
+import attrs
 
 from durable_queue import jsonvalue
 from durable_queue.db import connection, queries, transaction
@@ -47,11 +50,20 @@ from durable_queue.records import (
     WorkflowRunUpdated,
     from_row,
 )
-from durable_queue.retry import retry_delay
 
 DEFAULT_TTL_SECONDS = 259200
 # The most runs one claim hands out; larger limits are served up to this many.
 MAX_CLAIM_BATCH = 1000
+
+
+@attrs.frozen
+class RunCompletion:
+    """One item's answer in a batch complete: status "completed", or "conflict" /
+    "not_found" with the error a single complete would have given."""
+
+    run_id: uuid.UUID
+    status: str
+    error: str | None = None
 
 
 class Store:
@@ -126,18 +138,10 @@ class Store:
 
     async def create_task(self, queue_name: str, new: NewTask) -> tuple[CreatedTask, bool]:
         """Create a task and its first run; (ids, False) when the idempotency key was used."""
-        async with transaction(self.pool) as conn:
-            row = await queries.share_queue_by_name(conn, name=queue_name)
-            if row is None:
-                raise NotFound(f'queue "{queue_name}" not found')
-            queue = from_row(row, Queue)
-            if new.workflow_run_id is not None and not await queries.workflow_run_exists(
-                conn, workflow_run_id=new.workflow_run_id
-            ):
-                raise NotFound(f"workflow run {new.workflow_run_id} not found")
-            row = await queries.insert_task_with_run(
+        async with connection(self.pool) as conn:
+            row = await queries.create_task(
                 conn,
-                queue_id=queue.id,
+                queue_name=queue_name,
                 task_name=new.task_name,
                 params=jsonvalue.to_db(new.params),
                 headers=jsonvalue.to_db(new.headers),
@@ -149,32 +153,46 @@ class Store:
                 idempotency_key=new.idempotency_key,
                 run_at=new.run_at,
             )
-            if row is not None:
-                return CreatedTask(row["task_id"], row["run_id"], new.workflow_run_id), True
-            existing = await queries.get_task_ids_by_idempotency_key(
-                conn, queue_id=queue.id, idempotency_key=new.idempotency_key
-            )
-            return from_row(existing, CreatedTask), False
+        _raise_create_outcome(row, queue_name)
+        return _created(row), row["created"]
+
+    async def create_tasks(
+        self, queue_name: str, tasks: list[NewTask]
+    ) -> list[tuple[CreatedTask, bool]]:
+        """Create many tasks in one statement, all or nothing, answered in input order.
+
+        `created` is False where the item's idempotency key named a task already, also
+        one created by an earlier item of the same list (its ids are returned)."""
+        if not tasks:
+            return []
+        items = jsonvalue.dumps([_task_item(new) for new in tasks])
+        async with connection(self.pool) as conn:
+            rows = [
+                row async for row in queries.create_tasks(conn, queue_name=queue_name, tasks=items)
+            ]
+        _raise_create_outcome(rows[0], queue_name)
+        return [(_created(row), row["created"]) for row in rows]
 
     async def claim(self, queue_name: str, limit: int, claim_timeout: int) -> list[ClaimedTask]:
         """Claim up to `limit` due pending runs of the queue (one statement, SKIP LOCKED);
         callers clamp `limit` to MAX_CLAIM_BATCH."""
         async with connection(self.pool) as conn:
-            queue = await self._queue(conn, queue_name)
             self.claim_queries += 1
-            return [
-                from_row(row, ClaimedTask)
+            rows = [
+                row
                 async for row in queries.claim_runs(
-                    conn, queue_id=queue.id, limit=limit, claim_timeout=claim_timeout
+                    conn, queue_name=queue_name, limit=limit, claim_timeout=claim_timeout
                 )
             ]
+        if rows and rows[0]["outcome"] == "not_found":
+            raise NotFound(f'queue "{queue_name}" not found')
+        return [from_row(row, ClaimedTask) for row in rows]
 
     async def seconds_until_due(self, queue_name: str) -> float | None:
         """Seconds until the queue's earliest pending run is due, by the database's clock
-        (<= 0: due now; None: nothing pending)."""
+        (<= 0: due now; None: nothing pending, or no such queue)."""
         async with connection(self.pool) as conn:
-            queue = await self._queue(conn, queue_name)
-            return await queries.seconds_until_due(conn, queue_id=queue.id)
+            return await queries.seconds_until_due(conn, queue_name=queue_name)
 
     async def list_tasks(
         self,
@@ -213,16 +231,12 @@ class Store:
 
     async def cancel_task(self, task_id: uuid.UUID) -> TaskCanceled:
         """Cancel a pending task and its live runs; a holder's next call gets 409."""
-        async with transaction(self.pool) as conn:
-            task = await queries.lock_task(conn, task_id=task_id)
-            if task is None:
-                raise NotFound(f"task {task_id} not found")
-            if task["status"] != "pending":
-                raise Conflict(f"task {task_id} is already {task['status']}")
-            await queries.finish_task(
-                conn, task_id=task_id, status="canceled", error="canceled", result=None
-            )
-            await queries.cancel_live_runs(conn, task_id=task_id, error="canceled")
+        async with connection(self.pool) as conn:
+            row = await queries.cancel_task(conn, task_id=task_id)
+        if row["outcome"] == "not_found":
+            raise NotFound(f"task {task_id} not found")
+        if row["outcome"] == "conflict":
+            raise Conflict(f"task {task_id} is already {row['status']}")
         return TaskCanceled(task_id)
 
     # -- runs -------------------------------------------------------------
@@ -240,64 +254,69 @@ class Store:
         )
 
     async def complete_run(self, run_id: uuid.UUID, result: Any = None) -> RunCompleted:
-        async with transaction(self.pool) as conn:
-            _task, _run = await self._lock_claimed_run(conn, run_id, "complete")
-            stored = jsonvalue.to_db(result)
-            await queries.complete_run(conn, run_id=run_id, result=stored)
-            await queries.finish_task(
-                conn, task_id=_task["id"], status="completed", error=None, result=stored
-            )
+        async with connection(self.pool) as conn:
+            row = await queries.complete_run(conn, run_id=run_id, result=jsonvalue.to_db(result))
+        _raise_run_outcome(row, run_id, "complete")
         return RunCompleted(run_id)
 
+    async def complete_runs(self, runs: list[tuple[uuid.UUID, Any]]) -> list[RunCompletion]:
+        """Complete many (run_id, result) pairs in one statement, each fenced on its own;
+        answered in input order. A run named twice completes once (the second is a conflict)."""
+        if not runs:
+            return []
+        items = jsonvalue.dumps(
+            [
+                {"run_id": str(run_id)}
+                if result is None
+                else {"run_id": str(run_id), "result": result}
+                for run_id, result in runs
+            ]
+        )
+        async with connection(self.pool) as conn:
+            rows = [row async for row in queries.complete_runs(conn, runs=items)]
+        return [_completion(row) for row in rows]
+
     async def fail_run(self, run_id: uuid.UUID, error: str) -> RunFailed:
-        async with transaction(self.pool) as conn:
-            task, run = await self._lock_claimed_run(conn, run_id, "fail")
-            await queries.fail_run(conn, run_id=run_id, error=error)
-            failures = await queries.increment_task_failures(conn, task_id=task["id"])
-            if failures < task["max_attempts"]:
-                retry = await queries.insert_retry_run(
-                    conn,
-                    task_id=task["id"],
-                    delay_seconds=retry_delay(_json(task["retry_strategy"]), failures),
-                )
-                return RunFailed(
-                    run_id,
-                    run["attempt"],
-                    next_run_id=retry["id"],
-                    next_attempt_at=retry["available_at"],
-                )
-            await queries.finish_task(
-                conn, task_id=task["id"], status="failed", error=error, result=None
-            )
-        return RunFailed(run_id, run["attempt"])
+        """Fail a claimed run: a retry after the task's backoff while explicit failures stay
+        below max_attempts (computed in the database: dq_retry_delay), else the task fails."""
+        async with connection(self.pool) as conn:
+            row = await queries.fail_run(conn, run_id=run_id, error=error)
+        _raise_run_outcome(row, run_id, "fail")
+        if row["next_run_id"] is None:
+            return RunFailed(run_id, row["attempt"])
+        return RunFailed(
+            run_id,
+            row["attempt"],
+            next_run_id=row["next_run_id"],
+            next_attempt_at=row["next_attempt_at"],
+        )
 
     async def schedule_run(self, run_id: uuid.UUID, run_at: dt.datetime) -> RunScheduled:
         """Move a pending run, or release a claimed one to be resumed at `run_at`."""
-        async with transaction(self.pool) as conn:
-            _task, run = await self._lock_run(conn, run_id)
-            if run["status"] not in ("pending", "claimed"):
-                raise Conflict(
-                    f"run {run_id} is {run['status']}: only a pending or claimed run can be scheduled"
-                )
-            row = await queries.reschedule_run(conn, run_id=run_id, run_at=run_at)
+        async with connection(self.pool) as conn:
+            row = await queries.schedule_run(conn, run_id=run_id, run_at=run_at)
+        if row["outcome"] == "conflict":
+            raise Conflict(
+                f"run {run_id} is {row['status']}: only a pending or claimed run can be scheduled"
+            )
+        _raise_run_outcome(row, run_id, "schedule")
         return RunScheduled(run_id, row["available_at"])
 
     async def heartbeat(self, run_id: uuid.UUID, extend_by: int) -> ClaimExtended:
         """Extend a live claim to now + extend_by seconds."""
-        async with transaction(self.pool) as conn:
-            await self._lock_claimed_run(conn, run_id, "heartbeat")
-            expires = await queries.extend_claim(conn, run_id=run_id, extend_by=extend_by)
-        return ClaimExtended(run_id, expires)
+        async with connection(self.pool) as conn:
+            row = await queries.extend_claim(conn, run_id=run_id, extend_by=extend_by)
+        _raise_run_outcome(row, run_id, "heartbeat")
+        return ClaimExtended(run_id, row["claim_expires_at"])
 
     # -- events and waits ---------------------------------------------------
 
     async def emit_event(self, event_name: str, payload: Any = None) -> EventCreated:
-        """Store an event and, in the same transaction, resolve and wake every wait on its name."""
-        stored = jsonvalue.to_db(payload)
-        async with transaction(self.pool) as conn:
-            await queries.lock_event_name(conn, event_name=event_name)
-            row = await queries.insert_event(conn, event_name=event_name, payload=stored)
-            await queries.resolve_waits(conn, event_name=event_name, payload=stored)
+        """Store an event and, in the same statement, resolve and wake every wait on its name."""
+        async with connection(self.pool) as conn:
+            row = await queries.emit_event(
+                conn, event_name=event_name, payload=jsonvalue.to_db(payload)
+            )
         return EventCreated(row["id"], row["event_name"], row["created_at"])
 
     async def wait_for_event(
@@ -310,41 +329,21 @@ class Store:
         timeout_seconds: int,
     ) -> WaitOutcome:
         """Steps 1-4 of DESIGN.md "Events and waits"; the caller must hold the run's claim."""
-        async with transaction(self.pool) as conn:
-            await queries.lock_event_name(conn, event_name=event_name)
-            task, _run = await self._lock_claimed_run(conn, run_id, "wait for an event")
-            if task["id"] != task_id:
-                raise Conflict(f"run {run_id} does not belong to task {task_id}")
-            wait = await queries.get_wait(conn, task_id=task_id, step_name=step_name)
-            if wait is not None and wait["status"] == "resolved":
-                return WaitOutcome("resolved", _json(wait["payload"]))
-            if wait is not None and wait["status"] == "timeout":
-                return WaitOutcome("timeout")
-            event = await queries.latest_event(conn, event_name=event_name)
-            if event is not None:
-                await queries.record_wait(
-                    conn,
-                    task_id=task_id,
-                    run_id=run_id,
-                    step_name=step_name,
-                    event_name=event_name,
-                    status="resolved",
-                    payload=jsonvalue.to_db(event["payload"]),
-                    timeout_seconds=timeout_seconds,
-                )
-                return WaitOutcome("resolved", _json(event["payload"]))
-            await queries.record_wait(
+        async with connection(self.pool) as conn:
+            row = await queries.wait_for_event(
                 conn,
-                task_id=task_id,
                 run_id=run_id,
-                step_name=step_name,
+                task_id=task_id,
                 event_name=event_name,
-                status="waiting",
-                payload=None,
+                step_name=step_name,
                 timeout_seconds=timeout_seconds,
             )
-            await queries.sleep_run(conn, run_id=run_id)
-        return WaitOutcome("sleeping")
+        if row["outcome"] == "not_of_task":
+            raise Conflict(f"run {run_id} does not belong to task {task_id}")
+        _raise_run_outcome(row, run_id, "wait for an event")
+        if row["outcome"] == "resolved":
+            return WaitOutcome("resolved", _json(row["payload"]))
+        return WaitOutcome(row["outcome"])
 
     # -- checkpoints --------------------------------------------------------
 
@@ -357,27 +356,25 @@ class Store:
         owner_run: uuid.UUID,
         extend_claim_by: int | None = None,
     ) -> CheckpointSaved:
-        async with transaction(self.pool) as conn:
-            task = await queries.lock_task(conn, task_id=task_id)
-            if task is None:
-                raise NotFound(f"task {task_id} not found")
-            run = await queries.lock_run(conn, run_id=owner_run)
-            if run is None:
-                raise NotFound(f"run {owner_run} not found")
-            if run["task_id"] != task_id:
-                raise Conflict(f"run {owner_run} is not a run of task {task_id}")
-            if run["status"] != "claimed":
-                raise Conflict(f"run {owner_run} is {run['status']}: it does not hold a claim")
-            row = await queries.upsert_checkpoint(
+        async with connection(self.pool) as conn:
+            row = await queries.put_checkpoint(
                 conn,
                 task_id=task_id,
                 step_name=step_name,
                 state=jsonvalue.to_db(state),
                 owner_run=owner_run,
+                extend_claim_by=extend_claim_by,
             )
-            if extend_claim_by is not None:
-                await queries.extend_claim(conn, run_id=owner_run, extend_by=extend_claim_by)
-        return from_row(row, CheckpointSaved)
+        outcome = row["outcome"]
+        if outcome == "task_not_found":
+            raise NotFound(f"task {task_id} not found")
+        if outcome == "run_not_found":
+            raise NotFound(f"run {owner_run} not found")
+        if outcome == "not_of_task":
+            raise Conflict(f"run {owner_run} is not a run of task {task_id}")
+        if outcome == "conflict":
+            raise Conflict(f"run {owner_run} is {row['status']}: it does not hold a claim")
+        return CheckpointSaved(task_id, step_name, row["updated_at"])
 
     async def get_checkpoint(self, task_id: uuid.UUID, step_name: str) -> Checkpoint:
         async with connection(self.pool) as conn:
@@ -483,27 +480,55 @@ class Store:
             raise NotFound(f'queue "{name}" not found')
         return from_row(row, Queue)
 
-    async def _lock_run(
-        self, conn: aiopg.Connection, run_id: uuid.UUID
-    ) -> tuple[dict[str, Any], dict[str, Any]]:
-        """Lock a run's task, then the run itself (the one lock order of the store)."""
-        task_id = await queries.get_run_task_id(conn, run_id=run_id)
-        if task_id is None:
-            raise NotFound(f"run {run_id} not found")
-        task = await queries.lock_task(conn, task_id=task_id)
-        run = await queries.lock_run(conn, run_id=run_id)
-        if task is None or run is None:  # deleted between the two reads
-            raise NotFound(f"run {run_id} not found")
-        return task, run
 
-    async def _lock_claimed_run(
-        self, conn: aiopg.Connection, run_id: uuid.UUID, action: str
-    ) -> tuple[dict[str, Any], dict[str, Any]]:
-        """Lock a run that must hold its claim; 409 for anyone else (the fence)."""
-        task, run = await self._lock_run(conn, run_id)
-        if run["status"] != "claimed":
-            raise Conflict(f"run {run_id} is {run['status']}, not claimed: cannot {action}")
-        return task, run
+def _raise_run_outcome(row: dict[str, Any], run_id: uuid.UUID, action: str) -> None:
+    """The fence's answer for a transition that needs the run's claim."""
+    if row["outcome"] == "not_found":
+        raise NotFound(f"run {run_id} not found")
+    if row["outcome"] == "conflict":
+        raise Conflict(f"run {run_id} is {row['status']}, not claimed: cannot {action}")
+
+
+def _completion(row: dict[str, Any]) -> RunCompletion:
+    run_id = row["run_id"]
+    if row["outcome"] == "not_found":
+        return RunCompletion(run_id, "not_found", f"run {run_id} not found")
+    if row["outcome"] == "conflict":
+        return RunCompletion(
+            run_id, "conflict", f"run {run_id} is {row['status']}, not claimed: cannot complete"
+        )
+    return RunCompletion(run_id, "completed")
+
+
+def _raise_create_outcome(row: dict[str, Any], queue_name: str) -> None:
+    if row["outcome"] == "queue_not_found":
+        raise NotFound(f'queue "{queue_name}" not found')
+    if row["outcome"] == "workflow_run_not_found":
+        raise NotFound(f"workflow run {row['workflow_run_id']} not found")
+
+
+def _created(row: dict[str, Any]) -> CreatedTask:
+    return CreatedTask(row["task_id"], row["run_id"], row["workflow_run_id"])
+
+
+def _task_item(new: NewTask) -> dict[str, Any]:
+    """One item of dq_create_tasks' JSON array: the fields given (absent ones stay absent,
+    so a given JSON null is told from a value never given)."""
+    item: dict[str, Any] = {
+        "task_name": new.task_name,
+        "max_attempts": new.max_attempts,
+        "start_timeout": new.start_timeout,
+        "execution_timeout": new.execution_timeout,
+    }
+    for key in ("params", "headers", "retry_strategy", "idempotency_key"):
+        value = getattr(new, key)
+        if value is not None:
+            item[key] = value
+    if new.workflow_run_id is not None:
+        item["workflow_run_id"] = str(new.workflow_run_id)
+    if new.run_at is not None:
+        item["run_at"] = new.run_at.isoformat()
+    return item
 
 
 def _json(value: Any) -> Any:

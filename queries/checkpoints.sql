@@ -1,10 +1,8 @@
--- name: upsert_checkpoint(task_id, step_name, state, owner_run)^
--- Store the state of one step of a task, replacing an earlier one.
-INSERT INTO checkpoints (task_id, step_name, state, owner_run, updated_at)
-VALUES (:task_id, :step_name, CAST(:state AS jsonb), :owner_run, now())
-ON CONFLICT (task_id, step_name)
-DO UPDATE SET state = EXCLUDED.state, owner_run = EXCLUDED.owner_run, updated_at = now()
-RETURNING task_id, step_name, updated_at;
+-- name: put_checkpoint(task_id, step_name, state, owner_run, extend_claim_by)^
+-- Store a step's state for the run holding the task's claim, optionally extending the claim (dq_put_checkpoint).
+SELECT outcome, status, updated_at
+FROM dq_put_checkpoint(:task_id, :step_name, CAST(:state AS jsonb), :owner_run,
+                       :extend_claim_by);
 
 -- name: get_checkpoint(task_id, step_name)^
 -- The stored state of one step of a task.

@@ -24,13 +24,6 @@ FROM queues
 WHERE name = :name
 FOR UPDATE;
 
--- name: share_queue_by_name(name)^
--- One queue by its name, key-share locked: a concurrent delete waits for us, or we see it gone.
-SELECT id, name, task_ttl_seconds, event_ttl_seconds, created_at
-FROM queues
-WHERE name = :name
-FOR KEY SHARE;
-
 -- name: count_unfinished_tasks(queue_id)$
 -- How many tasks of the queue are still pending (not completed, failed or canceled).
 SELECT count(*) FROM tasks WHERE queue_id = :queue_id AND status = 'pending';

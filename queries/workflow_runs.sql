@@ -5,10 +5,6 @@ VALUES (:workflow_name, :workflow_version, CAST(:inputs AS jsonb), :created_by,
         CAST(:tags AS jsonb))
 RETURNING id, workflow_name, status, created_at;
 
--- name: workflow_run_exists(workflow_run_id)$
--- Whether a workflow run exists.
-SELECT EXISTS (SELECT 1 FROM workflow_runs WHERE id = :workflow_run_id);
-
 -- name: update_workflow_run(workflow_run_id, status, set_result, result, started_at, completed_at)^
 -- Change any subset of a workflow run's status, result, start and completion times.
 UPDATE workflow_runs
