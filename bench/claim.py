@@ -1,10 +1,12 @@
 """Claim latency against backlogs of 1 thousand to 1 million pending runs.
 
     python bench/claim.py [--database-url URL] [--sizes 1000,100000,1000000] [--claims 200]
+                          [--limit 1]
 
 Starts an embedded PostgreSQL unless --database-url is given (its database
 gets a fresh schema), serves the app in-process on a loopback port and times
-HTTP claims (limit 1) with aiohttp. It also times claims from an empty queue
+HTTP claims (limit 1, or --limit; a backlog smaller than limit * claims
+runs dry) with aiohttp. It also times claims from an empty queue
 while another queue holds the largest backlog. Prints a table of p50/p95/p99
 in milliseconds. Timings belong here, never in the test suite.
 """
@@ -37,9 +39,9 @@ def percentiles(samples: list[float]) -> tuple[float, float, float]:
 
 
 async def time_claims(
-    session: aiohttp.ClientSession, base: str, queue: str, count: int
+    session: aiohttp.ClientSession, base: str, queue: str, count: int, limit: int = 1
 ) -> list[float]:
-    body = {"limit": 1, "claim_timeout": 600}
+    body = {"limit": limit, "claim_timeout": 600}
     samples = []
     for _ in range(count):
         started = time.perf_counter()
@@ -50,7 +52,7 @@ async def time_claims(
     return samples
 
 
-async def run(database_url: str, sizes: list[int], claims: int) -> None:
+async def run(database_url: str, sizes: list[int], claims: int, limit: int) -> None:
     await apply_migrations(database_url)
     app = create_app(Settings(database_url=database_url, maintenance_interval=3600))
     runner = web.AppRunner(app, access_log=None)
@@ -79,15 +81,16 @@ async def run(database_url: str, sizes: list[int], claims: int) -> None:
                 rows.append(
                     (
                         f"{size:>9,} pending",
-                        *percentiles(await time_claims(session, base, name, claims)),
+                        *percentiles(await time_claims(session, base, name, claims, limit)),
                     )
                 )
                 print(f"seeded {size:,} runs in {seeded:.1f}s", flush=True)
-            empty = await time_claims(session, base, "empty", claims)
+            empty = await time_claims(session, base, "empty", claims, limit)
             rows.append((f"empty queue beside {sizes[-1]:,}", *percentiles(empty)))
     finally:
         await runner.cleanup()
     print()
+    print(f"claim limit {limit}")
     print(f"{'backlog':<32} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8}")
     for label, p50, p95, p99 in rows:
         print(f"{label:<32} {p50:>8.2f} {p95:>8.2f} {p99:>8.2f}")
@@ -104,9 +107,10 @@ def main() -> None:
         "--sizes", default="1000,100000,1000000", help="backlog sizes, comma-separated"
     )
     parser.add_argument("--claims", type=int, default=200, help="timed claims per backlog")
+    parser.add_argument("--limit", type=int, default=1, help="runs asked for per claim")
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
-    run_on_database(args.database_url, lambda url: run(url, sizes, args.claims))
+    run_on_database(args.database_url, lambda url: run(url, sizes, args.claims, args.limit))
 
 
 if __name__ == "__main__":
