@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import functools
 import json
 import sys
 from collections.abc import Awaitable, Callable
@@ -24,6 +25,7 @@ from durable_queue_client import (
     DurableClient,
     DurableError,
     RetryStrategy,
+    follow_cursor,
     to_dict,
 )
 
@@ -144,6 +146,61 @@ async def call(state: State, action: Callable[[DurableClient], Awaitable[Any]]) 
     """Run one client call and print its result."""
     async with state.client() as client:
         state.emit(await action(client))
+
+
+# -- listings ---------------------------------------------------------------------------
+
+PageFetch = Callable[[DurableClient, str | None, int], Awaitable[Any]]
+
+
+@attrs.frozen
+class Paging:
+    """The --cursor, --limit and --all options of a listing command."""
+
+    cursor: str | None
+    limit: int
+    all_pages: bool
+
+    async def emit(self, state: State, key: str, fetch: PageFetch) -> None:
+        """Print one page (`fetch(client, cursor, limit)`), or with --all every item from
+        --cursor on under `key` (the page's field holding the items)."""
+        async with state.client() as client:
+            if not self.all_pages:
+                state.emit(await fetch(client, self.cursor, self.limit))
+                return
+            pages = follow_cursor(
+                lambda cursor: fetch(client, cursor, self.limit),
+                lambda page: list(getattr(page, key)),
+                self.cursor,
+            )
+            state.emit({key: to_dict([item async for item in pages])})
+
+
+def paged(noun: str) -> Callable[[Callable[..., Awaitable[None]]], Callable[..., Any]]:
+    """Add --cursor, --limit and --all to a listing command, handed to it as `paging`."""
+
+    def decorate(command: Callable[..., Awaitable[None]]) -> Callable[..., Any]:
+        @functools.wraps(command)
+        async def with_paging(
+            *args: Any, cursor: str | None, limit: int, all_pages: bool, **kwargs: Any
+        ) -> None:
+            await command(*args, paging=Paging(cursor, limit, all_pages), **kwargs)
+
+        options = [
+            click.option("--cursor", help="Cursor from the previous page's next_cursor."),
+            click.option(
+                "--limit", type=int, default=50, show_default=True, help=f"{noun} per page."
+            ),
+            click.option(
+                "--all", "all_pages", is_flag=True, help="Follow next_cursor through every page."
+            ),
+        ]
+        decorated: Callable[..., Any] = with_paging
+        for option in reversed(options):
+            decorated = option(decorated)
+        return decorated
+
+    return decorate
 
 
 # -- root -------------------------------------------------------------------------------
@@ -416,34 +473,18 @@ async def tasks_claim(state: State, queue: str, limit: int, claim_timeout: int, 
 @click.option("--queue", help="Filter by queue name.")
 @click.option("--status", help="Filter by status (pending, completed, failed, canceled).")
 @click.option("--name", help="Filter by task name.")
-@click.option("--cursor", help="Cursor from the previous page's next_cursor.")
-@click.option("--limit", type=int, default=50, show_default=True, help="Tasks per page.")
-@click.option("--all", "all_pages", is_flag=True, help="Follow next_cursor through every page.")
+@paged("Tasks")
 @click.pass_obj
 async def tasks_list(
-    state: State,
-    queue: str | None,
-    status: str | None,
-    name: str | None,
-    cursor: str | None,
-    limit: int,
-    all_pages: bool,
+    state: State, queue: str | None, status: str | None, name: str | None, paging: Paging
 ) -> None:
-    async with state.client() as client:
-        if all_pages:
-            items = [
-                t
-                async for t in client.iter_tasks(
-                    queue_name=queue, status=status, task_name=name, page_size=limit
-                )
-            ]
-            state.emit({"tasks": to_dict(items)})
-        else:
-            state.emit(
-                await client.list_tasks(
-                    queue_name=queue, status=status, task_name=name, cursor=cursor, limit=limit
-                )
-            )
+    await paging.emit(
+        state,
+        "tasks",
+        lambda c, cursor, limit: c.list_tasks(
+            queue_name=queue, status=status, task_name=name, cursor=cursor, limit=limit
+        ),
+    )
 
 
 @tasks.command(
@@ -484,28 +525,16 @@ def runs() -> None:
 @click.option(
     "--status", help="Filter by status (pending, claimed, completed, failed, sleeping, canceled)."
 )
-@click.option("--cursor", help="Cursor from the previous page's next_cursor.")
-@click.option("--limit", type=int, default=50, show_default=True, help="Runs per page.")
-@click.option("--all", "all_pages", is_flag=True, help="Follow next_cursor through every page.")
+@paged("Runs")
 @click.pass_obj
-async def runs_list(
-    state: State,
-    task: str | None,
-    status: str | None,
-    cursor: str | None,
-    limit: int,
-    all_pages: bool,
-) -> None:
-    async with state.client() as client:
-        if all_pages:
-            items = [
-                r async for r in client.iter_runs(task_id=task, status=status, page_size=limit)
-            ]
-            state.emit({"runs": to_dict(items)})
-        else:
-            state.emit(
-                await client.list_runs(task_id=task, status=status, cursor=cursor, limit=limit)
-            )
+async def runs_list(state: State, task: str | None, status: str | None, paging: Paging) -> None:
+    await paging.emit(
+        state,
+        "runs",
+        lambda c, cursor, limit: c.list_runs(
+            task_id=task, status=status, cursor=cursor, limit=limit
+        ),
+    )
 
 
 @runs.command(
@@ -746,33 +775,18 @@ async def workflows_get(state: State, workflow_run_id: str) -> None:
 )
 @click.option("--name", help="Filter by workflow name.")
 @click.option("--status", help="Filter by status.")
-@click.option("--cursor", help="Cursor from the previous page's next_cursor.")
-@click.option("--limit", type=int, default=50, show_default=True, help="Runs per page.")
-@click.option("--all", "all_pages", is_flag=True, help="Follow next_cursor through every page.")
+@paged("Workflow runs")
 @click.pass_obj
 async def workflows_list(
-    state: State,
-    name: str | None,
-    status: str | None,
-    cursor: str | None,
-    limit: int,
-    all_pages: bool,
+    state: State, name: str | None, status: str | None, paging: Paging
 ) -> None:
-    async with state.client() as client:
-        if all_pages:
-            items = [
-                w
-                async for w in client.iter_workflow_runs(
-                    workflow_name=name, status=status, page_size=limit
-                )
-            ]
-            state.emit({"workflow_runs": to_dict(items)})
-        else:
-            state.emit(
-                await client.list_workflow_runs(
-                    workflow_name=name, status=status, cursor=cursor, limit=limit
-                )
-            )
+    await paging.emit(
+        state,
+        "workflow_runs",
+        lambda c, cursor, limit: c.list_workflow_runs(
+            workflow_name=name, status=status, cursor=cursor, limit=limit
+        ),
+    )
 
 
 def main() -> None:

@@ -42,6 +42,7 @@ from durable_queue_client.models import (
     WorkflowRunPage,
     WorkflowRunUpdated,
 )
+from durable_queue_client.paging import follow_cursor
 
 __all__ = [
     "CanceledTask",
@@ -81,6 +82,7 @@ __all__ = [
     "WorkflowRunCreated",
     "WorkflowRunPage",
     "WorkflowRunUpdated",
+    "follow_cursor",
     "structure",
     "to_dict",
 ]

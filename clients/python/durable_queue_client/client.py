@@ -6,7 +6,7 @@ import asyncio
 import datetime as dt
 import json
 import logging
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from types import TracebackType
 from typing import Any, Final, TypeVar
 from urllib.parse import quote
@@ -64,8 +64,11 @@ from durable_queue_client.models import (
     WorkflowRunPage,
     WorkflowRunUpdated,
 )
+from durable_queue_client.paging import Page, follow_cursor
 
 T = TypeVar("T")
+Item = TypeVar("Item")
+P = TypeVar("P", bound=Page)
 
 API_PREFIX: Final = "/api/v1"
 DEFAULT_URL: Final = "http://localhost:8080"
@@ -272,6 +275,21 @@ class DurableClient:
         _, data = await self._request("GET", path, params=params)
         return self._structure(data, cls)
 
+    def _iter(
+        self,
+        path: str,
+        cls: type[P],
+        filters: Mapping[str, object],
+        page_size: int | None,
+        items: Callable[[P], Sequence[Item]],
+    ) -> AsyncIterator[Item]:
+        """The items of every page of the listing at `path`, following `next_cursor`."""
+
+        def fetch(cursor: str | None) -> Awaitable[P]:
+            return self._get(path, cls, {**filters, "cursor": cursor, "limit": page_size})
+
+        return follow_cursor(fetch, items)
+
     # -- queues ---------------------------------------------------------------------------
 
     async def create_queue(
@@ -378,7 +396,7 @@ class DurableClient:
         }
         return await self._get("/tasks", TaskPage, query)
 
-    async def iter_tasks(
+    def iter_tasks(
         self,
         *,
         queue_name: str | None = None,
@@ -387,20 +405,8 @@ class DurableClient:
         page_size: int | None = None,
     ) -> AsyncIterator[TaskSummary]:
         """Every matching task, newest first, following `next_cursor` page by page."""
-        cursor: str | None = None
-        while True:
-            page = await self.list_tasks(
-                queue_name=queue_name,
-                status=status,
-                task_name=task_name,
-                cursor=cursor,
-                limit=page_size,
-            )
-            for task in page.tasks:
-                yield task
-            if not page.next_cursor:
-                return
-            cursor = page.next_cursor
+        query = {"queue_name": queue_name, "status": status, "task_name": task_name}
+        return self._iter("/tasks", TaskPage, query, page_size, lambda page: page.tasks)
 
     async def get_task(self, task_id: str) -> TaskDetail:
         """GET /tasks/{task_id}: the task with its runs and checkpoint names."""
@@ -425,7 +431,7 @@ class DurableClient:
         query = {"task_id": task_id, "status": status, "cursor": cursor, "limit": limit}
         return await self._get("/runs", RunPage, query)
 
-    async def iter_runs(
+    def iter_runs(
         self,
         *,
         task_id: str | None = None,
@@ -433,16 +439,8 @@ class DurableClient:
         page_size: int | None = None,
     ) -> AsyncIterator[RunSummary]:
         """Every matching run, newest first, following `next_cursor`."""
-        cursor: str | None = None
-        while True:
-            page = await self.list_runs(
-                task_id=task_id, status=status, cursor=cursor, limit=page_size
-            )
-            for run in page.runs:
-                yield run
-            if not page.next_cursor:
-                return
-            cursor = page.next_cursor
+        query = {"task_id": task_id, "status": status}
+        return self._iter("/runs", RunPage, query, page_size, lambda page: page.runs)
 
     async def complete_run(self, run_id: str, result: JSONValue = None) -> CompletedRun:
         """POST /runs/{run_id}/complete, with `result` when given (not None)."""
@@ -601,7 +599,7 @@ class DurableClient:
         }
         return await self._get("/workflow-runs", WorkflowRunPage, query)
 
-    async def iter_workflow_runs(
+    def iter_workflow_runs(
         self,
         *,
         workflow_name: str | None = None,
@@ -609,16 +607,10 @@ class DurableClient:
         page_size: int | None = None,
     ) -> AsyncIterator[WorkflowRun]:
         """Every matching workflow run, newest first, following `next_cursor`."""
-        cursor: str | None = None
-        while True:
-            page = await self.list_workflow_runs(
-                workflow_name=workflow_name, status=status, cursor=cursor, limit=page_size
-            )
-            for run in page.workflow_runs:
-                yield run
-            if not page.next_cursor:
-                return
-            cursor = page.next_cursor
+        query = {"workflow_name": workflow_name, "status": status}
+        return self._iter(
+            "/workflow-runs", WorkflowRunPage, query, page_size, lambda page: page.workflow_runs
+        )
 
     # -- helpers --------------------------------------------------------------------------
 
