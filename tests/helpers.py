@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
+import inspect
 import re
+import time
+from collections.abc import Callable
 from typing import Any
 
 from aiohttp.test_utils import TestClient
@@ -69,15 +73,21 @@ async def claim(
     return body["tasks"]
 
 
-async def eventually(check, *, deadline_seconds: float = 20.0, interval: float = 0.05):
-    """Poll `check()` (async, returns a truthy value when done) until it succeeds or time is up."""
-    import asyncio
-    import time
-
+async def eventually(
+    check: Callable[[], Any],
+    *,
+    deadline_seconds: float = 20.0,
+    interval: float = 0.05,
+    what: str = "",
+) -> Any:
+    """Poll `check()` (sync or async) until it returns something truthy, which is returned;
+    fail when `deadline_seconds` pass first (`what` names the awaited condition)."""
     deadline = time.monotonic() + deadline_seconds
     while True:
-        result = await check()
+        result = check()
+        if inspect.isawaitable(result):
+            result = await result
         if result:
             return result
-        assert time.monotonic() < deadline, "condition not reached before the deadline"
+        assert time.monotonic() < deadline, f"gave up waiting for {what or check}"
         await asyncio.sleep(interval)

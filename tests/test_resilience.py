@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import subprocess
 import sys
 import tempfile
-import time
 
 import pgserver
 import pytest
@@ -16,7 +14,7 @@ import pytest
 from durable_queue.app import create_app
 from durable_queue.config import Settings
 from durable_queue.migrate import apply_migrations
-from tests.helpers import call, error, make_queue
+from tests.helpers import call, error, eventually, make_queue
 
 
 def test_unreachable_database_at_start_exits_1_with_one_line():
@@ -46,14 +44,10 @@ def stoppable_postgres():
     handle["server"].cleanup()
 
 
-async def eventually_status(client, path, status, deadline_seconds=30.0):
-    deadline = time.monotonic() + deadline_seconds
-    while True:
-        resp = await client.get(path)
-        if resp.status == status:
-            return await resp.json()
-        assert time.monotonic() < deadline, f"{path} never answered {status} (last {resp.status})"
-        await asyncio.sleep(0.1)
+async def answers(client, path, status):
+    """The JSON body of GET `path` when it answers `status`, else None."""
+    resp = await client.get(path)
+    return await resp.json() if resp.status == status else None
 
 
 async def test_database_lost_while_serving_gives_503_then_recovers(
@@ -65,7 +59,9 @@ async def test_database_lost_while_serving_gives_503_then_recovers(
     await make_queue(client, "kept")
 
     stoppable_postgres["server"].cleanup()  # the database goes away
-    body = await eventually_status(client, "/api/v1/queues", 503)
+    body = await eventually(
+        lambda: answers(client, "/api/v1/queues", 503), deadline_seconds=30, what="503"
+    )
     assert body == {"error": "database unavailable", "code": "UNAVAILABLE"}
     await error(client, "POST", "/queues", 503, "UNAVAILABLE", json={"name": "lost"})
     assert (await client.get("/readyz")).status == 503
@@ -74,7 +70,9 @@ async def test_database_lost_while_serving_gives_503_then_recovers(
     stoppable_postgres["server"] = pgserver.get_server(
         stoppable_postgres["dir"], cleanup_mode="stop"
     )
-    body = await eventually_status(client, "/api/v1/queues", 200)
+    body = await eventually(
+        lambda: answers(client, "/api/v1/queues", 200), deadline_seconds=30, what="200"
+    )
     assert [q["name"] for q in body["queues"]] == ["kept"]  # nothing lost, nothing half-written
     assert (await client.get("/readyz")).status == 200
     await call(client, "POST", "/queues", 201, json={"name": "after"})
