@@ -4,18 +4,28 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from urllib.parse import urlsplit
 
 import attrs
+import platformdirs
+import psycopg2.extensions
 
 from durable_queue.errors import ValidationError
 
-DEFAULT_DATA_DIR = "./.durable-queue"
+DATABASE_URL_FORM = "postgresql://user:password@host:5432/dbname"
+
+
+def default_data_dir() -> str:
+    """Where the embedded database keeps its data unless DURABLE_DATA_DIR or --data-dir say
+    otherwise: the user's data directory (~/.local/share/durable-queue on Linux), the same
+    whatever the working directory the server starts in."""
+    return str(platformdirs.user_data_path("durable-queue", appauthor=False))
 
 
 @attrs.frozen
 class Settings:
     database_url: str | None = None
-    data_dir: str = DEFAULT_DATA_DIR
+    data_dir: str = attrs.field(factory=default_data_dir)
     host: str = "0.0.0.0"
     port: int = 8080
     max_body_bytes: int = 1024 * 1024
@@ -30,8 +40,8 @@ class Settings:
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
         env = os.environ if env is None else env
         values: dict[str, object] = {
-            "database_url": env.get("DATABASE_URL") or None,
-            "data_dir": env.get("DURABLE_DATA_DIR") or DEFAULT_DATA_DIR,
+            "database_url": _database_url(env.get("DATABASE_URL") or None),
+            "data_dir": env.get("DURABLE_DATA_DIR") or default_data_dir(),
             "host": env.get("DURABLE_HOST") or "0.0.0.0",
             "port": _int(env, "DURABLE_PORT", 8080),
             "max_body_bytes": _int(env, "DURABLE_MAX_BODY_BYTES", 1024 * 1024),
@@ -43,7 +53,23 @@ class Settings:
             "max_claim_expiries": _int(env, "DURABLE_MAX_CLAIM_EXPIRIES", 10),
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
+        values["data_dir"] = os.path.abspath(os.path.expanduser(str(values["data_dir"])))
         return cls(**values)
+
+
+def _database_url(raw: str | None) -> str | None:
+    """DATABASE_URL, refused at start (one line, no traceback) unless libpq can parse it as
+    a postgresql:// URL. The value is not echoed: it may hold a password."""
+    if raw is None:
+        return None
+    if urlsplit(raw).scheme not in ("postgresql", "postgres"):
+        raise ValidationError(f"DATABASE_URL must be a URL like {DATABASE_URL_FORM}")
+    try:
+        psycopg2.extensions.parse_dsn(raw)
+    except psycopg2.ProgrammingError as exc:
+        reason = str(exc).strip().splitlines()[0]
+        raise ValidationError(f"DATABASE_URL is not a valid PostgreSQL URL: {reason}") from exc
+    return raw
 
 
 def _int(env: Mapping[str, str], name: str, default: int) -> int:

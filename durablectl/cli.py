@@ -215,6 +215,7 @@ def paged(noun: str) -> Callable[[Callable[..., Awaitable[None]]], Callable[...,
         "durablectl --server http://localhost:8080 queues stats demo",
     ),
 )
+@click.version_option(package_name="durable-queue", prog_name="durablectl")
 @click.option(
     "--server",
     "-s",
