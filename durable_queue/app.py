@@ -12,6 +12,7 @@ from durable_queue.api.keys import MAINTENANCE, SETTINGS, STORE
 from durable_queue.api.middleware import access_log_middleware, error_middleware
 from durable_queue.api.openapi import setup_openapi
 from durable_queue.api.routes import add_routes
+from durable_queue.api.validation import validation_middleware
 from durable_queue.config import Settings
 from durable_queue.db import create_pool
 from durable_queue.listener import setup_listener
@@ -27,7 +28,7 @@ def create_app(settings: Settings) -> web.Application:
     if not settings.database_url:
         raise ValueError("settings.database_url must be set (start the embedded database first)")
     app = web.Application(
-        middlewares=[access_log_middleware, error_middleware],
+        middlewares=[access_log_middleware, error_middleware, validation_middleware],
         client_max_size=settings.max_body_bytes,
     )
     app[SETTINGS] = settings

@@ -1,11 +1,14 @@
-"""Typed records the store returns and the API renders.
+"""Typed records: the single declaration of every response shape, and the commands
+requests load into.
 
 Rows (dicts from aiosql) become records through the shared cattrs converter;
-records become wire dicts through the same converter. A field declared with
-`optional()` is left out of the wire form when it is None, matching the
-original server's `omitempty`; every other field is always present (None as
-null). JSON values keep the JSON_NULL marker (an explicit null) apart from
-None (never given).
+records become wire dicts through the same converter, and the OpenAPI response
+schemas are derived from them (`durable_queue.api.response_schemas`). A field
+declared with `optional()` is left out of the wire form when it is None,
+matching the original server's `omitempty`; every other field is always present
+(None as null). JSON values keep the JSON_NULL marker (an explicit null) apart
+from None (never given). Field metadata `description` and `enum` reach the
+OpenAPI document.
 """
 
 from __future__ import annotations
@@ -20,12 +23,32 @@ import cattrs.gen
 
 from durable_queue.jsonvalue import JSON_NULL
 
-_OMIT_NONE = "omit_none"
+OMIT_NONE = "omit_none"
+
+TASK_STATUSES = ("pending", "completed", "failed", "canceled")
+RUN_STATUSES = ("pending", "claimed", "completed", "failed", "sleeping", "canceled")
+WORKFLOW_STATUSES = ("pending", "running", "completed", "failed", "canceled")
 
 
-def optional(default: Any = None) -> Any:
-    """An attrs field that is omitted from the wire form while it is None."""
-    return attrs.field(default=default, metadata={_OMIT_NONE: True})
+def optional(description: str | None = None) -> Any:
+    """An attrs field (default None) that is omitted from the wire form while it is None."""
+    return attrs.field(default=None, metadata=_metadata(description, None, omit_none=True))
+
+
+def described(description: str | None = None, *, enum: tuple[str, ...] | None = None) -> Any:
+    """A required attrs field with a description (and allowed values) for the OpenAPI document."""
+    return attrs.field(metadata=_metadata(description, enum))
+
+
+def _metadata(
+    description: str | None, enum: tuple[str, ...] | None, *, omit_none: bool = False
+) -> dict[str, Any]:
+    metadata: dict[str, Any] = {OMIT_NONE: True} if omit_none else {}
+    if description:
+        metadata["description"] = description
+    if enum:
+        metadata["enum"] = list(enum)
+    return metadata
 
 
 def rfc3339(value: dt.datetime) -> str:
@@ -50,7 +73,7 @@ def _unstructure_attrs_factory(cls: type) -> Any:
         out: dict[str, Any] = {}
         for field in fields:
             value = getattr(obj, field.name)
-            if value is None and field.metadata.get(_OMIT_NONE):
+            if value is None and field.metadata.get(OMIT_NONE):
                 continue
             if value is JSON_NULL:
                 out[field.name] = None
@@ -87,10 +110,21 @@ def from_row(row: dict[str, Any], cls: type) -> Any:
     return converter.structure({k: v for k, v in row.items() if k in names}, cls)
 
 
+# -- responses -------------------------------------------------------------------
+
+
+@attrs.frozen
+class ErrorBody:
+    """Every error answer: `{error, code}`."""
+
+    error: str = described("human-readable message naming the offending field")
+    code: str = described("VALIDATION_ERROR, NOT_FOUND, CONFLICT, ...")
+
+
 @attrs.frozen
 class CleanupPolicy:
-    task_ttl_seconds: int
-    event_ttl_seconds: int
+    task_ttl_seconds: int = described("delete finished tasks this long after; 0 keeps them")
+    event_ttl_seconds: int = described("delete events older than this; 0 keeps them")
 
 
 @attrs.frozen
@@ -118,15 +152,22 @@ class QueueSummary:
 
 
 @attrs.frozen
+class QueueList:
+    queues: list[QueueSummary]
+
+
+@attrs.frozen
 class QueueStats:
     queue_name: str
-    pending_runs: int
+    pending_runs: int = described("every pending run, due or not")
     claimed_runs: int
     completed_runs: int
-    oldest_pending_run_age_seconds: float | None
+    oldest_pending_run_age_seconds: float | None = described(
+        "seconds since the oldest due pending run became available; null when none is due"
+    )
     failed_runs: int
     sleeping_runs: int
-    scheduled_runs: int
+    scheduled_runs: int = described("pending runs not yet due")
     canceled_runs: int
     tasks_by_status: dict[str, int]
 
@@ -147,16 +188,21 @@ class ClaimedTask:
     max_attempts: int
     claim_expires_at: dt.datetime
     params: Any = optional()
-    headers: Any = optional()
-    retry_strategy: Any = optional()
+    headers: dict[str, str] | None = optional()
+    retry_strategy: dict[str, Any] | None = optional()
     workflow_run_id: uuid.UUID | None = optional()
+
+
+@attrs.frozen
+class ClaimedTasks:
+    tasks: list[ClaimedTask]
 
 
 @attrs.frozen
 class TaskSummary:
     id: uuid.UUID
     task_name: str
-    status: str
+    status: str = described(enum=TASK_STATUSES)
     queue_name: str
     max_attempts: int
     created_at: dt.datetime
@@ -164,14 +210,26 @@ class TaskSummary:
 
 
 @attrs.frozen
+class TaskList:
+    tasks: list[TaskSummary]
+    next_cursor: uuid.UUID | None = optional("pass back as `cursor` for the next page")
+
+
+@attrs.frozen
 class RunSummary:
     id: uuid.UUID
     task_id: uuid.UUID
     attempt: int
-    status: str
+    status: str = described(enum=RUN_STATUSES)
     created_at: dt.datetime
     error: str | None = optional()
     completed_at: dt.datetime | None = optional()
+
+
+@attrs.frozen
+class RunList:
+    runs: list[RunSummary]
+    next_cursor: uuid.UUID | None = optional("pass back as `cursor` for the next page")
 
 
 @attrs.frozen
@@ -193,8 +251,8 @@ class RunFailed:
     run_id: uuid.UUID
     attempt: int
     status: str = "failed"
-    next_run_id: uuid.UUID | None = optional()
-    next_attempt_at: dt.datetime | None = optional()
+    next_run_id: uuid.UUID | None = optional("present exactly when a retry was scheduled")
+    next_attempt_at: dt.datetime | None = optional("present exactly when a retry was scheduled")
 
 
 @attrs.frozen
@@ -205,10 +263,21 @@ class RunScheduled:
 
 @attrs.frozen
 class WaitOutcome:
-    """The answer of wait-for-event: resolved (200), sleeping (202) or timeout (408)."""
+    """What the store answers a wait-for-event: resolved, sleeping or timeout."""
 
     status: str
     payload: Any = None
+
+
+@attrs.frozen
+class WaitAnswer:
+    """The wire answer of wait-for-event: resolved (200), sleeping (202) or timeout (408)."""
+
+    status: str = described(enum=("resolved", "sleeping", "timeout"))
+    payload: Any = optional("resolved: the event's payload")
+    message: str | None = optional()
+    error: str | None = optional("timeout: the message again, for generic clients")
+    code: str | None = optional("timeout: WAIT_TIMEOUT")
 
 
 @attrs.frozen
@@ -237,62 +306,38 @@ class EventCreated:
 class WorkflowRunCreated:
     workflow_run_id: uuid.UUID
     workflow_name: str
-    status: str
+    status: str = described(enum=WORKFLOW_STATUSES)
     created_at: dt.datetime
 
 
 @attrs.frozen
 class WorkflowRunUpdated:
     workflow_run_id: uuid.UUID
-    status: str
+    status: str = described(enum=WORKFLOW_STATUSES)
     updated_at: dt.datetime
 
 
 @attrs.frozen
-class NewTask:
-    """What a create-task request asks for (already validated)."""
-
-    task_name: str
-    params: Any = None
-    headers: dict[str, str] | None = None
-    retry_strategy: dict[str, Any] | None = None
-    max_attempts: int = 1
-    start_timeout: int = 0
-    execution_timeout: int = 0
-    workflow_run_id: uuid.UUID | None = None
-    idempotency_key: str | None = None
-    run_at: dt.datetime | None = None
-
-
-@attrs.frozen
-class WorkflowRunPatch:
-    """A PATCH of a workflow run: only the fields given are changed."""
-
-    status: str | None = None
-    result: Any = None  # None: unchanged; JSON_NULL: set to null
-    started_at: dt.datetime | None = None
-    completed_at: dt.datetime | None = None
-
-
-@attrs.frozen
 class TaskDetail:
+    """A task with every stored field; fields never given are omitted, as in listings."""
+
     id: uuid.UUID
     task_name: str
-    status: str
+    status: str = described(enum=TASK_STATUSES)
     queue_name: str
     max_attempts: int
     created_at: dt.datetime
-    params: Any
-    headers: Any
-    retry_strategy: Any
-    start_timeout: int
-    execution_timeout: int
-    workflow_run_id: uuid.UUID | None
-    idempotency_key: str | None
-    error: str | None
-    result: Any
-    runs: list[RunSummary]
-    checkpoints: list[str]
+    start_timeout: int = described("seconds; 0 = none")
+    execution_timeout: int = described("seconds; 0 = none")
+    runs: list[RunSummary] = described("attempt order")
+    checkpoints: list[str] = described("step names")
+    params: Any = optional()
+    headers: dict[str, str] | None = optional()
+    retry_strategy: dict[str, Any] | None = optional()
+    workflow_run_id: uuid.UUID | None = optional()
+    idempotency_key: str | None = optional()
+    error: str | None = optional("why it failed or was canceled")
+    result: Any = optional("result of the completing run")
     completed_at: dt.datetime | None = optional()
 
 
@@ -316,15 +361,20 @@ class CheckpointEntry:
 
 
 @attrs.frozen
+class CheckpointList:
+    checkpoints: list[CheckpointEntry]
+
+
+@attrs.frozen
 class WorkflowRun:
     id: uuid.UUID
-    workflow_run_id: uuid.UUID  # the same id, under the key the create/patch answers use
+    workflow_run_id: uuid.UUID = described("the same id, under the key create and patch answer")
     workflow_name: str
     workflow_version: str | None
     inputs: Any
     created_by: str | None
-    tags: Any
-    status: str
+    tags: dict[str, str] | None
+    status: str = described(enum=WORKFLOW_STATUSES)
     result: Any
     started_at: dt.datetime | None
     completed_at: dt.datetime | None
@@ -338,3 +388,129 @@ class WorkflowRunDetail(WorkflowRun):
 
     tasks: list[TaskSummary]
     task_counts: dict[str, int]
+
+
+@attrs.frozen
+class WorkflowRunList:
+    workflow_runs: list[WorkflowRun]
+    next_cursor: uuid.UUID | None = optional("pass back as `cursor` for the next page")
+
+
+@attrs.frozen
+class Health:
+    status: str = described("ok")
+
+
+@attrs.frozen
+class Readiness:
+    status: str = described("ok or unavailable")
+    database: str = described("ok or unreachable")
+    listener: str = described("ok or down (LISTEN connection)")
+    maintenance: str = described("active on the one instance that sweeps, else standby")
+
+
+# -- commands: what a request asks for, loaded by its schema (api/schemas.py) -------
+# Each default is declared here once; a field absent from the request (or given as
+# null, where null means "absent") takes it.
+
+
+@attrs.frozen
+class QueueCleanup:
+    """Cleanup settings of a new queue; None takes the store's default."""
+
+    task_ttl_seconds: int | None = None
+    event_ttl_seconds: int | None = None
+
+
+@attrs.frozen
+class NewQueue:
+    name: str
+    cleanup: QueueCleanup = attrs.field(factory=QueueCleanup)
+
+
+@attrs.frozen
+class NewTask:
+    task_name: str
+    params: Any = None
+    headers: dict[str, str] | None = None
+    retry_strategy: dict[str, Any] | None = None
+    max_attempts: int = 1
+    start_timeout: int = 0
+    execution_timeout: int = 0
+    workflow_run_id: uuid.UUID | None = None
+    idempotency_key: str | None = None
+    run_at: dt.datetime | None = None
+
+
+@attrs.frozen
+class ClaimRequest:
+    limit: int
+    claim_timeout: int
+    long_poll_seconds: int = 0
+
+
+@attrs.frozen
+class RunResult:
+    """A complete's body: the result (None when not given, JSON_NULL for a given null)."""
+
+    result: Any = None
+
+
+@attrs.frozen
+class RunFailure:
+    error: str
+
+
+@attrs.frozen
+class RunSchedule:
+    run_at: dt.datetime
+
+
+@attrs.frozen
+class EventWait:
+    event_name: str
+    timeout_seconds: int
+    task_id: uuid.UUID
+    step_name: str
+
+
+@attrs.frozen
+class ClaimExtension:
+    extend_by: int
+
+
+@attrs.frozen
+class CheckpointWrite:
+    state: Any
+    owner_run: uuid.UUID
+    extend_claim_by: int | None = None
+
+
+@attrs.frozen
+class NewEvent:
+    event_name: str
+    payload: Any = None
+
+
+@attrs.frozen
+class NewWorkflowRun:
+    workflow_name: str
+    workflow_version: str | None = None
+    inputs: Any = None
+    created_by: str | None = None
+    tags: dict[str, str] | None = None
+
+
+@attrs.frozen
+class WorkflowRunPatch:
+    """A PATCH of a workflow run: only the fields given are changed."""
+
+    status: str | None = None
+    result: Any = None  # None: unchanged; JSON_NULL: set to null
+    started_at: dt.datetime | None = None
+    completed_at: dt.datetime | None = None
+
+
+def as_arguments(command: Any) -> dict[str, Any]:
+    """A command's fields as keyword arguments (for store methods that take them one by one)."""
+    return attrs.asdict(command, recurse=False)

@@ -1,42 +1,37 @@
-"""The one error middleware (domain errors → `{error, code}`) and the JSON access log."""
+"""The one error middleware (errors → `{error, code}`) and the JSON access log."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
 
-import psycopg2
 from aiohttp import web
 
-from durable_queue.api.responses import error_response
-from durable_queue.db import CONNECTION_ERRORS
-from durable_queue.errors import (
-    DurableError,
-    NotFound,
-    PayloadTooLarge,
-    Unavailable,
-    ValidationError,
-)
+from durable_queue.api.responses import INTERNAL_ERROR, error_body_response, error_response
+from durable_queue.errors import DurableError
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 access_log = logging.getLogger("durable_queue.access")
 log = logging.getLogger("durable_queue.api")
 
+# nginx's "client closed request": the client went away before the answer.
+CLIENT_CLOSED_REQUEST = 499
 
-def _from_http_exception(exc: web.HTTPException) -> DurableError:
+
+def _http_error_response(exc: web.HTTPException) -> web.Response:
+    """aiohttp's own errors (no route, wrong method, body too large) in our envelope."""
     if isinstance(exc, web.HTTPNotFound):
-        return NotFound("no such endpoint")
-    if isinstance(exc, web.HTTPRequestEntityTooLarge):
-        return PayloadTooLarge("request body is larger than the configured limit")
+        return error_body_response(404, "NOT_FOUND", "no such endpoint")
     if isinstance(exc, web.HTTPMethodNotAllowed):
-        error = DurableError(f"method {exc.method} is not allowed here")
-        error.status, error.code = 405, "METHOD_NOT_ALLOWED"
-        return error
-    error = DurableError(exc.reason or "request failed")
-    error.status = exc.status
-    error.code = "VALIDATION_ERROR" if 400 <= exc.status < 500 else "INTERNAL_ERROR"
-    return error
+        message = f"method {exc.method} is not allowed here"
+        return error_body_response(405, "METHOD_NOT_ALLOWED", message)
+    if isinstance(exc, web.HTTPRequestEntityTooLarge):
+        message = "request body is larger than the configured limit"
+        return error_body_response(413, "PAYLOAD_TOO_LARGE", message)
+    code = "VALIDATION_ERROR" if exc.status < 500 else INTERNAL_ERROR[1]
+    return error_body_response(exc.status, code, exc.reason or "request failed")
 
 
 @web.middleware
@@ -48,20 +43,12 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
-        return error_response(_from_http_exception(exc))
-    except psycopg2.DataError:
-        # A value PostgreSQL refuses (out of range, bad encoding): the input's fault, and the
-        # transaction was rolled back, so nothing changed.
-        log.warning("value refused by the database", extra={"path": request.path})
-        return error_response(ValidationError("a value in the request is out of range or invalid"))
-    except CONNECTION_ERRORS:
-        log.warning("database unavailable", extra={"path": request.path})
-        return error_response(Unavailable())
-    except (UnicodeDecodeError, ValueError) as exc:
-        return error_response(ValidationError(f"malformed request: {exc}"))
+        return _http_error_response(exc)
+    except ConnectionResetError:
+        raise  # the client is gone: nobody to answer; logged as 499
     except Exception:
         log.exception("unhandled error", extra={"method": request.method, "path": request.path})
-        return error_response(DurableError())
+        return error_body_response(*INTERNAL_ERROR, "internal server error")
 
 
 @web.middleware
@@ -72,6 +59,9 @@ async def access_log_middleware(request: web.Request, handler: Handler) -> web.S
         response = await handler(request)
         status = response.status
         return response
+    except (asyncio.CancelledError, ConnectionResetError):
+        status = CLIENT_CLOSED_REQUEST
+        raise
     finally:
         access_log.info(
             "request",

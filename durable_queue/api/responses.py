@@ -1,4 +1,4 @@
-"""JSON responses in the wire format (records rendered through the shared converter)."""
+"""JSON responses in the wire format, and the one table from domain error to HTTP answer."""
 
 from __future__ import annotations
 
@@ -6,21 +6,44 @@ from typing import Any
 
 from aiohttp import web
 
-from durable_queue.errors import DurableError
+from durable_queue.errors import (
+    Conflict,
+    DurableError,
+    NotFound,
+    PayloadTooLarge,
+    Unavailable,
+    ValidationError,
+)
 from durable_queue.jsonvalue import dumps
-from durable_queue.records import Page, to_wire
+from durable_queue.records import ErrorBody, to_wire
+
+# Domain error → (HTTP status, wire code); anything else is a 500.
+ERROR_STATUS: dict[type[DurableError], tuple[int, str]] = {
+    ValidationError: (400, "VALIDATION_ERROR"),
+    NotFound: (404, "NOT_FOUND"),
+    Conflict: (409, "CONFLICT"),
+    PayloadTooLarge: (413, "PAYLOAD_TOO_LARGE"),
+    Unavailable: (503, "UNAVAILABLE"),
+}
+INTERNAL_ERROR = (500, "INTERNAL_ERROR")
 
 
 def json_response(data: Any, status: int = 200) -> web.Response:
     return web.Response(text=dumps(to_wire(data)), status=status, content_type="application/json")
 
 
-def page_response(key: str, page: Page) -> web.Response:
-    body: dict[str, Any] = {key: page.items}
-    if page.next_cursor is not None:
-        body["next_cursor"] = page.next_cursor
-    return json_response(body)
+def status_of(error: DurableError) -> tuple[int, str]:
+    """The (status, code) of a domain error, by its nearest class in ERROR_STATUS."""
+    for cls in type(error).__mro__:
+        if cls in ERROR_STATUS:
+            return ERROR_STATUS[cls]
+    return INTERNAL_ERROR
 
 
 def error_response(error: DurableError) -> web.Response:
-    return json_response({"error": error.message, "code": error.code}, status=error.status)
+    status, code = status_of(error)
+    return error_body_response(status, code, error.message)
+
+
+def error_body_response(status: int, code: str, message: str) -> web.Response:
+    return json_response(ErrorBody(message, code), status=status)

@@ -5,8 +5,14 @@ from __future__ import annotations
 from aiohttp import web
 
 from durable_queue.api import checkpoints, events, health, queues, runs, tasks, workflow_runs
+from durable_queue.api.openapi import DOCS_URL
 
 API = "/api/v1"
+
+
+async def redirect_to_docs(request: web.Request) -> web.StreamResponse:
+    """`GET /`: a person who opens the server's address lands on the API docs."""
+    raise web.HTTPFound(DOCS_URL)
 
 
 def add_routes(app: web.Application) -> None:
@@ -41,6 +47,7 @@ def add_routes(app: web.Application) -> None:
             web.patch(
                 f"{API}/workflow-runs/{{workflow_run_id}}", workflow_runs.update_workflow_run
             ),
+            web.get("/", redirect_to_docs),
             web.get("/healthz", health.healthz),
             web.get("/readyz", health.readyz),
         ]

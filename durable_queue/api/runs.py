@@ -1,27 +1,40 @@
-"""Run endpoints: list, complete, fail, schedule, wait-for-event."""
+"""Run endpoints: list, complete, fail, schedule, wait-for-event, heartbeat."""
 
 from __future__ import annotations
 
 from aiohttp import web
-from aiohttp_apispec import docs, querystring_schema, request_schema, response_schema
+from aiohttp_apispec import (
+    docs,
+    match_info_schema,
+    querystring_schema,
+    request_schema,
+    response_schema,
+)
 
-from durable_queue.api import parsing
 from durable_queue.api.keys import STORE
-from durable_queue.api.responses import json_response, page_response
+from durable_queue.api.response_schemas import response_schema_of
+from durable_queue.api.responses import json_response
 from durable_queue.api.schemas import (
     CompleteRunSchema,
     ErrorSchema,
-    FailRunResponseSchema,
     FailRunSchema,
-    HeartbeatResponseSchema,
     HeartbeatSchema,
     ListRunsQuerySchema,
-    RunListSchema,
-    RunStatusSchema,
-    ScheduleRunResponseSchema,
+    RunPathSchema,
     ScheduleRunSchema,
-    WaitForEventResponseSchema,
     WaitForEventSchema,
+)
+from durable_queue.api.validation import BODY, PATH, QUERY
+from durable_queue.jsonvalue import JSON_NULL
+from durable_queue.records import (
+    ClaimExtended,
+    EventWait,
+    RunCompleted,
+    RunFailed,
+    RunList,
+    RunScheduled,
+    WaitAnswer,
+    as_arguments,
 )
 
 TAG = ["runs"]
@@ -30,86 +43,80 @@ CONFLICT = "the run does not hold a claim (finished, expired, canceled or not cl
 
 @docs(tags=TAG, summary="List runs, newest first (cursor pagination)")
 @querystring_schema(ListRunsQuerySchema)
-@response_schema(RunListSchema, 200)
+@response_schema(response_schema_of(RunList), 200)
 async def list_runs(request: web.Request) -> web.Response:
-    filters = parsing.query(request, ListRunsQuerySchema())
-    page = await request.app[STORE].list_runs(**filters)
-    return page_response("runs", page)
+    page = await request.app[STORE].list_runs(**request[QUERY])
+    return json_response(RunList(page.items, page.next_cursor))
 
 
 @docs(tags=TAG, summary="Complete a claimed run (the body may be empty)")
+@match_info_schema(RunPathSchema)
 @request_schema(CompleteRunSchema)
-@response_schema(RunStatusSchema, 200)
+@response_schema(response_schema_of(RunCompleted), 200)
 @response_schema(ErrorSchema, 404)
 @response_schema(ErrorSchema, 409, description=CONFLICT)
 async def complete_run(request: web.Request) -> web.Response:
-    run_id = parsing.path_uuid(request, "run_id")
-    data = await parsing.body(request, CompleteRunSchema(), allow_empty=True)
-    outcome = await request.app[STORE].complete_run(run_id, data.get("result"))
-    return json_response(outcome)
+    store = request.app[STORE]
+    return json_response(await store.complete_run(request[PATH]["run_id"], request[BODY].result))
 
 
 @docs(tags=TAG, summary="Fail a claimed run; a retry is scheduled while attempts remain")
+@match_info_schema(RunPathSchema)
 @request_schema(FailRunSchema)
-@response_schema(FailRunResponseSchema, 200)
+@response_schema(response_schema_of(RunFailed), 200)
 @response_schema(ErrorSchema, 404)
 @response_schema(ErrorSchema, 409, description=CONFLICT)
 async def fail_run(request: web.Request) -> web.Response:
-    run_id = parsing.path_uuid(request, "run_id")
-    data = await parsing.body(request, FailRunSchema())
-    return json_response(await request.app[STORE].fail_run(run_id, data["error"]))
+    store = request.app[STORE]
+    return json_response(await store.fail_run(request[PATH]["run_id"], request[BODY].error))
 
 
 @docs(tags=TAG, summary="Move a pending run, or release a claimed run until run_at")
+@match_info_schema(RunPathSchema)
 @request_schema(ScheduleRunSchema)
-@response_schema(ScheduleRunResponseSchema, 200)
+@response_schema(response_schema_of(RunScheduled), 200)
 @response_schema(ErrorSchema, 404)
 @response_schema(ErrorSchema, 409, description="the run is sleeping or finished")
 async def schedule_run(request: web.Request) -> web.Response:
-    run_id = parsing.path_uuid(request, "run_id")
-    data = await parsing.body(request, ScheduleRunSchema())
-    return json_response(await request.app[STORE].schedule_run(run_id, data["run_at"]))
+    store = request.app[STORE]
+    return json_response(await store.schedule_run(request[PATH]["run_id"], request[BODY].run_at))
 
 
 @docs(
     tags=TAG,
     summary="Wait for an event: 200 resolved, 202 sleeping (claim released), 408 timed out",
 )
+@match_info_schema(RunPathSchema)
 @request_schema(WaitForEventSchema)
-@response_schema(WaitForEventResponseSchema, 200, description="resolved: the event's payload")
+@response_schema(response_schema_of(WaitAnswer), 200, description="resolved: the event's payload")
 @response_schema(
-    WaitForEventResponseSchema, 202, description="the run sleeps until the event or the timeout"
+    response_schema_of(WaitAnswer), 202, description="the run sleeps until the event or the timeout"
 )
-@response_schema(WaitForEventResponseSchema, 408, description="the wait timed out")
+@response_schema(response_schema_of(WaitAnswer), 408, description="the wait timed out")
 @response_schema(ErrorSchema, 404)
 @response_schema(ErrorSchema, 409, description=CONFLICT)
 async def wait_for_event(request: web.Request) -> web.Response:
-    run_id = parsing.path_uuid(request, "run_id")
-    data = await parsing.body(request, WaitForEventSchema())
-    outcome = await request.app[STORE].wait_for_event(
-        run_id,
-        task_id=data["task_id"],
-        event_name=data["event_name"],
-        step_name=data["step_name"],
-        timeout_seconds=data["timeout_seconds"],
-    )
-    event = data["event_name"]
+    wait: EventWait = request[BODY]
+    outcome = await request.app[STORE].wait_for_event(request[PATH]["run_id"], **as_arguments(wait))
     if outcome.status == "resolved":
-        return json_response({"status": "resolved", "payload": outcome.payload})
+        payload = JSON_NULL if outcome.payload is None else outcome.payload
+        return json_response(WaitAnswer("resolved", payload=payload))
     if outcome.status == "sleeping":
-        return json_response({"status": "sleeping", "message": f"waiting for event: {event}"}, 202)
-    message = f"timed out waiting for event: {event}"
+        return json_response(
+            WaitAnswer("sleeping", message=f"waiting for event: {wait.event_name}"), 202
+        )
+    message = f"timed out waiting for event: {wait.event_name}"
     return json_response(
-        {"status": "timeout", "message": message, "error": message, "code": "WAIT_TIMEOUT"}, 408
+        WaitAnswer("timeout", message=message, error=message, code="WAIT_TIMEOUT"), 408
     )
 
 
 @docs(tags=TAG, summary="Extend a live claim to now + extend_by seconds")
+@match_info_schema(RunPathSchema)
 @request_schema(HeartbeatSchema)
-@response_schema(HeartbeatResponseSchema, 200)
+@response_schema(response_schema_of(ClaimExtended), 200)
 @response_schema(ErrorSchema, 404)
 @response_schema(ErrorSchema, 409, description=CONFLICT)
 async def heartbeat(request: web.Request) -> web.Response:
-    run_id = parsing.path_uuid(request, "run_id")
-    data = await parsing.body(request, HeartbeatSchema())
-    return json_response(await request.app[STORE].heartbeat(run_id, data["extend_by"]))
+    store = request.app[STORE]
+    return json_response(await store.heartbeat(request[PATH]["run_id"], request[BODY].extend_by))

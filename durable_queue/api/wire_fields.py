@@ -1,0 +1,197 @@
+"""The field types of the request schemas, each carrying its wire error messages.
+
+A message is the problem only ("is required", "must be a valid UUID"); the
+validation step puts the field's path in front ("tasks[3].task_name is required"),
+so no marshmallow message is rewritten after the fact. Integers are strict (no
+strings, no fractions, no booleans), numbers are finite.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from marshmallow import ValidationError, fields, validate
+
+from durable_queue.jsonvalue import JSON_NULL
+
+# PostgreSQL's integer: the bound of every stored count and number of seconds.
+INT32_MAX = 2_147_483_647
+# Names that are indexed (event, step, workflow names, idempotency keys) must fit in a
+# B-tree entry; 1,024 characters is far below PostgreSQL's limit.
+MAX_NAME_LENGTH = 1024
+# 1-128 letters, digits, '-', '_', '.', but not '.' or '..' (a URL cannot reach those).
+# Written for both Python and ECMA-262 (the OpenAPI pattern); matched in full.
+QUEUE_NAME_PATTERN = r"^(?!\.\.?$)[A-Za-z0-9_.-]{1,128}$"
+# Times outside this window are refused: PostgreSQL could store them, but they
+# could not be read back into Python datetimes (year 10000 after a UTC shift).
+EARLIEST = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+LATEST = dt.datetime(9000, 1, 1, tzinfo=dt.UTC)
+
+_TIMESTAMP = "must be an RFC 3339 timestamp with a zone"
+
+
+class _Messages:
+    """Messages every field shares (merged below each type's own)."""
+
+    default_error_messages = {
+        "required": "is required",
+        "null": "may not be null",
+        "validator_failed": "is invalid",
+    }
+
+
+class _Integer(_Messages, fields.Integer):
+    default_error_messages = {"invalid": "must be an integer", "too_large": "is too large"}
+
+    def _validated(self, value: Any) -> Any:
+        if isinstance(value, bool):  # JSON true is not the integer 1
+            raise self.make_error("invalid", input=value)
+        return super()._validated(value)
+
+
+class _Float(_Messages, fields.Float):
+    default_error_messages = {
+        "invalid": "must be a number",
+        "too_large": "is too large",
+        "special": "must be a finite number",
+    }
+
+    def _validated(self, value: Any) -> Any:
+        if isinstance(value, bool | str):
+            raise self.make_error("invalid", input=value)
+        return super()._validated(value)
+
+
+class _String(_Messages, fields.String):
+    default_error_messages = {"invalid": "must be a string", "invalid_utf8": "must be UTF-8"}
+
+
+class _UUID(_Messages, fields.UUID):
+    default_error_messages = {"invalid_uuid": "must be a valid UUID"}
+
+
+class _Boolean(_Messages, fields.Boolean):
+    default_error_messages = {"invalid": "must be a boolean"}
+
+
+class _Dict(_Messages, fields.Dict):
+    default_error_messages = {"invalid": "must be an object"}
+
+
+class _List(_Messages, fields.List):
+    default_error_messages = {"invalid": "must be a list"}
+
+
+class _Nested(_Messages, fields.Nested):
+    default_error_messages = {"type": "must be an object"}
+
+
+class _Timestamp(_Messages, fields.AwareDateTime):
+    default_error_messages = {
+        "invalid": _TIMESTAMP,
+        "invalid_awareness": _TIMESTAMP,
+        "format": _TIMESTAMP,
+    }
+
+
+class _JsonValue(_Messages, fields.Raw):
+    """Any JSON value; a given null loads as JSON_NULL, so it stays apart from "absent"."""
+
+    def deserialize(self, value: Any, attr: Any = None, data: Any = None, **kwargs: Any) -> Any:
+        if value is None:
+            return JSON_NULL
+        return super().deserialize(value, attr, data, **kwargs)
+
+
+class FullMatch(validate.Regexp):
+    """A Regexp validator that must match the whole value (`$` alone lets "q\\n" through)."""
+
+    def __call__(self, value: str) -> str:
+        if self.regex.fullmatch(value) is None:
+            raise ValidationError(self._format_error(value))
+        return value
+
+
+def _range(minimum: float | None, maximum: float | None) -> validate.Range:
+    if minimum is not None and maximum is not None:
+        error = "must be between {min} and {max}"
+    elif minimum is not None:
+        error = "must be at least {min}"
+    else:
+        error = "must be at most {max}"
+    return validate.Range(min=minimum, max=maximum, error=error)
+
+
+def Int(
+    minimum: int | None = None, maximum: int = INT32_MAX, *, strict: bool = True, **kw: Any
+) -> fields.Integer:
+    """An integer within [minimum, maximum] (PostgreSQL integer by default); `strict=False`
+    for query strings, where "3" is the integer 3."""
+    return _Integer(strict=strict, validate=_range(minimum, maximum), **kw)
+
+
+def Number(minimum: float | None = None, **kw: Any) -> fields.Float:
+    """A finite number, at least `minimum`."""
+    return _Float(allow_nan=False, validate=_range(minimum, None), **kw)
+
+
+def String(**kw: Any) -> fields.String:
+    return _String(**kw)
+
+
+def Text(**kw: Any) -> fields.String:
+    """A non-empty indexed name, at most MAX_NAME_LENGTH characters."""
+    length = validate.Length(min=1, max=MAX_NAME_LENGTH, error="must be 1 to {max} characters long")
+    return _String(validate=length, **kw)
+
+
+def Key(**kw: Any) -> fields.String:
+    """An indexed key that may be empty, at most MAX_NAME_LENGTH characters."""
+    length = validate.Length(max=MAX_NAME_LENGTH, error="must be at most {max} characters long")
+    return _String(validate=length, **kw)
+
+
+def QueueName(**kw: Any) -> fields.String:
+    error = "must be 1-128 characters of letters, digits, '-', '_' or '.', and not '.' or '..'"
+    return _String(validate=FullMatch(QUEUE_NAME_PATTERN, error=error), **kw)
+
+
+def Uuid(**kw: Any) -> fields.UUID:
+    return _UUID(**kw)
+
+
+def Bool(**kw: Any) -> fields.Boolean:
+    return _Boolean(**kw)
+
+
+def StringMap(**kw: Any) -> fields.Dict:
+    """An object of string → string."""
+    return _Dict(keys=_String(), values=_String(), **kw)
+
+
+def Nested(schema: Any, **kw: Any) -> fields.Nested:
+    return _Nested(schema, **kw)
+
+
+def ListOf(item: fields.Field, **kw: Any) -> fields.List:
+    return _List(item, **kw)
+
+
+def JsonValue(**kw: Any) -> fields.Raw:
+    return _JsonValue(allow_none=True, **kw)
+
+
+def _within_window(value: dt.datetime) -> None:
+    if not EARLIEST <= value <= LATEST:
+        raise ValidationError("must be between 1970-01-01T00:00:00Z and 9000-01-01T00:00:00Z")
+
+
+def Timestamp(**kw: Any) -> fields.AwareDateTime:
+    return _Timestamp(format="iso", validate=_within_window, **kw)
+
+
+def OneOf(choices: tuple[str, ...], **kw: Any) -> fields.String:
+    return _String(
+        validate=validate.OneOf(choices, error=f"must be one of: {', '.join(choices)}"), **kw
+    )
