@@ -33,5 +33,6 @@ def configure_logging(level: str = "INFO") -> None:
     root.setLevel(level)
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
     logging.getLogger("pgserver").setLevel(logging.WARNING)
+    logging.getLogger("yoyo").setLevel(logging.WARNING)  # "migrations applied" says it once
     logging.captureWarnings(True)
     warnings.filterwarnings("ignore", module="platformdirs")

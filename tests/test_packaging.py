@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import zipfile
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -33,7 +36,7 @@ def test_compose_wires_postgres_16_and_the_server():
 def test_dockerfile_installs_the_repo_and_serves_on_8080():
     dockerfile = (ROOT / "Dockerfile").read_text()
     assert "pip install" in dockerfile and "EXPOSE 8080" in dockerfile
-    for directory in ("queries", "migrations", "durable_queue"):
+    for directory in ("queries", "migrations", "durable_queue", "durablectl", "clients"):
         assert f"COPY {directory}" in dockerfile
     assert '"durable-queue", "serve"' in dockerfile
 
@@ -42,3 +45,37 @@ def test_queries_and_migrations_ship_in_the_wheel():
     pyproject = (ROOT / "pyproject.toml").read_text()
     assert '"queries" = "durable_queue/_resources/queries"' in pyproject
     assert '"migrations" = "durable_queue/_resources/migrations"' in pyproject
+
+
+def build_wheel(source: Path, out: Path) -> zipfile.ZipFile:
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(out), str(source)],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
+    [wheel] = out.glob("*.whl")
+    return zipfile.ZipFile(wheel)
+
+
+def test_the_client_package_is_installed_once_by_its_own_distribution(tmp_path):
+    """`pip install .` installs the server wheel and, as its dependency, the client wheel
+    built from ./clients/python: only the latter holds durable_queue_client."""
+    server = build_wheel(ROOT, tmp_path / "server")
+    client = build_wheel(ROOT / "clients" / "python", tmp_path / "client")
+
+    def top_level(wheel: zipfile.ZipFile) -> set[str]:
+        return {name.split("/")[0] for name in wheel.namelist() if ".dist-info/" not in name}
+
+    assert top_level(server) == {"durable_queue", "durablectl"}
+    assert top_level(client) == {"durable_queue_client"}
+    assert "durable_queue_client/py.typed" in client.namelist()
+    assert "durable_queue/_resources/queries/tasks.sql" in server.namelist()
+
+    metadata = server.read(next(n for n in server.namelist() if n.endswith("METADATA")))
+    requires = [
+        line.split(":", 1)[1].strip()
+        for line in metadata.decode().splitlines()
+        if line.startswith("Requires-Dist:")
+    ]
+    assert f"durable-queue-client @ {(ROOT / 'clients' / 'python').as_uri()}" in requires
