@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
+
+import aiohttp
 import pytest
 
+from durable_queue.api.keys import LISTENER
 from durable_queue.app import create_app
 from durable_queue.config import Settings
-from tests.helpers import call, error, make_queue
+from tests.helpers import API, call, error, eventually, make_queue
 
 
 @pytest.mark.parametrize(
@@ -180,3 +185,113 @@ async def test_claim_limit_above_1000_is_served_up_to_1000(client):
         client, "POST", "/queues/q/tasks/claim", 200, json={"limit": 5000, "claim_timeout": 60}
     )
     assert len(body["tasks"]) == 1
+
+
+@pytest.mark.parametrize("name", [".", "..", "q\n", "a/b", ""])
+async def test_queue_names_a_url_cannot_reach_are_refused(client, name):
+    got = await error(client, "POST", "/queues", 400, "VALIDATION_ERROR", json={"name": name})
+    assert got.startswith("name must be 1-128 characters"), got
+    assert await call(client, "GET", "/queues", 200) == {"queues": []}
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        (rb'{"task_name": "\ud800"}', "task_name must not contain unpaired surrogates"),
+        (
+            rb'{"task_name": "x", "params": {"a": ["ok", "\udfff"]}}',
+            "params.a[1] must not contain unpaired surrogates",
+        ),
+        (
+            rb'{"task_name": "x", "headers": {"\uDBFF": "v"}}',
+            "a key of headers must not contain unpaired surrogates",
+        ),
+        (
+            rb'{"task_name": "x", "idempotency_key": "\u0000"}',
+            "idempotency_key must not contain NUL",
+        ),
+    ],
+)
+async def test_strings_postgresql_cannot_store_are_400_naming_the_field(client, raw, message):
+    await make_queue(client, "q")
+    got = await error(client, "POST", "/queues/q/tasks", 400, "VALIDATION_ERROR", data=raw)
+    assert got.startswith(message), got
+    assert (await call(client, "GET", "/tasks", 200))["tasks"] == []
+
+
+async def test_a_surrogate_pair_is_one_character_and_accepted(client):
+    await make_queue(client, "q")
+    raw = rb'{"task_name": "smile \ud83d\ude00"}'
+    created = await call(client, "POST", "/queues/q/tasks", 201, data=raw)
+    detail = await call(client, "GET", f"/tasks/{created['task_id']}", 200)
+    assert detail["task_name"] == "smile \U0001f600"
+
+
+async def test_a_nul_in_the_query_string_is_400_naming_the_parameter(client):
+    got = await error(
+        client, "GET", "/tasks", 400, "VALIDATION_ERROR", params={"task_name": "a\x00"}
+    )
+    assert got.startswith("task_name must not contain NUL"), got
+
+
+async def test_path_ids_are_validated_before_anything_else(client):
+    got = await error(client, "POST", "/runs/nope/fail", 400, "VALIDATION_ERROR", data=b"{not json")
+    assert got == "run_id must be a valid UUID"
+    got = await error(client, "GET", "/workflow-runs/12", 400, "VALIDATION_ERROR")
+    assert got == "workflow_run_id must be a valid UUID"
+    got = await error(client, "GET", "/queues/a%20b/stats", 400, "VALIDATION_ERROR")
+    assert got.startswith("queue_name must be")
+
+
+async def test_bodies_are_json_whatever_their_content_type(client):
+    body = b'{"name": "q"}'
+    for content_type in ("application/x-www-form-urlencoded", "text/plain"):
+        await call(
+            client, "POST", "/queues", 201, data=body, headers={"Content-Type": content_type}
+        )
+        await call(client, "DELETE", "/queues/q", 204)
+
+
+async def test_root_redirects_to_the_docs(client):
+    resp = await client.get("/", allow_redirects=False)
+    assert resp.status == 302
+    assert resp.headers["Location"] == "/docs"
+
+
+async def test_a_client_that_leaves_a_long_poll_is_logged_as_499(server_url, app):
+    records: list[logging.LogRecord] = []
+    handler = logging.Handler()
+    handler.emit = records.append  # type: ignore[method-assign]
+    access = logging.getLogger("durable_queue.access")
+    access.addHandler(handler)
+    access.setLevel(logging.INFO)
+    claim_path = f"{API}/queues/q/tasks/claim"
+    try:
+        async with aiohttp.ClientSession() as session:
+            async with session.post(f"{server_url}{API}/queues", json={"name": "q"}) as resp:
+                assert resp.status == 201
+
+            async def long_poll() -> None:
+                body = {"limit": 1, "claim_timeout": 60, "long_poll_seconds": 30}
+                async with session.post(f"{server_url}{claim_path}", json=body) as resp:
+                    await resp.read()
+
+            pending = asyncio.create_task(long_poll())
+            await eventually(_waiting(app), deadline_seconds=20)
+            pending.cancel()  # the client goes away mid-poll: its connection closes
+            with pytest.raises(asyncio.CancelledError):
+                await pending
+
+        async def logged() -> list[int]:
+            return [r.status for r in records if getattr(r, "path", None) == claim_path]
+
+        assert await eventually(logged) == [499]
+    finally:
+        access.removeHandler(handler)
+
+
+def _waiting(app):
+    async def check() -> bool:
+        return app[LISTENER].waiter_count == 1
+
+    return check

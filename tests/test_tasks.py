@@ -271,3 +271,25 @@ async def test_list_tasks_exact_page_has_no_next_cursor(client, queue):
 async def test_list_tasks_validation(client, params, message):
     got = await error(client, "GET", "/tasks", 400, "VALIDATION_ERROR", params=params)
     assert got.startswith(message), got
+
+
+async def test_get_task_omits_never_given_fields_as_the_listing_does(client, queue):
+    created = await make_task(client)
+    [listed] = (await call(client, "GET", "/tasks", 200))["tasks"]
+    detail = await call(client, "GET", f"/tasks/{created['task_id']}", 200)
+    assert set(detail) == set(listed) | {
+        "start_timeout",
+        "execution_timeout",
+        "runs",
+        "checkpoints",
+    }
+    for never_given in ("params", "headers", "retry_strategy", "workflow_run_id", "error"):
+        assert never_given not in detail
+    # a JSON null that was given is kept, as null
+    given = await make_task(client, params=None)
+    assert (await call(client, "GET", f"/tasks/{given['task_id']}", 200))["params"] is None
+
+
+async def test_get_task_with_a_malformed_id_is_400(client):
+    got = await error(client, "GET", "/tasks/not-a-uuid", 400, "VALIDATION_ERROR")
+    assert got == "task_id must be a valid UUID"
