@@ -39,6 +39,7 @@ from durable_queue_client.models import (
     WaitForEventResult,
     WorkflowRun,
     WorkflowRunCreated,
+    WorkflowRunDetail,
     WorkflowRunPage,
     WorkflowRunUpdated,
 )
@@ -80,6 +81,7 @@ __all__ = [
     "WaitTimeout",
     "WorkflowRun",
     "WorkflowRunCreated",
+    "WorkflowRunDetail",
     "WorkflowRunPage",
     "WorkflowRunUpdated",
     "follow_cursor",

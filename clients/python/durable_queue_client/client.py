@@ -61,6 +61,7 @@ from durable_queue_client.models import (
     WaitForEventResult,
     WorkflowRun,
     WorkflowRunCreated,
+    WorkflowRunDetail,
     WorkflowRunPage,
     WorkflowRunUpdated,
 )
@@ -578,9 +579,9 @@ class DurableClient:
         )
         return self._structure(data, WorkflowRunUpdated)
 
-    async def get_workflow_run(self, workflow_run_id: str) -> WorkflowRun:
+    async def get_workflow_run(self, workflow_run_id: str) -> WorkflowRunDetail:
         """GET /workflow-runs/{id}: the run with its tasks and task counts by status."""
-        return await self._get(f"/workflow-runs/{_segment(workflow_run_id)}", WorkflowRun)
+        return await self._get(f"/workflow-runs/{_segment(workflow_run_id)}", WorkflowRunDetail)
 
     async def list_workflow_runs(
         self,

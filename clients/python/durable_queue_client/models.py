@@ -342,12 +342,10 @@ class WorkflowRunUpdated:
 
 @attrs.frozen(kw_only=True)
 class WorkflowRun:
-    """A stored workflow run. API.md names no id key for GET /workflow-runs/{id} ("all
-    stored fields"), so both spellings are accepted; `tasks` and `task_counts` are present
-    on the single-run read only."""
+    """A stored workflow run, as listed; `id` and `workflow_run_id` hold the same id."""
 
-    id: str | None = _opt()
-    workflow_run_id: str | None = _opt()
+    id: str
+    workflow_run_id: str
     workflow_name: str
     workflow_version: str | None = _opt()
     status: str
@@ -357,15 +355,21 @@ class WorkflowRun:
     tags: dict[str, str] | None = _opt()
     started_at: dt.datetime | None = _opt()
     completed_at: dt.datetime | None = _opt()
-    created_at: dt.datetime | None = _opt()
-    updated_at: dt.datetime | None = _opt()
-    tasks: list[TaskSummary] | None = _opt()
-    task_counts: dict[str, int] | None = _opt()
+    created_at: dt.datetime
+    updated_at: dt.datetime
 
     @property
-    def effective_id(self) -> str | None:
-        """The id, whichever key the server used."""
-        return self.workflow_run_id or self.id
+    def effective_id(self) -> str:
+        """The id (kept from when the server's key was unsettled)."""
+        return self.workflow_run_id
+
+
+@attrs.frozen(kw_only=True)
+class WorkflowRunDetail(WorkflowRun):
+    """GET /workflow-runs/{id}: the run with its tasks and their counts by status."""
+
+    tasks: list[TaskSummary] = attrs.field(factory=list)
+    task_counts: dict[str, int] = attrs.field(factory=dict)
 
 
 @attrs.frozen(kw_only=True)
