@@ -33,6 +33,7 @@ from durable_queue_client import (
     ValidationError,
     WaitTimeout,
     WorkflowRun,
+    WorkflowRunDetail,
     structure,
     to_dict,
 )
@@ -741,7 +742,7 @@ async def test_get_workflow_run_with_tasks_and_counts(dq: DurableClient) -> None
     )
     wid = created.workflow_run_id
     fresh = await dq.get_workflow_run(wid)
-    assert isinstance(fresh, WorkflowRun)
+    assert isinstance(fresh, WorkflowRunDetail)
     assert (fresh.id, fresh.workflow_run_id, fresh.effective_id) == (wid, wid, wid)
     assert (fresh.workflow_name, fresh.workflow_version, fresh.status) == ("etl", "2", "pending")
     assert (fresh.inputs, fresh.created_by, fresh.tags) == ({"day": "mon"}, "me", {"env": "t"})
@@ -786,7 +787,8 @@ async def test_list_workflow_runs_pages_filters_and_iterator(dq: DurableClient) 
     page = await dq.list_workflow_runs()
     assert [w.id for w in page.workflow_runs] == ids[::-1]  # newest first
     assert all(w.workflow_run_id == w.id for w in page.workflow_runs)
-    assert all(w.tasks is None for w in page.workflow_runs)  # the single-run read only
+    # tasks and task_counts: on the single-run read only
+    assert not any(isinstance(w, WorkflowRunDetail) for w in page.workflow_runs)
     assert page.next_cursor is None
 
     etl = await dq.list_workflow_runs(workflow_name="etl")
@@ -1066,18 +1068,20 @@ def test_unknown_response_fields_are_ignored_and_optional_ones_default_to_none()
 def test_structuring_keeps_json_values_and_offsets() -> None:
     run = structure(
         {
+            "id": "w1",
             "workflow_run_id": "w1",
             "workflow_name": "etl",
             "status": "running",
             "inputs": [1, {"a": None}],
             "started_at": "2026-02-14T12:10:00.123456+02:00",
+            "created_at": "2026-02-14T10:00:00Z",
+            "updated_at": "2026-02-14T10:10:00Z",
         },
         WorkflowRun,
     )
     assert run.inputs == [1, {"a": None}]
     assert run.effective_id == "w1"
     assert run.started_at == dt.datetime(2026, 2, 14, 10, 10, 0, 123456, tzinfo=dt.UTC)
-    assert run.tasks is None
 
 
 def test_error_classes_by_status() -> None:
