@@ -11,56 +11,51 @@ from aiohttp_apispec import (
     response_schema,
 )
 
+from durable_queue import records
+from durable_queue.api import schemas
 from durable_queue.api.keys import STORE
 from durable_queue.api.response_schemas import response_schema_of
 from durable_queue.api.responses import json_response
-from durable_queue.api.schemas import (
-    CreateQueueSchema,
-    DeleteQueueQuerySchema,
-    ErrorSchema,
-    QueuePathSchema,
-)
 from durable_queue.api.validation import BODY, PATH, QUERY
-from durable_queue.records import NewQueue, QueueList, QueueStats, QueueSummary
 
 TAG = ["queues"]
 
 
 @docs(tags=TAG, summary="List queues")
-@response_schema(response_schema_of(QueueList), 200)
+@response_schema(response_schema_of(records.QueueList), 200)
 async def list_queues(request: web.Request) -> web.Response:
     queues = await request.app[STORE].list_queues()
-    return json_response(QueueList([QueueSummary.of(q) for q in queues]))
+    return json_response(records.QueueList([records.QueueSummary.of(q) for q in queues]))
 
 
 @docs(tags=TAG, summary="Create a queue")
-@request_schema(CreateQueueSchema)
-@response_schema(response_schema_of(QueueSummary), 201)
-@response_schema(ErrorSchema, 409, description="a queue with this name exists")
+@request_schema(schemas.CreateQueueSchema)
+@response_schema(response_schema_of(records.QueueSummary), 201)
+@response_schema(schemas.ErrorSchema, 409, description="a queue with this name exists")
 async def create_queue(request: web.Request) -> web.Response:
-    new: NewQueue = request[BODY]
+    new: records.NewQueue = request[BODY]
     queue = await request.app[STORE].create_queue(
         new.name, new.cleanup.task_ttl_seconds, new.cleanup.event_ttl_seconds
     )
-    return json_response(QueueSummary.of(queue), status=201)
+    return json_response(records.QueueSummary.of(queue), status=201)
 
 
 @docs(
     tags=TAG,
     summary="Delete a queue with its tasks (409 while tasks are unfinished, unless force=true)",
 )
-@match_info_schema(QueuePathSchema)
-@querystring_schema(DeleteQueueQuerySchema)
-@response_schema(ErrorSchema, 404)
-@response_schema(ErrorSchema, 409)
+@match_info_schema(schemas.QueuePathSchema)
+@querystring_schema(schemas.DeleteQueueQuerySchema)
+@response_schema(schemas.ErrorSchema, 404)
+@response_schema(schemas.ErrorSchema, 409)
 async def delete_queue(request: web.Request) -> web.Response:
     await request.app[STORE].delete_queue(request[PATH]["queue_name"], **request[QUERY])
     return web.Response(status=204)
 
 
 @docs(tags=TAG, summary="Run and task counts of a queue, and its consumer lag")
-@match_info_schema(QueuePathSchema)
-@response_schema(response_schema_of(QueueStats), 200)
-@response_schema(ErrorSchema, 404)
+@match_info_schema(schemas.QueuePathSchema)
+@response_schema(response_schema_of(records.QueueStats), 200)
+@response_schema(schemas.ErrorSchema, 404)
 async def queue_stats(request: web.Request) -> web.Response:
     return json_response(await request.app[STORE].queue_stats(request[PATH]["queue_name"]))

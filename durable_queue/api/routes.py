@@ -1,4 +1,4 @@
-"""The one route table."""
+"""The one route table, by path."""
 
 from __future__ import annotations
 
@@ -15,40 +15,51 @@ async def redirect_to_docs(request: web.Request) -> web.StreamResponse:
     raise web.HTTPFound(DOCS_URL)
 
 
+# Path under /api/v1 → method → handler.
+API_ROUTES = {
+    "/queues": {"GET": queues.list_queues, "POST": queues.create_queue},
+    "/queues/{queue_name}": {"DELETE": queues.delete_queue},
+    "/queues/{queue_name}/stats": {"GET": queues.queue_stats},
+    "/queues/{queue_name}/tasks": {"POST": tasks.create_task},
+    "/queues/{queue_name}/tasks/claim": {"POST": tasks.claim_tasks},
+    "/tasks": {"GET": tasks.list_tasks},
+    "/tasks/{task_id}": {"GET": tasks.get_task},
+    "/tasks/{task_id}/cancel": {"POST": tasks.cancel_task},
+    "/tasks/{task_id}/checkpoints": {"GET": checkpoints.list_checkpoints},
+    "/tasks/{task_id}/checkpoints/{step_name}": {
+        "PUT": checkpoints.put_checkpoint,
+        "GET": checkpoints.get_checkpoint,
+    },
+    "/runs": {"GET": runs.list_runs},
+    "/runs/{run_id}/complete": {"POST": runs.complete_run},
+    "/runs/{run_id}/fail": {"POST": runs.fail_run},
+    "/runs/{run_id}/schedule": {"POST": runs.schedule_run},
+    "/runs/{run_id}/wait-for-event": {"POST": runs.wait_for_event},
+    "/runs/{run_id}/heartbeat": {"POST": runs.heartbeat},
+    "/events": {"POST": events.emit_event},
+    "/workflow-runs": {
+        "POST": workflow_runs.create_workflow_run,
+        "GET": workflow_runs.list_workflow_runs,
+    },
+    "/workflow-runs/{workflow_run_id}": {
+        "GET": workflow_runs.get_workflow_run,
+        "PATCH": workflow_runs.update_workflow_run,
+    },
+}
+OTHER_ROUTES = {
+    "/": {"GET": redirect_to_docs},
+    "/healthz": {"GET": health.healthz},
+    "/readyz": {"GET": health.readyz},
+}
+
+
 def add_routes(app: web.Application) -> None:
+    """Every route; the OpenAPI document is generated from them."""
+    routes = {**{f"{API}{path}": methods for path, methods in API_ROUTES.items()}, **OTHER_ROUTES}
     app.add_routes(
         [
-            web.get(f"{API}/queues", queues.list_queues),
-            web.post(f"{API}/queues", queues.create_queue),
-            web.delete(f"{API}/queues/{{queue_name}}", queues.delete_queue),
-            web.get(f"{API}/queues/{{queue_name}}/stats", queues.queue_stats),
-            web.post(f"{API}/queues/{{queue_name}}/tasks", tasks.create_task),
-            web.post(f"{API}/queues/{{queue_name}}/tasks/claim", tasks.claim_tasks),
-            web.get(f"{API}/tasks", tasks.list_tasks),
-            web.get(f"{API}/tasks/{{task_id}}", tasks.get_task),
-            web.post(f"{API}/tasks/{{task_id}}/cancel", tasks.cancel_task),
-            web.get(f"{API}/tasks/{{task_id}}/checkpoints", checkpoints.list_checkpoints),
-            web.put(
-                f"{API}/tasks/{{task_id}}/checkpoints/{{step_name}}", checkpoints.put_checkpoint
-            ),
-            web.get(
-                f"{API}/tasks/{{task_id}}/checkpoints/{{step_name}}", checkpoints.get_checkpoint
-            ),
-            web.get(f"{API}/runs", runs.list_runs),
-            web.post(f"{API}/runs/{{run_id}}/complete", runs.complete_run),
-            web.post(f"{API}/runs/{{run_id}}/fail", runs.fail_run),
-            web.post(f"{API}/runs/{{run_id}}/schedule", runs.schedule_run),
-            web.post(f"{API}/runs/{{run_id}}/wait-for-event", runs.wait_for_event),
-            web.post(f"{API}/runs/{{run_id}}/heartbeat", runs.heartbeat),
-            web.post(f"{API}/events", events.emit_event),
-            web.post(f"{API}/workflow-runs", workflow_runs.create_workflow_run),
-            web.get(f"{API}/workflow-runs", workflow_runs.list_workflow_runs),
-            web.get(f"{API}/workflow-runs/{{workflow_run_id}}", workflow_runs.get_workflow_run),
-            web.patch(
-                f"{API}/workflow-runs/{{workflow_run_id}}", workflow_runs.update_workflow_run
-            ),
-            web.get("/", redirect_to_docs),
-            web.get("/healthz", health.healthz),
-            web.get("/readyz", health.readyz),
+            web.route(method, path, handler)  # a GET answers HEAD too, as with web.get
+            for path, methods in routes.items()
+            for method, handler in methods.items()
         ]
     )

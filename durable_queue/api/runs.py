@@ -11,72 +11,54 @@ from aiohttp_apispec import (
     response_schema,
 )
 
+from durable_queue import records
+from durable_queue.api import schemas
 from durable_queue.api.keys import STORE
 from durable_queue.api.response_schemas import response_schema_of
 from durable_queue.api.responses import json_response
-from durable_queue.api.schemas import (
-    CompleteRunSchema,
-    ErrorSchema,
-    FailRunSchema,
-    HeartbeatSchema,
-    ListRunsQuerySchema,
-    RunPathSchema,
-    ScheduleRunSchema,
-    WaitForEventSchema,
-)
 from durable_queue.api.validation import BODY, PATH, QUERY
 from durable_queue.jsonvalue import JSON_NULL
-from durable_queue.records import (
-    ClaimExtended,
-    EventWait,
-    RunCompleted,
-    RunFailed,
-    RunList,
-    RunScheduled,
-    WaitAnswer,
-    as_arguments,
-)
 
 TAG = ["runs"]
 CONFLICT = "the run does not hold a claim (finished, expired, canceled or not claimed)"
 
 
 @docs(tags=TAG, summary="List runs, newest first (cursor pagination)")
-@querystring_schema(ListRunsQuerySchema)
-@response_schema(response_schema_of(RunList), 200)
+@querystring_schema(schemas.ListRunsQuerySchema)
+@response_schema(response_schema_of(records.RunList), 200)
 async def list_runs(request: web.Request) -> web.Response:
     page = await request.app[STORE].list_runs(**request[QUERY])
-    return json_response(RunList(page.items, page.next_cursor))
+    return json_response(records.RunList(page.items, page.next_cursor))
 
 
 @docs(tags=TAG, summary="Complete a claimed run (the body may be empty)")
-@match_info_schema(RunPathSchema)
-@request_schema(CompleteRunSchema)
-@response_schema(response_schema_of(RunCompleted), 200)
-@response_schema(ErrorSchema, 404)
-@response_schema(ErrorSchema, 409, description=CONFLICT)
+@match_info_schema(schemas.RunPathSchema)
+@request_schema(schemas.CompleteRunSchema)
+@response_schema(response_schema_of(records.RunCompleted), 200)
+@response_schema(schemas.ErrorSchema, 404)
+@response_schema(schemas.ErrorSchema, 409, description=CONFLICT)
 async def complete_run(request: web.Request) -> web.Response:
     store = request.app[STORE]
     return json_response(await store.complete_run(request[PATH]["run_id"], request[BODY].result))
 
 
 @docs(tags=TAG, summary="Fail a claimed run; a retry is scheduled while attempts remain")
-@match_info_schema(RunPathSchema)
-@request_schema(FailRunSchema)
-@response_schema(response_schema_of(RunFailed), 200)
-@response_schema(ErrorSchema, 404)
-@response_schema(ErrorSchema, 409, description=CONFLICT)
+@match_info_schema(schemas.RunPathSchema)
+@request_schema(schemas.FailRunSchema)
+@response_schema(response_schema_of(records.RunFailed), 200)
+@response_schema(schemas.ErrorSchema, 404)
+@response_schema(schemas.ErrorSchema, 409, description=CONFLICT)
 async def fail_run(request: web.Request) -> web.Response:
     store = request.app[STORE]
     return json_response(await store.fail_run(request[PATH]["run_id"], request[BODY].error))
 
 
 @docs(tags=TAG, summary="Move a pending run, or release a claimed run until run_at")
-@match_info_schema(RunPathSchema)
-@request_schema(ScheduleRunSchema)
-@response_schema(response_schema_of(RunScheduled), 200)
-@response_schema(ErrorSchema, 404)
-@response_schema(ErrorSchema, 409, description="the run is sleeping or finished")
+@match_info_schema(schemas.RunPathSchema)
+@request_schema(schemas.ScheduleRunSchema)
+@response_schema(response_schema_of(records.RunScheduled), 200)
+@response_schema(schemas.ErrorSchema, 404)
+@response_schema(schemas.ErrorSchema, 409, description="the run is sleeping or finished")
 async def schedule_run(request: web.Request) -> web.Response:
     store = request.app[STORE]
     return json_response(await store.schedule_run(request[PATH]["run_id"], request[BODY].run_at))
@@ -86,37 +68,43 @@ async def schedule_run(request: web.Request) -> web.Response:
     tags=TAG,
     summary="Wait for an event: 200 resolved, 202 sleeping (claim released), 408 timed out",
 )
-@match_info_schema(RunPathSchema)
-@request_schema(WaitForEventSchema)
-@response_schema(response_schema_of(WaitAnswer), 200, description="resolved: the event's payload")
+@match_info_schema(schemas.RunPathSchema)
+@request_schema(schemas.WaitForEventSchema)
 @response_schema(
-    response_schema_of(WaitAnswer), 202, description="the run sleeps until the event or the timeout"
+    response_schema_of(records.WaitAnswer), 200, description="resolved: the event's payload"
 )
-@response_schema(response_schema_of(WaitAnswer), 408, description="the wait timed out")
-@response_schema(ErrorSchema, 404)
-@response_schema(ErrorSchema, 409, description=CONFLICT)
+@response_schema(
+    response_schema_of(records.WaitAnswer),
+    202,
+    description="the run sleeps until the event or the timeout",
+)
+@response_schema(response_schema_of(records.WaitAnswer), 408, description="the wait timed out")
+@response_schema(schemas.ErrorSchema, 404)
+@response_schema(schemas.ErrorSchema, 409, description=CONFLICT)
 async def wait_for_event(request: web.Request) -> web.Response:
-    wait: EventWait = request[BODY]
-    outcome = await request.app[STORE].wait_for_event(request[PATH]["run_id"], **as_arguments(wait))
+    wait: records.EventWait = request[BODY]
+    outcome = await request.app[STORE].wait_for_event(
+        request[PATH]["run_id"], **records.as_arguments(wait)
+    )
     if outcome.status == "resolved":
         payload = JSON_NULL if outcome.payload is None else outcome.payload
-        return json_response(WaitAnswer("resolved", payload=payload))
+        return json_response(records.WaitAnswer("resolved", payload=payload))
     if outcome.status == "sleeping":
         return json_response(
-            WaitAnswer("sleeping", message=f"waiting for event: {wait.event_name}"), 202
+            records.WaitAnswer("sleeping", message=f"waiting for event: {wait.event_name}"), 202
         )
     message = f"timed out waiting for event: {wait.event_name}"
     return json_response(
-        WaitAnswer("timeout", message=message, error=message, code="WAIT_TIMEOUT"), 408
+        records.WaitAnswer("timeout", message=message, error=message, code="WAIT_TIMEOUT"), 408
     )
 
 
 @docs(tags=TAG, summary="Extend a live claim to now + extend_by seconds")
-@match_info_schema(RunPathSchema)
-@request_schema(HeartbeatSchema)
-@response_schema(response_schema_of(ClaimExtended), 200)
-@response_schema(ErrorSchema, 404)
-@response_schema(ErrorSchema, 409, description=CONFLICT)
+@match_info_schema(schemas.RunPathSchema)
+@request_schema(schemas.HeartbeatSchema)
+@response_schema(response_schema_of(records.ClaimExtended), 200)
+@response_schema(schemas.ErrorSchema, 404)
+@response_schema(schemas.ErrorSchema, 409, description=CONFLICT)
 async def heartbeat(request: web.Request) -> web.Response:
     store = request.app[STORE]
     return json_response(await store.heartbeat(request[PATH]["run_id"], request[BODY].extend_by))

@@ -11,41 +11,26 @@ from aiohttp_apispec import (
     response_schema,
 )
 
-from durable_queue import long_poll
+from durable_queue import long_poll, records
+from durable_queue.api import schemas
 from durable_queue.api.keys import LISTENER, STORE
 from durable_queue.api.response_schemas import response_schema_of
 from durable_queue.api.responses import json_response
-from durable_queue.api.schemas import (
-    ClaimSchema,
-    CreateTaskSchema,
-    ErrorSchema,
-    ListTasksQuerySchema,
-    QueuePathSchema,
-    TaskPathSchema,
-)
 from durable_queue.api.validation import BODY, PATH, QUERY
-from durable_queue.records import (
-    ClaimedTasks,
-    ClaimRequest,
-    CreatedTask,
-    TaskCanceled,
-    TaskDetail,
-    TaskList,
-)
 
 TAG = ["tasks"]
 
 
 @docs(tags=TAG, summary="Create a task (its first run is pending at run_at, or now)")
-@match_info_schema(QueuePathSchema)
-@request_schema(CreateTaskSchema)
-@response_schema(response_schema_of(CreatedTask), 201)
+@match_info_schema(schemas.QueuePathSchema)
+@request_schema(schemas.CreateTaskSchema)
+@response_schema(response_schema_of(records.CreatedTask), 201)
 @response_schema(
-    response_schema_of(CreatedTask),
+    response_schema_of(records.CreatedTask),
     200,
     description="idempotency key seen before: the first task's ids",
 )
-@response_schema(ErrorSchema, 404, description="queue or workflow run not found")
+@response_schema(schemas.ErrorSchema, 404, description="queue or workflow run not found")
 async def create_task(request: web.Request) -> web.Response:
     created, is_new = await request.app[STORE].create_task(
         request[PATH]["queue_name"], request[BODY]
@@ -54,12 +39,12 @@ async def create_task(request: web.Request) -> web.Response:
 
 
 @docs(tags=TAG, summary="Claim up to `limit` due tasks of a queue")
-@match_info_schema(QueuePathSchema)
-@request_schema(ClaimSchema)
-@response_schema(response_schema_of(ClaimedTasks), 200)
-@response_schema(ErrorSchema, 404)
+@match_info_schema(schemas.QueuePathSchema)
+@request_schema(schemas.ClaimSchema)
+@response_schema(response_schema_of(records.ClaimedTasks), 200)
+@response_schema(schemas.ErrorSchema, 404)
 async def claim_tasks(request: web.Request) -> web.Response:
-    wanted: ClaimRequest = request[BODY]
+    wanted: records.ClaimRequest = request[BODY]
     claimed = await long_poll.claim(
         request.app[STORE],
         request.app[LISTENER].waiters,
@@ -68,29 +53,29 @@ async def claim_tasks(request: web.Request) -> web.Response:
         wanted.claim_timeout,
         wanted.long_poll_seconds,
     )
-    return json_response(ClaimedTasks(claimed))
+    return json_response(records.ClaimedTasks(claimed))
 
 
 @docs(tags=TAG, summary="List tasks, newest first (cursor pagination)")
-@querystring_schema(ListTasksQuerySchema)
-@response_schema(response_schema_of(TaskList), 200)
+@querystring_schema(schemas.ListTasksQuerySchema)
+@response_schema(response_schema_of(records.TaskList), 200)
 async def list_tasks(request: web.Request) -> web.Response:
     page = await request.app[STORE].list_tasks(**request[QUERY])
-    return json_response(TaskList(page.items, page.next_cursor))
+    return json_response(records.TaskList(page.items, page.next_cursor))
 
 
 @docs(tags=TAG, summary="One task with its runs, result or error, and checkpoint step names")
-@match_info_schema(TaskPathSchema)
-@response_schema(response_schema_of(TaskDetail), 200)
-@response_schema(ErrorSchema, 404)
+@match_info_schema(schemas.TaskPathSchema)
+@response_schema(response_schema_of(records.TaskDetail), 200)
+@response_schema(schemas.ErrorSchema, 404)
 async def get_task(request: web.Request) -> web.Response:
     return json_response(await request.app[STORE].get_task(request[PATH]["task_id"]))
 
 
 @docs(tags=TAG, summary="Cancel a pending task; its holder's next call gets 409")
-@match_info_schema(TaskPathSchema)
-@response_schema(response_schema_of(TaskCanceled), 200)
-@response_schema(ErrorSchema, 404)
-@response_schema(ErrorSchema, 409, description="the task is already finished")
+@match_info_schema(schemas.TaskPathSchema)
+@response_schema(response_schema_of(records.TaskCanceled), 200)
+@response_schema(schemas.ErrorSchema, 404)
+@response_schema(schemas.ErrorSchema, 409, description="the task is already finished")
 async def cancel_task(request: web.Request) -> web.Response:
     return json_response(await request.app[STORE].cancel_task(request[PATH]["task_id"]))

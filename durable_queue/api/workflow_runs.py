@@ -11,41 +11,29 @@ from aiohttp_apispec import (
     response_schema,
 )
 
+from durable_queue import records
+from durable_queue.api import schemas
 from durable_queue.api.keys import STORE
 from durable_queue.api.response_schemas import response_schema_of
 from durable_queue.api.responses import json_response
-from durable_queue.api.schemas import (
-    CreateWorkflowRunSchema,
-    ErrorSchema,
-    ListWorkflowRunsQuerySchema,
-    PatchWorkflowRunSchema,
-    WorkflowRunPathSchema,
-)
 from durable_queue.api.validation import BODY, PATH, QUERY
-from durable_queue.records import (
-    WorkflowRunCreated,
-    WorkflowRunDetail,
-    WorkflowRunList,
-    WorkflowRunUpdated,
-    as_arguments,
-)
 
 TAG = ["workflow runs"]
 
 
 @docs(tags=TAG, summary="Create a workflow run (groups tasks)")
-@request_schema(CreateWorkflowRunSchema)
-@response_schema(response_schema_of(WorkflowRunCreated), 201)
+@request_schema(schemas.CreateWorkflowRunSchema)
+@response_schema(response_schema_of(records.WorkflowRunCreated), 201)
 async def create_workflow_run(request: web.Request) -> web.Response:
-    created = await request.app[STORE].create_workflow_run(**as_arguments(request[BODY]))
+    created = await request.app[STORE].create_workflow_run(**records.as_arguments(request[BODY]))
     return json_response(created, status=201)
 
 
 @docs(tags=TAG, summary="Change a workflow run's status, result or times (any subset)")
-@match_info_schema(WorkflowRunPathSchema)
-@request_schema(PatchWorkflowRunSchema)
-@response_schema(response_schema_of(WorkflowRunUpdated), 200)
-@response_schema(ErrorSchema, 404)
+@match_info_schema(schemas.WorkflowRunPathSchema)
+@request_schema(schemas.PatchWorkflowRunSchema)
+@response_schema(response_schema_of(records.WorkflowRunUpdated), 200)
+@response_schema(schemas.ErrorSchema, 404)
 async def update_workflow_run(request: web.Request) -> web.Response:
     store = request.app[STORE]
     updated = await store.update_workflow_run(request[PATH]["workflow_run_id"], request[BODY])
@@ -53,16 +41,16 @@ async def update_workflow_run(request: web.Request) -> web.Response:
 
 
 @docs(tags=TAG, summary="One workflow run with its tasks and task counts by status")
-@match_info_schema(WorkflowRunPathSchema)
-@response_schema(response_schema_of(WorkflowRunDetail), 200)
-@response_schema(ErrorSchema, 404)
+@match_info_schema(schemas.WorkflowRunPathSchema)
+@response_schema(response_schema_of(records.WorkflowRunDetail), 200)
+@response_schema(schemas.ErrorSchema, 404)
 async def get_workflow_run(request: web.Request) -> web.Response:
     return json_response(await request.app[STORE].get_workflow_run(**request[PATH]))
 
 
 @docs(tags=TAG, summary="List workflow runs, newest first (cursor pagination)")
-@querystring_schema(ListWorkflowRunsQuerySchema)
-@response_schema(response_schema_of(WorkflowRunList), 200)
+@querystring_schema(schemas.ListWorkflowRunsQuerySchema)
+@response_schema(response_schema_of(records.WorkflowRunList), 200)
 async def list_workflow_runs(request: web.Request) -> web.Response:
     page = await request.app[STORE].list_workflow_runs(**request[QUERY])
-    return json_response(WorkflowRunList(page.items, page.next_cursor))
+    return json_response(records.WorkflowRunList(page.items, page.next_cursor))
