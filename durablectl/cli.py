@@ -12,9 +12,11 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import functools
+import io
 import json
 import sys
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 import asyncclick as click
@@ -29,6 +31,7 @@ from durable_queue_client import (
     to_dict,
 )
 
+from durablectl.batch import TaskFileError, batches, read_tasks
 from durablectl.config import load_config, resolve_server, save_config
 from durablectl.output import render
 
@@ -364,12 +367,18 @@ def tasks() -> None:
 @tasks.command(
     "create",
     help=doc(
-        "Create a task on a queue (alias: spawn).",
+        "Create a task on a queue (alias: spawn), or with --from-file every task of a JSON-lines "
+        "file (one object per line, the fields of a single create), sent 1,000 at a time.",
         'durablectl tasks create --queue demo --name send --params \'{"to": "a@b.c"}\'',
     ),
 )
 @click.option("--queue", required=True, help="Queue name.")
-@click.option("--name", required=True, help="Task name.")
+@click.option("--name", help="Task name (required without --from-file).")
+@click.option(
+    "--from-file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="JSON-lines file of tasks; the other task options are then refused.",
+)
 @click.option("--params", type=JSON, help="Task params as JSON.")
 @click.option("--max-attempts", type=int, help="Maximum attempts (server default 1).")
 @click.option(
@@ -389,7 +398,8 @@ def tasks() -> None:
 async def tasks_create(
     state: State,
     queue: str,
-    name: str,
+    name: str | None,
+    from_file: Path | None,
     params: JSONArg | None,
     max_attempts: int | None,
     retry_delay: float | None,
@@ -398,6 +408,14 @@ async def tasks_create(
     idempotency_key: str | None,
     workflow_run_id: str | None,
 ) -> None:
+    if from_file is not None:
+        single = (name, params, max_attempts, retry_delay, retry_strategy, run_at)
+        if any(v is not None for v in (*single, idempotency_key, workflow_run_id)):
+            raise click.UsageError("--from-file takes every task field from the file")
+        await create_from_file(state, queue, from_file)
+        return
+    if name is None:
+        raise click.UsageError("give --name, or --from-file")
     strategy = None
     if retry_delay is not None or retry_strategy is not None or (max_attempts or 1) > 1:
         strategy = RetryStrategy(
@@ -417,6 +435,25 @@ async def tasks_create(
             workflow_run_id=workflow_run_id,
         ),
     )
+
+
+async def create_from_file(state: State, queue: str, path: Path) -> None:
+    """Every task of `path`, checked in full before the first batch is sent; prints the
+    results in file order. A progress bar (on stderr) only when stderr is a terminal."""
+    try:
+        items = read_tasks(path)
+    except (TaskFileError, OSError, UnicodeDecodeError) as exc:
+        raise click.UsageError(str(exc)) from None
+    created: list[Any] = []
+    show = sys.stderr.isatty()
+    with click.progressbar(
+        length=len(items), label="creating tasks", file=sys.stderr if show else io.StringIO()
+    ) as bar:
+        async with state.client() as client:
+            for batch in batches(items):
+                created.extend(await client.create_tasks(queue, batch))
+                bar.update(len(batch))
+    state.emit({"tasks": to_dict(created)})
 
 
 tasks.add_command(

@@ -91,3 +91,11 @@ async def eventually(
             return result
         assert time.monotonic() < deadline, f"gave up waiting for {what or check}"
         await asyncio.sleep(interval)
+
+
+def has_route(app: Any, method: str, path: str) -> bool:
+    """Whether `app` serves `method path` (a route template, e.g. /api/v1/runs/complete)."""
+    return any(
+        route.method == method and route.resource is not None and route.resource.canonical == path
+        for route in app.router.routes()
+    )

@@ -18,6 +18,7 @@ import pytest
 from asyncclick.testing import CliRunner, Result
 
 from durablectl.cli import cli
+from tests.helpers import has_route
 
 MISSING_ID = "01900000-0000-7000-8000-000000000000"
 
@@ -951,3 +952,21 @@ async def test_ctrl_c_ends_queues_stats_watch_without_a_traceback(
     assert proc.returncode == 130
     assert stderr == b""
     assert (seen + stdout).count(b"queue_name") >= 1
+
+
+async def test_tasks_create_from_file_sends_batches_of_a_thousand(
+    ctl: Ctl, app: Any, tmp_path: Path
+) -> None:
+    if not has_route(app, "POST", "/api/v1/queues/{queue_name}/tasks/batch"):
+        pytest.skip("POST /queues/{queue_name}/tasks/batch is not served yet")
+    await ctl.ok("queues", "create", "--name", "bulk")
+    path = tmp_path / "tasks.jsonl"
+    lines = [json.dumps({"task_name": f"t{i}", "params": {"i": i}}) for i in range(2500)]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    result = await ctl("tasks", "create", "--queue", "bulk", "--from-file", str(path))
+    assert result.exit_code == 0, result.stderr
+    assert result.stderr == ""  # no progress bar when stderr is not a terminal
+    created = json.loads(result.stdout)["tasks"]
+    assert len(created) == 2500 and all(t["created"] for t in created)
+    listed = await ctl.ok("tasks", "list", "--queue", "bulk", "--limit", "1000", "--all")
+    assert {t["id"] for t in listed["tasks"]} == {t["task_id"] for t in created}

@@ -16,6 +16,7 @@ from durable_queue_client.errors import (
     WaitTimeout,
 )
 from durable_queue_client.models import (
+    BatchCreatedTask,
     CanceledTask,
     Checkpoint,
     CheckpointEntry,
@@ -24,12 +25,15 @@ from durable_queue_client.models import (
     CleanupPolicy,
     CompletedRun,
     CreatedTask,
+    CreateTaskRequest,
     EventCreated,
     FailedRun,
     Heartbeat,
     QueueStats,
     QueueSummary,
     RetryStrategy,
+    RunCompletion,
+    RunCompletionResult,
     RunPage,
     RunSummary,
     ScheduledRun,
@@ -46,6 +50,7 @@ from durable_queue_client.models import (
 from durable_queue_client.paging import follow_cursor
 
 __all__ = [
+    "BatchCreatedTask",
     "CanceledTask",
     "Checkpoint",
     "CheckpointEntry",
@@ -55,6 +60,7 @@ __all__ = [
     "CompletedRun",
     "Conflict",
     "ConnectionFailed",
+    "CreateTaskRequest",
     "CreatedTask",
     "DurableClient",
     "DurableError",
@@ -68,6 +74,8 @@ __all__ = [
     "QueueSummary",
     "RequestTimeout",
     "RetryStrategy",
+    "RunCompletion",
+    "RunCompletionResult",
     "RunPage",
     "RunSummary",
     "ScheduledRun",

@@ -25,6 +25,7 @@ from durable_queue_client.errors import (
     error_for,
 )
 from durable_queue_client.models import (
+    BatchCreatedTask,
     CanceledTask,
     Checkpoint,
     CheckpointEntry,
@@ -34,9 +35,11 @@ from durable_queue_client.models import (
     CleanupPolicy,
     CompletedRun,
     CompleteRunRequest,
+    CompleteRunsRequest,
     CreatedTask,
     CreateQueueRequest,
     CreateTaskRequest,
+    CreateTasksRequest,
     CreateWorkflowRunRequest,
     EmitEventRequest,
     EventCreated,
@@ -48,6 +51,8 @@ from durable_queue_client.models import (
     QueueStats,
     QueueSummary,
     RetryStrategy,
+    RunCompletion,
+    RunCompletionResult,
     RunPage,
     RunSummary,
     ScheduledRun,
@@ -355,6 +360,20 @@ class DurableClient:
         )
         return self._structure(data, CreatedTask)
 
+    async def create_tasks(
+        self, queue: str, tasks: Sequence[CreateTaskRequest]
+    ) -> list[BatchCreatedTask]:
+        """POST /queues/{queue}/tasks/batch: 1 to 1,000 tasks in one transaction (all or
+        nothing); results in input order. Retried on failure only when every item has an
+        `idempotency_key`."""
+        _, data = await self._request(
+            "POST",
+            f"/queues/{_segment(queue)}/tasks/batch",
+            body=CreateTasksRequest(tasks=list(tasks)),
+            idempotent=bool(tasks) and all(t.idempotency_key is not None for t in tasks),
+        )
+        return self._structure(self._field(data, "tasks"), list[BatchCreatedTask])
+
     async def claim_tasks(
         self,
         queue: str,
@@ -449,6 +468,15 @@ class DurableClient:
             "POST", f"/runs/{_segment(run_id)}/complete", body=CompleteRunRequest(result=result)
         )
         return self._structure(data, CompletedRun)
+
+    async def complete_runs(self, runs: Sequence[RunCompletion]) -> list[RunCompletionResult]:
+        """POST /runs/complete: 1 to 1,000 runs, each fenced on its own; results in input
+        order, "completed" or "conflict"/"not_found" with an error (that item changed
+        nothing). Sent once (a repeat would report the completed runs as conflicts)."""
+        _, data = await self._request(
+            "POST", "/runs/complete", body=CompleteRunsRequest(runs=list(runs))
+        )
+        return self._structure(self._field(data, "runs"), list[RunCompletionResult])
 
     async def fail_run(self, run_id: str, error: str) -> FailedRun:
         """POST /runs/{run_id}/fail; `next_run_id` is set when a retry was scheduled."""

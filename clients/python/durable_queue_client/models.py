@@ -105,6 +105,22 @@ class CreatedTask:
 
 
 @attrs.frozen(kw_only=True)
+class CreateTasksRequest:
+    tasks: list[CreateTaskRequest]
+
+
+@attrs.frozen(kw_only=True)
+class BatchCreatedTask:
+    """One item of `create_tasks`: `created` is false where the item's idempotency_key
+    already named a task (whose ids these are)."""
+
+    task_id: str
+    run_id: str
+    workflow_run_id: str | None = _opt()
+    created: bool
+
+
+@attrs.frozen(kw_only=True)
 class ClaimTasksRequest:
     limit: int
     claim_timeout: int
@@ -199,6 +215,30 @@ class CompleteRunRequest:
 class CompletedRun:
     run_id: str
     status: str
+
+
+@attrs.frozen(kw_only=True)
+class RunCompletion:
+    """One item of `complete_runs`: the run, its result, and the claim token it holds."""
+
+    run_id: str
+    result: JSONValue = _opt()
+    claim_token: str | None = _opt()
+
+
+@attrs.frozen(kw_only=True)
+class CompleteRunsRequest:
+    runs: list[RunCompletion]
+
+
+@attrs.frozen(kw_only=True)
+class RunCompletionResult:
+    """`status` is "completed", or "conflict" / "not_found" with an `error` (that item
+    changed nothing)."""
+
+    run_id: str
+    status: str
+    error: str | None = _opt()
 
 
 @attrs.frozen(kw_only=True)
