@@ -64,6 +64,8 @@ converter.register_unstructure_hook(uuid.UUID, str)
 converter.register_structure_hook(dt.datetime, lambda v, _: v)
 converter.register_unstructure_hook(dt.datetime, rfc3339)
 converter.register_structure_hook(Any, lambda v, _: v)
+# A JSON number stays as given (an integer is not turned into 1.0).
+converter.register_structure_hook(float, lambda v, _: v if isinstance(v, int | float) else float(v))
 
 
 def _unstructure_attrs_factory(cls: type) -> Any:
@@ -180,6 +182,16 @@ class CreatedTask:
 
 
 @attrs.frozen
+class RetryStrategy:
+    """A stored retry strategy, as the create request gave it."""
+
+    kind: str = described(enum=("fixed", "exponential"))
+    base_seconds: float
+    factor: float | None = optional("exponential only; default 2")
+    max_seconds: float | None = optional()
+
+
+@attrs.frozen
 class ClaimedTask:
     run_id: uuid.UUID
     task_id: uuid.UUID
@@ -189,7 +201,7 @@ class ClaimedTask:
     claim_expires_at: dt.datetime
     params: Any = optional()
     headers: dict[str, str] | None = optional()
-    retry_strategy: dict[str, Any] | None = optional()
+    retry_strategy: RetryStrategy | None = optional()
     workflow_run_id: uuid.UUID | None = optional()
 
 
@@ -271,13 +283,21 @@ class WaitOutcome:
 
 @attrs.frozen
 class WaitAnswer:
-    """The wire answer of wait-for-event: resolved (200), sleeping (202) or timeout (408)."""
+    """The wire answer of wait-for-event: resolved (200) or sleeping (202)."""
 
-    status: str = described(enum=("resolved", "sleeping", "timeout"))
+    status: str = described(enum=("resolved", "sleeping"))
     payload: Any = optional("resolved: the event's payload")
-    message: str | None = optional()
-    error: str | None = optional("timeout: the message again, for generic clients")
-    code: str | None = optional("timeout: WAIT_TIMEOUT")
+    message: str | None = optional("sleeping: what the run waits for")
+
+
+@attrs.frozen
+class WaitTimedOut:
+    """The 408 of wait-for-event; `error` and `code` let generic clients print it."""
+
+    message: str
+    error: str
+    status: str = described(enum=("timeout",))
+    code: str = described(enum=("WAIT_TIMEOUT",))
 
 
 @attrs.frozen
@@ -333,7 +353,7 @@ class TaskDetail:
     checkpoints: list[str] = described("step names")
     params: Any = optional()
     headers: dict[str, str] | None = optional()
-    retry_strategy: dict[str, Any] | None = optional()
+    retry_strategy: RetryStrategy | None = optional()
     workflow_run_id: uuid.UUID | None = optional()
     idempotency_key: str | None = optional()
     error: str | None = optional("why it failed or was canceled")

@@ -1,1 +1,1 @@
-"""The HTTP layer: marshmallow schemas, request parsing, handlers and error rendering."""
+"""The HTTP layer: request schemas and validation, handlers, error table and rendering."""

@@ -6,7 +6,8 @@ this module reads their fields, type hints and metadata and builds the schema th
 
 - a field declared with `optional()` may be absent (it is omitted while None); every other
   field is required;
-- `X | None` and `Any` (a JSON value) may be null;
+- a JSON value (`Any`) may be null; so may a required `X | None` field (an optional one
+  is omitted instead);
 - metadata `description` and `enum` are copied into the document;
 - a nested record becomes a nested schema (one per record, so each is one component).
 
@@ -58,7 +59,7 @@ def _field(hint: Any, field: attrs.Attribute | None, *, required: bool) -> field
     options: dict[str, Any] = {"required": required, "metadata": metadata}
     if hint is Any:
         return fields.Raw(allow_none=True, **options)
-    options["allow_none"] = nullable
+    options["allow_none"] = nullable and required  # an optional None is omitted, not null
     if hint in _SCALARS:
         return _SCALARS[hint](**options)
     if attrs.has(hint):

@@ -78,7 +78,7 @@ async def schedule_run(request: web.Request) -> web.Response:
     202,
     description="the run sleeps until the event or the timeout",
 )
-@response_schema(response_schema_of(records.WaitAnswer), 408, description="the wait timed out")
+@response_schema(response_schema_of(records.WaitTimedOut), 408, description="the wait timed out")
 @response_schema(schemas.ErrorSchema, 404)
 @response_schema(schemas.ErrorSchema, 409, description=CONFLICT)
 async def wait_for_event(request: web.Request) -> web.Response:
@@ -94,9 +94,7 @@ async def wait_for_event(request: web.Request) -> web.Response:
             records.WaitAnswer("sleeping", message=f"waiting for event: {wait.event_name}"), 202
         )
     message = f"timed out waiting for event: {wait.event_name}"
-    return json_response(
-        records.WaitAnswer("timeout", message=message, error=message, code="WAIT_TIMEOUT"), 408
-    )
+    return json_response(records.WaitTimedOut(message, message, "timeout", "WAIT_TIMEOUT"), 408)
 
 
 @docs(tags=TAG, summary="Extend a live claim to now + extend_by seconds")

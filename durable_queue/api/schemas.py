@@ -129,7 +129,7 @@ class DeleteQueueQuerySchema(Input):
 # -- tasks --------------------------------------------------------------------
 
 
-class RetryStrategySchema(Input):
+class RetryStrategyRequestSchema(Input):
     kind = OneOf(("fixed", "exponential"), required=True)
     base_seconds = Number(0, required=True)
     factor = Number(1, metadata={"description": "exponential only; default 2"})
@@ -141,7 +141,7 @@ class CreateTaskSchema(Input):
     task_name = Text(required=True)
     params = JsonValue()
     headers = StringMap(allow_none=True)
-    retry_strategy = Nested(RetryStrategySchema, allow_none=True)
+    retry_strategy = Nested(RetryStrategyRequestSchema, allow_none=True)
     max_attempts = Int(1, allow_none=True, metadata={"description": "default 1"})
     start_timeout = Int(0, allow_none=True, metadata={"description": "seconds; 0 = none"})
     execution_timeout = Int(0, allow_none=True, metadata={"description": "seconds; 0 = none"})

@@ -3,7 +3,7 @@
 A message is the problem only ("is required", "must be a valid UUID"); the
 validation step puts the field's path in front ("tasks[3].task_name is required"),
 so no marshmallow message is rewritten after the fact. Integers are strict (no
-strings, no fractions, no booleans), numbers are finite.
+strings, no fractions, no booleans), numbers are finite JSON numbers.
 """
 
 from __future__ import annotations
@@ -44,11 +44,6 @@ class _Messages:
 class _Integer(_Messages, fields.Integer):
     default_error_messages = {"invalid": "must be an integer", "too_large": "is too large"}
 
-    def _validated(self, value: Any) -> Any:
-        if isinstance(value, bool):  # JSON true is not the integer 1
-            raise self.make_error("invalid", input=value)
-        return super()._validated(value)
-
 
 class _Float(_Messages, fields.Float):
     default_error_messages = {
@@ -58,7 +53,7 @@ class _Float(_Messages, fields.Float):
     }
 
     def _validated(self, value: Any) -> Any:
-        if isinstance(value, bool | str):
+        if isinstance(value, str):  # a JSON number, not a string holding one
             raise self.make_error("invalid", input=value)
         return super()._validated(value)
 

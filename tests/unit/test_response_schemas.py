@@ -53,13 +53,17 @@ def test_types_nullability_and_metadata_are_derived():
     assert isinstance(declared["id"], fields.UUID) and not declared["id"].allow_none
     assert isinstance(declared["created_at"], fields.DateTime)
     assert isinstance(declared["workflow_run_id"], fields.UUID)
-    assert declared["workflow_run_id"].allow_none
+    assert not declared["workflow_run_id"].allow_none  # optional: omitted, never null
+    version = response_schema_of(records.WorkflowRun)().fields["workflow_version"]
+    assert version.required and version.allow_none  # always present, null when not given
     assert type(declared["params"]) is fields.Raw and declared["params"].allow_none
     assert declared["status"].metadata["enum"] == list(records.TASK_STATUSES)
     assert declared["error"].metadata["description"] == "why it failed or was canceled"
     runs = declared["runs"]
     assert isinstance(runs, fields.List) and isinstance(runs.inner, fields.Nested)
     assert runs.inner.nested is response_schema_of(RunSummary)
+    strategy = declared["retry_strategy"]
+    assert strategy.nested is response_schema_of(records.RetryStrategy)
     headers = declared["headers"]
     assert isinstance(headers, fields.Dict) and isinstance(headers.value_field, fields.String)
 
