@@ -123,7 +123,19 @@ assert NOT_YET_DOCUMENTED <= {"create_tasks", "complete_runs"}, NOT_YET_DOCUMENT
 DERIVED = {"iter_tasks", "iter_runs", "iter_workflow_runs"}
 
 # (schema name, property): documented response properties the client deliberately skips.
-IGNORED: set[tuple[str, str]] = set()
+IGNORED: set[tuple[str, str]] = {
+    # only on the 408 timeout answer, which the client raises as WaitTimeout
+    ("WaitAnswer", "code"),
+    ("WaitAnswer", "error"),
+}
+
+# (schema name, property): a record the client types field by field, which the document
+# (response schemas derived from the server's records) declares as a free-form object, so
+# there is nothing to compare it with. Reported upstream; remove once it is a $ref.
+FREE_FORM: set[tuple[str, str]] = {
+    ("ClaimedTask", "retry_strategy"),
+    ("TaskDetail", "retry_strategy"),
+}
 
 
 # -- the document -------------------------------------------------------------------------
@@ -245,6 +257,9 @@ def model_problems(cls: type, schema: dict[str, Any], where: str, direction: str
                 problems.append(f"{at}: required by the document, optional in the client")
             if field.metadata.get(KEEP_NULL) and prop.get("type") and not prop.get("nullable"):
                 problems.append(f"{at}: the client may send null, the document does not allow it")
+        free_form = "properties" not in prop and "additionalProperties" in prop
+        if free_form and (name, field.name) in FREE_FORM:
+            continue
         problems.extend(type_problems(hints[field.name], prop, at, direction))
     if direction == "request":
         missing = required - {f.name for f in fields}
