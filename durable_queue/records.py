@@ -30,9 +30,16 @@ RUN_STATUSES = ("pending", "claimed", "completed", "failed", "sleeping", "cancel
 WORKFLOW_STATUSES = ("pending", "running", "completed", "failed", "canceled")
 
 
-def optional(description: str | None = None) -> Any:
-    """An attrs field (default None) that is omitted from the wire form while it is None."""
-    return attrs.field(default=None, metadata=_metadata(description, None, omit_none=True))
+DOCUMENTED_AS = "documented_as"
+
+
+def optional(description: str | None = None, *, documented_as: type | None = None) -> Any:
+    """An attrs field (default None) that is omitted from the wire form while it is None.
+    `documented_as`: the record that describes a JSON object kept as a plain dict."""
+    metadata = _metadata(description, None, omit_none=True)
+    if documented_as is not None:
+        metadata[DOCUMENTED_AS] = documented_as
+    return attrs.field(default=None, metadata=metadata)
 
 
 def described(description: str | None = None, *, enum: tuple[str, ...] | None = None) -> Any:
@@ -64,8 +71,6 @@ converter.register_unstructure_hook(uuid.UUID, str)
 converter.register_structure_hook(dt.datetime, lambda v, _: v)
 converter.register_unstructure_hook(dt.datetime, rfc3339)
 converter.register_structure_hook(Any, lambda v, _: v)
-# A JSON number stays as given (an integer is not turned into 1.0).
-converter.register_structure_hook(float, lambda v, _: v if isinstance(v, int | float) else float(v))
 
 
 def _unstructure_attrs_factory(cls: type) -> Any:
@@ -183,7 +188,7 @@ class CreatedTask:
 
 @attrs.frozen
 class RetryStrategy:
-    """A stored retry strategy, as the create request gave it."""
+    """The shape of a stored retry strategy (the create request's, returned as given)."""
 
     kind: str = described(enum=("fixed", "exponential"))
     base_seconds: float
@@ -201,7 +206,7 @@ class ClaimedTask:
     claim_expires_at: dt.datetime
     params: Any = optional()
     headers: dict[str, str] | None = optional()
-    retry_strategy: RetryStrategy | None = optional()
+    retry_strategy: dict[str, Any] | None = optional(documented_as=RetryStrategy)
     workflow_run_id: uuid.UUID | None = optional()
 
 
@@ -353,7 +358,7 @@ class TaskDetail:
     checkpoints: list[str] = described("step names")
     params: Any = optional()
     headers: dict[str, str] | None = optional()
-    retry_strategy: RetryStrategy | None = optional()
+    retry_strategy: dict[str, Any] | None = optional(documented_as=RetryStrategy)
     workflow_run_id: uuid.UUID | None = optional()
     idempotency_key: str | None = optional()
     error: str | None = optional("why it failed or was canceled")

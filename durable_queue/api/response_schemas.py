@@ -9,7 +9,8 @@ this module reads their fields, type hints and metadata and builds the schema th
 - a JSON value (`Any`) may be null; so may a required `X | None` field (an optional one
   is omitted instead);
 - metadata `description` and `enum` are copied into the document;
-- a nested record becomes a nested schema (one per record, so each is one component).
+- a nested record becomes a nested schema (one per record, so each is one component); so
+  does a plain dict field whose metadata says which record it is `documented_as`.
 
 The schemas only describe: responses are rendered by `records.to_wire`, never dumped
 through them.
@@ -27,7 +28,7 @@ from typing import Any
 import attrs
 from marshmallow import Schema, fields
 
-from durable_queue.records import OMIT_NONE
+from durable_queue.records import DOCUMENTED_AS, OMIT_NONE
 
 _SCALARS: dict[Any, type[fields.Field]] = {
     str: fields.String,
@@ -46,7 +47,11 @@ def response_schema_of(record: type, name: str | None = None) -> type[Schema]:
     record's class name)."""
     hints = typing.get_type_hints(record)
     declared = {
-        field.name: _field(hints[field.name], field, required=not field.metadata.get(OMIT_NONE))
+        field.name: _field(
+            _documented_type(hints[field.name], field),
+            field,
+            required=not field.metadata.get(OMIT_NONE),
+        )
         for field in attrs.fields(record)
     }
     schema_name = f"{name or record.__name__}Schema"
@@ -71,6 +76,13 @@ def _field(hint: Any, field: attrs.Attribute | None, *, required: bool) -> field
         values = _field(arguments[1], None, required=True)
         return fields.Dict(keys=fields.String(), values=values, **options)
     raise TypeError(f"no response schema field for {hint!r}")
+
+
+def _documented_type(hint: Any, field: attrs.Attribute) -> Any:
+    documented = field.metadata.get(DOCUMENTED_AS)
+    if documented is None:
+        return hint
+    return documented | None if _without_none(hint)[1] else documented
 
 
 def _without_none(hint: Any) -> tuple[Any, bool]:
