@@ -8,16 +8,17 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from durable_queue.api.keys import MAINTENANCE, SETTINGS, STORE
+from durable_queue.api.keys import LISTENER, MAINTENANCE, SETTINGS, STORE
 from durable_queue.api.middleware import access_log_middleware, error_middleware
 from durable_queue.api.openapi import setup_openapi
 from durable_queue.api.routes import add_routes
 from durable_queue.api.validation import validation_middleware
 from durable_queue.config import Settings
 from durable_queue.db import create_pool
-from durable_queue.listener import setup_listener
+from durable_queue.listener import Listener
 from durable_queue.maintenance import Maintenance
 from durable_queue.store import Store
+from durable_queue.waiters import Waiters
 
 log = logging.getLogger("durable_queue.app")
 
@@ -44,6 +45,23 @@ def create_app(settings: Settings) -> web.Application:
             pool.close()
             await pool.wait_closed()
 
+    async def listener(app: web.Application) -> AsyncIterator[None]:
+        waiters = Waiters()
+        app[LISTENER] = Listener(
+            settings.database_url, waiters, probe_seconds=max(settings.listener_probe_seconds, 1)
+        )
+        await app[LISTENER].start()
+        try:
+            yield
+        finally:
+            waiters.close()
+            await app[LISTENER].stop()
+
+    async def answer_waiters(app: web.Application) -> None:
+        # on_shutdown runs before aiohttp waits for open requests: long polls answer at once.
+        if LISTENER in app:
+            app[LISTENER].waiters.close()
+
     async def maintenance(app: web.Application) -> AsyncIterator[None]:
         sweeper = Maintenance(
             app[STORE].pool,
@@ -63,7 +81,8 @@ def create_app(settings: Settings) -> web.Application:
                 log.warning("maintenance pass did not finish in time; abandoned")
 
     app.cleanup_ctx.append(database)
-    setup_listener(app, settings)
+    app.cleanup_ctx.append(listener)
+    app.on_shutdown.append(answer_waiters)
     app.cleanup_ctx.append(maintenance)
     add_routes(app)
     setup_openapi(app)

@@ -1,181 +1,33 @@
-"""The listener: one LISTEN connection per process, fanning "a run became claimable"
-notifications out to long-polling claim requests.
+"""The listener: one LISTEN connection per process, whose "a run became claimable"
+notifications wake long-polling claim requests through `Waiters`.
 
-`Waiters` is the registry: per queue, a FIFO of `Waiter`s (each an asyncio future).
-It wakes one waiter per notification (never the whole queue), keeps one timer per
-queue for the earliest known `available_at` (so scheduled runs and retries are
-delivered when due, by one waiter), wakes every waiter once after a reconnect,
-and answers all of them at shutdown.
-
-`Listener` owns the dedicated connection (outside the pool, named
-`durable-queue-listener` in pg_stat_activity): it probes it when quiet,
-reconnects with backoff when it drops, and feeds notifications to `Waiters`.
+The connection is dedicated (outside the pool, named `durable-queue-listener` in
+pg_stat_activity); it is probed when quiet, reconnected with backoff when it drops,
+and after each (re)connect every waiter is woken once, since notifications sent
+while nobody listened are lost. Which waiter to wake is `durable_queue.waiters`' job.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import enum
 import logging
-from collections.abc import AsyncIterator
 
 import aiopg
-from aiohttp import web
 
-from durable_queue.api.keys import LISTENER
-from durable_queue.config import Settings
 from durable_queue.db import CONNECTION_ERRORS, LISTENER_APPLICATION_NAME, queries
+from durable_queue.waiters import Waiters, Wake
 
 log = logging.getLogger("durable_queue.listener")
 
 
-class Wake(enum.Enum):
-    """Why a waiter was woken."""
-
-    NOTIFIED = "notified"  # a run of its queue became claimable (or a full batch handed on)
-    DUE = "due"  # the queue's earliest known available_at has come
-    RECONNECTED = "reconnected"  # the listener was away: notifications may have been lost
-    SHUTDOWN = "shutdown"  # the server is stopping: answer now with nothing
-
-
-class Waiter:
-    """One long-polling claim request on a queue, woken through its future.
-
-    `idle` is true while the request sleeps in `wait()` and false while it
-    claims; a wake that arrives while it claims stays on the future and is
-    consumed by its next `wait()`, so no wake-up is lost in between.
-    """
-
-    __slots__ = ("_future", "idle", "queue_name")
-
-    def __init__(self, queue_name: str) -> None:
-        self.queue_name = queue_name
-        self.idle = False
-        self._future: asyncio.Future[Wake] = asyncio.get_running_loop().create_future()
-
-    @property
-    def woken(self) -> bool:
-        """A wake is pending (not consumed by `wait()` yet)."""
-        return self._future.done()
-
-    @property
-    def pending_wake(self) -> Wake | None:
-        return self._future.result() if self._future.done() else None
-
-    def wake(self, reason: Wake) -> bool:
-        """Resolve the future unless it already is; True when this call woke it."""
-        if self._future.done():
-            return False
-        self._future.set_result(reason)
-        return True
-
-    async def wait(self, seconds: float) -> Wake | None:
-        """Sleep until woken (the reason, consumed) or `seconds` pass (None)."""
-        self.idle = True
-        try:
-            await asyncio.wait((self._future,), timeout=seconds)
-        finally:
-            self.idle = False
-        if not self._future.done():
-            return None
-        reason = self._future.result()
-        self._future = asyncio.get_running_loop().create_future()
-        return reason
-
-
-class Waiters:
-    """The long-polling claim requests of this process, FIFO per queue."""
-
-    def __init__(self) -> None:
-        self._by_queue: dict[str, dict[Waiter, None]] = {}  # insertion-ordered sets
-        self._due: dict[str, asyncio.TimerHandle] = {}
-        self.closed = False
-
-    def __len__(self) -> int:
-        return sum(len(waiters) for waiters in self._by_queue.values())
-
-    def idle_count(self) -> int:
-        """How many waiters are asleep and not woken (registered, not claiming, no wake due)."""
-        return sum(w.idle and not w.woken for waiters in self._by_queue.values() for w in waiters)
-
-    def register(self, queue_name: str) -> Waiter:
-        """A new waiter at the back of its queue's line; a shutdown wakes it at once."""
-        waiter = Waiter(queue_name)
-        if self.closed:
-            waiter.wake(Wake.SHUTDOWN)
-        self._by_queue.setdefault(queue_name, {})[waiter] = None
-        return waiter
-
-    def unregister(self, waiter: Waiter) -> None:
-        """Remove a waiter; a wake it got but did not use goes to the next one in line."""
-        waiters = self._by_queue.get(waiter.queue_name)
-        if waiters is None or waiters.pop(waiter, False) is False:
-            return
-        if not waiters:
-            del self._by_queue[waiter.queue_name]
-            timer = self._due.pop(waiter.queue_name, None)
-            if timer is not None:
-                timer.cancel()
-            return
-        reason = waiter.pending_wake
-        if reason is not None and reason is not Wake.SHUTDOWN:
-            self.wake_one(waiter.queue_name, reason)
-
-    def wake_one(self, queue_name: str, reason: Wake, *, exclude: Waiter | None = None) -> bool:
-        """Wake the first waiter in line that is not woken yet, preferring one that sleeps
-        over one that is claiming; False when every waiter of the queue is woken already."""
-        fallback = None
-        for waiter in self._by_queue.get(queue_name, ()):
-            if waiter is exclude or waiter.woken:
-                continue
-            if waiter.idle:
-                return waiter.wake(reason)
-            if fallback is None:
-                fallback = waiter
-        return fallback.wake(reason) if fallback is not None else False
-
-    def pass_on(self, waiter: Waiter) -> bool:
-        """`waiter` claimed a full batch and leaves: more runs may be due, wake the next one."""
-        return self.wake_one(waiter.queue_name, Wake.NOTIFIED, exclude=waiter)
-
-    def wake_all(self, reason: Wake) -> None:
-        for waiters in self._by_queue.values():
-            for waiter in waiters:
-                waiter.wake(reason)
-
-    def wake_at(self, queue_name: str, delay: float) -> None:
-        """Wake one waiter of the queue in `delay` seconds, unless one is due sooner already."""
-        if self.closed or queue_name not in self._by_queue:
-            return
-        loop = asyncio.get_running_loop()
-        when = loop.time() + delay
-        timer = self._due.get(queue_name)
-        if timer is not None:
-            if timer.when() <= when:
-                return
-            timer.cancel()
-        self._due[queue_name] = loop.call_at(when, self._due_now, queue_name)
-
-    def _due_now(self, queue_name: str) -> None:
-        self._due.pop(queue_name, None)
-        self.wake_one(queue_name, Wake.DUE)
-
-    def close(self) -> None:
-        """Shutdown: wake every waiter (they answer with nothing) and every later one too."""
-        self.closed = True
-        for timer in self._due.values():
-            timer.cancel()
-        self._due.clear()
-        self.wake_all(Wake.SHUTDOWN)
-
-
 class Listener:
-    """The LISTEN connection of this process and the waiters it wakes."""
+    """The LISTEN connection of this process, feeding notifications to `waiters`."""
 
     def __init__(
         self,
         dsn: str,
+        waiters: Waiters,
         *,
         probe_seconds: float = 5.0,
         min_backoff: float = 0.1,
@@ -187,7 +39,7 @@ class Listener:
         self.min_backoff = min_backoff
         self.max_backoff = max_backoff
         self.connect_timeout = connect_timeout
-        self.waiters = Waiters()
+        self.waiters = waiters
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
         self._connected = asyncio.Event()
@@ -210,8 +62,7 @@ class Listener:
                 await self._connected.wait()
 
     async def stop(self) -> None:
-        """Answer every waiter, then stop listening and close the connection."""
-        self.waiters.close()
+        """Stop listening and close the connection (the waiters are the caller's to close)."""
         self._stopping = True
         task, self._task = self._task, None
         # Cancel until it ends: Python 3.11's asyncio.wait_for (which aiopg uses inside) can
@@ -295,24 +146,3 @@ def _log_failure(message: str, exc: BaseException, retry_in: float) -> None:
         log.warning(message, extra={"reason": reason, "retry_in_seconds": retry_in})
     else:
         log.error(message, extra={"reason": reason, "retry_in_seconds": retry_in}, exc_info=exc)
-
-
-def setup_listener(app: web.Application, settings: Settings) -> None:
-    """Open the listener with the app and answer every waiter as soon as shutdown begins."""
-
-    async def listener(app: web.Application) -> AsyncIterator[None]:
-        app[LISTENER] = Listener(
-            settings.database_url, probe_seconds=max(settings.listener_probe_seconds, 1)
-        )
-        await app[LISTENER].start()
-        try:
-            yield
-        finally:
-            await app[LISTENER].stop()
-
-    async def answer_waiters(app: web.Application) -> None:
-        if LISTENER in app:
-            app[LISTENER].waiters.close()
-
-    app.cleanup_ctx.append(listener)
-    app.on_shutdown.append(answer_waiters)

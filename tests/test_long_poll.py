@@ -86,7 +86,7 @@ async def test_long_poll_is_woken_by_a_new_task(client, app):
     tasks = await waiting
     assert [t["task_id"] for t in tasks] == [created["task_id"]]
     assert tasks[0]["params"] == {"n": 1}
-    assert app[LISTENER].waiter_count == 0
+    assert len(app[LISTENER].waiters) == 0
 
 
 async def test_zero_or_absent_long_poll_answers_at_once(client, app):
@@ -100,13 +100,13 @@ async def test_zero_or_absent_long_poll_answers_at_once(client, app):
             json={"limit": 1, "claim_timeout": 60, **extra},
         )
         assert body == {"tasks": []}
-    assert app[LISTENER].waiter_count == 0
+    assert len(app[LISTENER].waiters) == 0
 
 
 async def test_long_poll_times_out_with_an_empty_list(client, app):
     await make_queue(client)
     assert await poll(client, seconds=1) == []
-    assert app[LISTENER].waiter_count == 0
+    assert len(app[LISTENER].waiters) == 0
 
 
 async def test_long_poll_on_a_missing_queue_is_404(client, app):
@@ -115,7 +115,7 @@ async def test_long_poll_on_a_missing_queue_is_404(client, app):
         json={"limit": 1, "claim_timeout": 60, "long_poll_seconds": 5},
     )
     assert resp.status == 404
-    assert app[LISTENER].waiter_count == 0
+    assert len(app[LISTENER].waiters) == 0
 
 
 async def test_long_poll_returns_a_retry_when_its_backoff_passes(client, app):
@@ -274,7 +274,7 @@ async def test_a_client_that_disconnects_leaves_no_waiter(server_url, app):
         pending.cancel()  # the client goes away mid-poll: its connection closes
         with pytest.raises(asyncio.CancelledError):
             await pending
-    await eventually(lambda: app[LISTENER].waiter_count == 0, what="the waiter to leave")
+    await eventually(lambda: len(app[LISTENER].waiters) == 0, what="the waiter to leave")
 
 
 async def test_shutdown_answers_every_waiter_with_an_empty_list(aiohttp_client, app):
@@ -390,4 +390,4 @@ async def test_a_waiter_on_one_server_is_woken_by_a_task_created_on_another(
     created = await make_task(client_b)
     tasks = await waiting
     assert [t["task_id"] for t in tasks] == [created["task_id"]]
-    assert app_b[LISTENER].waiter_count == 0
+    assert len(app_b[LISTENER].waiters) == 0

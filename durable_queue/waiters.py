@@ -1,0 +1,205 @@
+"""Waiter scheduling: which long-polling claim request to wake, and when.
+
+Pure asyncio: no database, no HTTP. Per queue, a FIFO of `Waiter`s (each an
+asyncio future). One notification wakes one waiter (never the whole queue);
+a waiter that leaves with a full batch hands the wake on, so a folded
+notification never strands runs; one timer per queue, set at its earliest
+known `available_at`, wakes one waiter when scheduled runs and retries come
+due; a reconnect of the listener wakes every waiter once; shutdown answers
+them all at once. Callers pass in "seconds until due" (measured by the
+database's clock); the timers run on a `Clock`, the event loop by default.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+from collections.abc import Callable
+from typing import Any, Protocol
+
+# When due runs exist but the claim got none (another claimer holds their locks),
+# look again after this long instead of spinning.
+MIN_SLEEP_SECONDS = 0.05
+# Wake a little after available_at, so the claim's now() has surely passed it.
+DUE_MARGIN_SECONDS = 0.002
+
+
+class Wake(enum.Enum):
+    """Why a waiter was woken."""
+
+    NOTIFIED = "notified"  # a run of its queue became claimable (or a full batch handed on)
+    DUE = "due"  # the queue's earliest known available_at has come
+    RECONNECTED = "reconnected"  # the listener was away: notifications may have been lost
+    SHUTDOWN = "shutdown"  # the server is stopping: answer now with nothing
+
+
+class Timer(Protocol):
+    def when(self) -> float: ...
+    def cancel(self) -> None: ...
+
+
+class Clock(Protocol):
+    """What the due timers need of the event loop (an asyncio loop is one)."""
+
+    def time(self) -> float: ...
+    def call_at(self, when: float, callback: Callable[..., object], *args: Any) -> Timer: ...
+
+
+def hands_on(claimed: int, limit: int, woken_by: Wake | None) -> bool:
+    """Whether a waiter leaving with `claimed` runs must see that the next runs reach
+    someone: after a full batch more may be due (a folded notification), and a waiter woken
+    by the due timer or a reconnect used up the wake that stood for every runnable run."""
+    return claimed >= limit or woken_by in (Wake.DUE, Wake.RECONNECTED)
+
+
+class Waiter:
+    """One long-polling claim request on a queue, woken through its future.
+
+    `idle` is true while the request sleeps in `wait()` and false while it
+    claims; a wake that arrives while it claims stays on the future and is
+    consumed by its next `wait()`, so no wake-up is lost in between.
+    """
+
+    __slots__ = ("_future", "idle", "queue_name")
+
+    def __init__(self, queue_name: str) -> None:
+        self.queue_name = queue_name
+        self.idle = False
+        self._future: asyncio.Future[Wake] = asyncio.get_running_loop().create_future()
+
+    @property
+    def woken(self) -> bool:
+        """A wake is pending (not consumed by `wait()` yet)."""
+        return self._future.done()
+
+    @property
+    def pending_wake(self) -> Wake | None:
+        return self._future.result() if self._future.done() else None
+
+    def wake(self, reason: Wake) -> bool:
+        """Resolve the future unless it already is; True when this call woke it."""
+        if self._future.done():
+            return False
+        self._future.set_result(reason)
+        return True
+
+    async def wait(self, seconds: float) -> Wake | None:
+        """Sleep until woken (the reason, consumed) or `seconds` pass (None)."""
+        self.idle = True
+        try:
+            await asyncio.wait((self._future,), timeout=seconds)
+        finally:
+            self.idle = False
+        if not self._future.done():
+            return None
+        reason = self._future.result()
+        self._future = asyncio.get_running_loop().create_future()
+        return reason
+
+
+class Waiters:
+    """The long-polling claim requests of this process, FIFO per queue."""
+
+    def __init__(self, clock: Clock | None = None) -> None:
+        self._clock = clock
+        self._by_queue: dict[str, dict[Waiter, None]] = {}  # insertion-ordered sets
+        self._due: dict[str, Timer] = {}
+        self.closed = False
+
+    def __len__(self) -> int:
+        return sum(len(waiters) for waiters in self._by_queue.values())
+
+    def idle_count(self) -> int:
+        """How many waiters are asleep and not woken (registered, not claiming, no wake due)."""
+        return sum(w.idle and not w.woken for waiters in self._by_queue.values() for w in waiters)
+
+    def register(self, queue_name: str) -> Waiter:
+        """A new waiter at the back of its queue's line; a shutdown wakes it at once."""
+        waiter = Waiter(queue_name)
+        if self.closed:
+            waiter.wake(Wake.SHUTDOWN)
+        self._by_queue.setdefault(queue_name, {})[waiter] = None
+        return waiter
+
+    def unregister(self, waiter: Waiter) -> None:
+        """Remove a waiter; a wake it got but did not use goes to the next one in line."""
+        waiters = self._by_queue.get(waiter.queue_name)
+        if waiters is None or waiters.pop(waiter, False) is False:
+            return
+        if not waiters:
+            del self._by_queue[waiter.queue_name]
+            timer = self._due.pop(waiter.queue_name, None)
+            if timer is not None:
+                timer.cancel()
+            return
+        reason = waiter.pending_wake
+        if reason is not None and reason is not Wake.SHUTDOWN:
+            self.wake_one(waiter.queue_name, reason)
+
+    def wake_one(self, queue_name: str, reason: Wake, *, exclude: Waiter | None = None) -> bool:
+        """Wake the first waiter in line that is not woken yet, preferring one that sleeps
+        over one that is claiming; False when every waiter of the queue is woken already."""
+        fallback = None
+        for waiter in self._by_queue.get(queue_name, ()):
+            if waiter is exclude or waiter.woken:
+                continue
+            if waiter.idle:
+                return waiter.wake(reason)
+            if fallback is None:
+                fallback = waiter
+        return fallback.wake(reason) if fallback is not None else False
+
+    def pass_on(self, waiter: Waiter) -> bool:
+        """`waiter` claimed and leaves while more runs may be due: wake the next one."""
+        return self.wake_one(waiter.queue_name, Wake.NOTIFIED, exclude=waiter)
+
+    def hand_on(self, waiter: Waiter, seconds_until_due: float | None) -> None:
+        """`waiter` leaves with runs: if more are due now, wake the next waiter to claim them,
+        else have one woken when the next run comes due (None: nothing is pending)."""
+        if seconds_until_due is None:
+            return
+        if seconds_until_due <= 0:
+            self.pass_on(waiter)
+        else:
+            self.wake_at(waiter.queue_name, seconds_until_due + DUE_MARGIN_SECONDS)
+
+    def wake_when_due(self, queue_name: str, seconds_until_due: float | None) -> None:
+        """After a claim that got nothing: wake a waiter when the queue's earliest pending run
+        is due (soon, if one is due already but was locked by another claimer)."""
+        if seconds_until_due is None:
+            return
+        if seconds_until_due > 0:
+            self.wake_at(queue_name, seconds_until_due + DUE_MARGIN_SECONDS)
+        else:
+            self.wake_at(queue_name, MIN_SLEEP_SECONDS)
+
+    def wake_all(self, reason: Wake) -> None:
+        """Wake every waiter not woken yet (after a listener reconnect: each looks once)."""
+        for waiters in self._by_queue.values():
+            for waiter in waiters:
+                waiter.wake(reason)
+
+    def wake_at(self, queue_name: str, delay: float) -> None:
+        """Wake one waiter of the queue in `delay` seconds, unless one is due sooner already."""
+        if self.closed or queue_name not in self._by_queue:
+            return
+        clock = self._clock or asyncio.get_running_loop()
+        when = clock.time() + delay
+        timer = self._due.get(queue_name)
+        if timer is not None:
+            if timer.when() <= when:
+                return
+            timer.cancel()
+        self._due[queue_name] = clock.call_at(when, self._due_now, queue_name)
+
+    def _due_now(self, queue_name: str) -> None:
+        self._due.pop(queue_name, None)
+        self.wake_one(queue_name, Wake.DUE)
+
+    def close(self) -> None:
+        """Shutdown: wake every waiter (they answer with nothing) and every later one too."""
+        self.closed = True
+        for timer in self._due.values():
+            timer.cancel()
+        self._due.clear()
+        self.wake_all(Wake.SHUTDOWN)
