@@ -6,14 +6,17 @@ blocked in `Waiter.wait`, observed through `idle` (no sleeps, no stopwatch).
 
 from __future__ import annotations
 
+import ast
 import asyncio
 import heapq
 import itertools
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+import durable_queue
 from durable_queue.waiters import (
     DUE_MARGIN_SECONDS,
     MIN_SLEEP_SECONDS,
@@ -344,3 +347,27 @@ async def test_shutdown_answers_every_waiter_at_once_and_every_later_one(waiters
     assert woken(late) == [Wake.SHUTDOWN]
     waiters.wake_at("x", 1.0)
     assert clock.pending() == []
+
+
+# -- layering -----------------------------------------------------------------
+
+
+def _imports(module: str) -> set[str]:
+    source = Path(durable_queue.__file__).with_name(f"{module}.py").read_text()
+    found = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            found.add(node.module)
+    return found
+
+
+def test_the_waiters_module_needs_nothing_but_asyncio():
+    assert _imports("waiters") <= {"__future__", "asyncio", "enum", "collections.abc", "typing"}
+
+
+def test_the_listener_knows_neither_http_nor_the_app():
+    imported = _imports("listener")
+    assert "durable_queue.waiters" in imported
+    assert not {m for m in imported if m.startswith(("aiohttp", "durable_queue.api"))}
