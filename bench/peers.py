@@ -1,0 +1,416 @@
+"""durable-queue and pgqueuer side by side: the same measurements, same PostgreSQL, one run.
+
+    python bench/peers.py [--database-url URL] [--runs 3] [--quick]
+
+pgqueuer comes with the bench extra (`pip install -e '.[bench]'`). Starts an
+embedded PostgreSQL unless --database-url is given (a URI whose user may create
+databases: each measurement gets a database of its own, dropped afterwards).
+For each peer it measures:
+
+(a) enqueue N tasks one by one (each awaited before the next), and in batches
+    of 1,000 (pgqueuer: `Queries.enqueue` with lists; durable-queue:
+    `create_tasks`, POST /queues/{q}/tasks/batch, or, on a server without that
+    route, 64 single creates in flight);
+(b) drain N pending tasks with the worker as a separate OS process (durable-queue:
+    the async client, claim limit 100 with long polling, then one batch complete,
+    POST /runs/complete, or, without that route, one complete per task, all in
+    flight; pgqueuer: one QueueManager, batch size 100); from GO to the worker
+    reporting every task done;
+(c) pipeline: one producer creating one task at a time for S seconds while the
+    worker runs; tasks created / (worker done - start);
+(d) wake latency: an idle worker, single creates 50 ms apart; from the create's
+    return in the bench to the start of the worker's handler (CLOCK_MONOTONIC
+    in both processes); p50/p95/p99 after 10 warm-up wakes.
+
+durable-queue's server runs as a subprocess (`python -m durable_queue serve`,
+DATABASE_URL set, a free loopback port, ready at /readyz); pgqueuer's schema comes
+from `pgq install`. Workers (bench/peers_worker.py) connect, print READY and
+wait for GO; every process is stopped by its PID. Prints one table: figures,
+each peer's median over --runs, and the ratio, oriented so that higher is
+better for durable-queue (rates: ours / theirs; latencies: theirs / ours).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import statistics
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+from database import run_on_database
+from peers_procs import Worker, durable_queue_server, fresh_database, install_pgqueuer
+from peers_worker import HANDLER
+
+QUEUE = "bench"
+BATCH = 1000
+IN_FLIGHT = 64
+WAKE_GAP = 0.05  # seconds between the wake-latency creates (the workload, not a wait)
+WAKE_WARMUP = 10
+OURS, THEIRS = "durable-queue", "pgqueuer"
+
+
+def now() -> float:
+    return time.clock_gettime(time.CLOCK_MONOTONIC)
+
+
+def payload(seq: int) -> dict[str, int]:
+    return {"seq": seq}
+
+
+async def in_flight(concurrency: int, jobs: list[Callable[[], Awaitable[Any]]]) -> None:
+    """Run the zero-argument coroutine functions `jobs`, `concurrency` at a time."""
+    pending = list(reversed(jobs))
+
+    async def lane() -> None:
+        while pending:
+            await pending.pop()()
+
+    await asyncio.gather(*(lane() for _ in range(concurrency)))
+
+
+# -- the two peers: a fresh database each, enqueue, a worker command line, a check ----------
+
+
+class Ours:
+    """durable-queue through its async client, against a server process of its own."""
+
+    name = OURS
+
+    def __init__(self, client: Any, base: str, batch_create: bool, batch_complete: bool):
+        self.client = client
+        self.base = base
+        self.batch_create = batch_create
+        self.batch_complete = batch_complete
+
+    @property
+    def bulk_mode(self) -> str:
+        return (
+            "create_tasks, 1,000 per call"
+            if self.batch_create
+            else (f"{IN_FLIGHT} single creates in flight (no batch route)")
+        )
+
+    @property
+    def complete_mode(self) -> str:
+        return (
+            "complete_runs, one call per claim"
+            if self.batch_complete
+            else ("one complete per task, a claim's worth in flight (no batch route)")
+        )
+
+    async def enqueue_one(self, seq: int) -> None:
+        await self.client.create_task(QUEUE, HANDLER, params=payload(seq))
+
+    async def enqueue_bulk(self, first: int, count: int) -> None:
+        if self.batch_create:
+            from durable_queue_client.models import CreateTaskRequest
+
+            for start in range(first, first + count, BATCH):
+                end = min(start + BATCH, first + count)
+                await self.client.create_tasks(
+                    QUEUE,
+                    [
+                        CreateTaskRequest(task_name=HANDLER, params=payload(i))
+                        for i in range(start, end)
+                    ],
+                )
+        else:
+            await in_flight(
+                IN_FLIGHT, [lambda i=i: self.enqueue_one(i) for i in range(first, first + count)]
+            )
+
+    def worker_args(self, report_starts: bool, loops: int) -> list[str]:
+        args = ["ours", "--url", self.base, "--queue", QUEUE, "--loops", str(loops)]
+        args += ["--batch-complete"] if self.batch_complete else []
+        return args + (["--report-starts"] if report_starts else [])
+
+    async def counts(self) -> tuple[int, int]:
+        """(tasks waiting or running, tasks completed)."""
+        stats = await self.client.get_queue_stats(QUEUE)
+        return stats.pending_runs + stats.claimed_runs, stats.completed_runs
+
+
+async def _route_served(client: Any, method: str, call: Callable[[], Awaitable[Any]]) -> bool:
+    """Whether the server has the batch route: an empty batch is refused (400) where it
+    exists, 404/405 where it does not."""
+    from durable_queue_client.errors import DurableError
+
+    if not hasattr(client, method):
+        return False
+    try:
+        await call()
+    except DurableError as exc:
+        return exc.status not in (404, 405)
+    return True
+
+
+@contextlib.asynccontextmanager
+async def ours(admin_url: str, label: str, server_workers: int | None) -> AsyncIterator[Ours]:
+    from durable_queue_client import DurableClient
+
+    async with (
+        fresh_database(admin_url, f"ours_{label}") as url,
+        durable_queue_server(url, server_workers) as base,
+        DurableClient(base, timeout=300) as client,
+    ):
+        await client.create_queue(QUEUE)
+        batch_create = await _route_served(
+            client, "create_tasks", lambda: client.create_tasks(QUEUE, [])
+        )
+        batch_complete = await _route_served(
+            client, "complete_runs", lambda: client.complete_runs([])
+        )
+        yield Ours(client, base, batch_create, batch_complete)
+
+
+class Theirs:
+    """pgqueuer, straight to PostgreSQL over asyncpg."""
+
+    name = THEIRS
+    bulk_mode = "Queries.enqueue with lists of 1,000"
+    complete_mode = "QueueManager, batch size 100"
+
+    def __init__(self, queries: Any, dsn: str) -> None:
+        self.queries = queries
+        self.dsn = dsn
+
+    async def enqueue_one(self, seq: int) -> None:
+        await self.queries.enqueue(HANDLER, json.dumps(payload(seq)).encode())
+
+    async def enqueue_bulk(self, first: int, count: int) -> None:
+        for start in range(first, first + count, BATCH):
+            seqs = range(start, min(start + BATCH, first + count))
+            await self.queries.enqueue(
+                [HANDLER] * len(seqs),
+                [json.dumps(payload(i)).encode() for i in seqs],
+                [0] * len(seqs),
+            )
+
+    def worker_args(self, report_starts: bool, loops: int) -> list[str]:
+        return ["theirs", "--dsn", self.dsn] + (["--report-starts"] if report_starts else [])
+
+    async def counts(self) -> tuple[int, int]:
+        """(jobs waiting or running, jobs completed per pgqueuer's log)."""
+        waiting = sum(row.count for row in await self.queries.queue_size())
+        done = sum(
+            row.count
+            for row in await self.queries.log_statistics(limit=None)
+            if row.status == "successful"
+        )
+        return waiting, done
+
+
+@contextlib.asynccontextmanager
+async def theirs(admin_url: str, label: str, server_workers: int | None) -> AsyncIterator[Theirs]:
+    import asyncpg
+    from pgqueuer.db import AsyncpgDriver
+    from pgqueuer.queries import Queries
+
+    async with fresh_database(admin_url, f"theirs_{label}") as url:
+        await install_pgqueuer(url)
+        connection = await asyncpg.connect(url)
+        try:
+            yield Theirs(Queries(AsyncpgDriver(connection)), url)
+        finally:
+            await connection.close()
+
+
+PEERS = {OURS: ours, THEIRS: theirs}
+
+
+# -- the measurements ---------------------------------------------------------------------
+
+
+async def enqueue_single(peer: Ours | Theirs, n: int, **_: Any) -> dict[str, float]:
+    started = now()
+    for seq in range(n):
+        await peer.enqueue_one(seq)
+    rate = n / (now() - started)
+    await expect_counts(peer, waiting=n)
+    return {"enqueue, one by one (tasks/s)": rate}
+
+
+async def enqueue_bulk(peer: Ours | Theirs, n: int, **_: Any) -> dict[str, float]:
+    started = now()
+    await peer.enqueue_bulk(0, n)
+    rate = n / (now() - started)
+    await expect_counts(peer, waiting=n)
+    return {"enqueue, batches of 1,000 (tasks/s)": rate}
+
+
+async def drain(peer: Ours | Theirs, n: int, loops: int, **_: Any) -> dict[str, float]:
+    await peer.enqueue_bulk(0, n)
+    async with Worker(peer.worker_args(False, loops)) as worker:
+        started = now()
+        await worker.send("GO")
+        await worker.send(f"EXPECT {n}")
+        done = await worker.done(within=max(120.0, n / 20))
+    await expect_counts(peer, waiting=0, completed=n)
+    return {f"drain {n:,} pending (tasks/s)": n / (done - started)}
+
+
+async def pipeline(peer: Ours | Theirs, seconds: float, loops: int, **_: Any) -> dict[str, float]:
+    async with Worker(peer.worker_args(False, loops)) as worker:
+        started = now()
+        await worker.send("GO")
+        created = 0
+        while now() - started < seconds:
+            await peer.enqueue_one(created)
+            created += 1
+        await worker.send(f"EXPECT {created}")
+        done = await worker.done(within=120)
+    await expect_counts(peer, waiting=0, completed=created)
+    return {"pipeline, one producer (completed/s)": created / (done - started)}
+
+
+async def wake(peer: Ours | Theirs, samples: int, loops: int, **_: Any) -> dict[str, float]:
+    latencies = []
+    async with Worker(peer.worker_args(True, loops)) as worker:
+        await worker.send("GO")
+        for seq in range(WAKE_WARMUP + samples):
+            await asyncio.sleep(WAKE_GAP)
+            await peer.enqueue_one(seq)
+            returned = now()
+            started = await worker.started(seq)
+            if seq >= WAKE_WARMUP:
+                latencies.append((started - returned) * 1000)
+        await worker.send(f"EXPECT {WAKE_WARMUP + samples}")
+        await worker.done(within=60)
+    q = statistics.quantiles(sorted(latencies), n=100, method="inclusive")
+    return {
+        "wake latency p50 (ms)": q[49],
+        "wake latency p95 (ms)": q[94],
+        "wake latency p99 (ms)": q[98],
+    }
+
+
+async def expect_counts(peer: Ours | Theirs, waiting: int, completed: int = 0) -> None:
+    """The queue holds what the measurement says it should (else the figure means nothing)."""
+    got = await peer.counts()
+    if got != (waiting, completed):
+        raise RuntimeError(
+            f"{peer.name}: {got[0]} tasks waiting and {got[1]} completed, "
+            f"expected {waiting} and {completed}"
+        )
+
+
+MEASUREMENTS = [
+    ("enqueue_single", enqueue_single),
+    ("enqueue_bulk", enqueue_bulk),
+    ("drain", drain),
+    ("pipeline", pipeline),
+    ("wake", wake),
+]
+
+
+# -- the run and the table ----------------------------------------------------------------
+
+
+def is_latency(figure: str) -> bool:
+    return figure.endswith("(ms)")
+
+
+def ratio(figure: str, ours_value: float, theirs_value: float) -> float:
+    """Oriented so that higher is better for durable-queue."""
+    return theirs_value / ours_value if is_latency(figure) else ours_value / theirs_value
+
+
+def fmt(figure: str, value: float) -> str:
+    return f"{value:,.2f}" if is_latency(figure) else f"{value:,.0f}"
+
+
+async def run(admin_url: str, args: argparse.Namespace) -> None:
+    n, seconds, samples = args.tasks, args.pipeline_seconds, args.wake_samples
+    results: dict[str, dict[str, list[float]]] = {}
+    modes: dict[str, set[str]] = {OURS: set(), THEIRS: set()}
+    peers = [p for p in (OURS, THEIRS) if args.only in (None, p)]
+    for run_index in range(args.runs):
+        order = peers if run_index % 2 == 0 else list(reversed(peers))
+        for label, measure in MEASUREMENTS:
+            for name in order:
+                async with PEERS[name](admin_url, label, args.server_workers) as peer:
+                    modes[name].add(f"bulk enqueue: {peer.bulk_mode}")
+                    modes[name].add(f"worker: {peer.complete_mode}")
+                    figures = await measure(
+                        peer, n=n, seconds=seconds, samples=samples, loops=args.worker_loops
+                    )
+                for figure, value in figures.items():
+                    results.setdefault(figure, {}).setdefault(name, []).append(value)
+                    print(
+                        f"run {run_index + 1}: {name:<14} {figure:<38} {fmt(figure, value)}",
+                        flush=True,
+                    )
+    print_table(results, args.runs, modes, args.worker_loops)
+
+
+def print_table(
+    results: dict[str, dict[str, list[float]]],
+    runs: int,
+    modes: dict[str, set[str]],
+    loops: int,
+) -> None:
+    print()
+    print(
+        f"median of {runs} run(s); ratio: rates ours/theirs, latencies theirs/ours "
+        "(higher is better for durable-queue, 1.00 = parity)"
+    )
+    header = f"| {'figure':<38} | {OURS:>13} | {THEIRS:>10} | {'ratio':>6} |"
+    print(header)
+    print(f"|{'-' * 40}|{'-' * 14}:|{'-' * 11}:|{'-' * 7}:|")
+    for figure, by_peer in results.items():
+        medians = {name: statistics.median(values) for name, values in by_peer.items()}
+        ours_value, theirs_value = medians.get(OURS), medians.get(THEIRS)
+        cells = [fmt(figure, v) if v is not None else "-" for v in (ours_value, theirs_value)]
+        shown = (
+            f"{ratio(figure, ours_value, theirs_value):.2f}" if ours_value and theirs_value else "-"
+        )
+        print(f"| {figure:<38} | {cells[0]:>13} | {cells[1]:>10} | {shown:>6} |")
+    print()
+    print(f"durable-queue worker: {loops} claim loop(s) in one process")
+    for name, lines in modes.items():
+        for line in sorted(lines):
+            print(f"{name}: {line}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--database-url",
+        help="PostgreSQL URI whose user may create databases "
+        "(default: an embedded, throw-away PostgreSQL)",
+    )
+    parser.add_argument("--runs", type=int, default=1, help="runs; the table shows medians")
+    parser.add_argument(
+        "--quick", action="store_true", help="smoke run: 2,000 tasks, 5 s pipeline, 50 wake samples"
+    )
+    parser.add_argument("--tasks", type=int, help="tasks for enqueue and drain (default 20,000)")
+    parser.add_argument("--pipeline-seconds", type=float, help="pipeline length (default 20)")
+    parser.add_argument("--wake-samples", type=int, help="timed wakes (default 200)")
+    parser.add_argument(
+        "--worker-loops",
+        type=int,
+        default=2,
+        help="claim loops in the durable-queue worker (default 2)",
+    )
+    parser.add_argument(
+        "--server-workers",
+        type=int,
+        help="pass `--workers N` to `durable-queue serve` (default: not passed)",
+    )
+    parser.add_argument("--only", choices=[OURS, THEIRS], help="measure one peer only")
+    args = parser.parse_args()
+    quick = args.quick
+    args.tasks = args.tasks or (2000 if quick else 20000)
+    args.pipeline_seconds = args.pipeline_seconds or (5.0 if quick else 20.0)
+    args.wake_samples = args.wake_samples or (50 if quick else 200)
+    run_on_database(args.database_url, lambda url: run(url, args))
+
+
+if __name__ == "__main__":
+    main()
