@@ -160,7 +160,11 @@ class Worker:
         )
         os.close(fd)
         self._reader = asyncio.create_task(self._read())
-        await self._until(self._ready.is_set, 60, "READY")
+        try:
+            await self._until(self._ready.is_set, 60, "READY")
+        except BaseException:
+            await self.__aexit__()
+            raise
         return self
 
     async def __aexit__(self, *exc: object) -> None:
@@ -175,7 +179,7 @@ class Worker:
     async def _read(self) -> None:
         assert self.proc is not None and self.proc.stdout is not None
         while line := await self.proc.stdout.readline():
-            word, *rest = line.decode().split()
+            word, *rest = line.decode().split() or [""]
             if word == "READY":
                 self._ready.set()
             elif word == "STARTED":
