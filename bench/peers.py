@@ -370,7 +370,8 @@ def print_table(
         )
         print(f"| {figure:<38} | {cells[0]:>13} | {cells[1]:>10} | {shown:>6} |")
     print()
-    print(f"durable-queue worker: {loops} claim loop(s) in one process")
+    if modes[OURS]:
+        print(f"{OURS}: worker: {loops} claim loop(s) in one process")
     for name, lines in modes.items():
         for line in sorted(lines):
             print(f"{name}: {line}")
