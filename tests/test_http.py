@@ -46,9 +46,11 @@ async def test_unknown_path_is_json_404(client):
     await error(client, "GET", "/nothing-here", 404, "NOT_FOUND")
 
 
-async def test_wrong_method_is_json_405(client):
+async def test_wrong_method_is_json_405_naming_the_allowed_ones(client):
     body = await call(client, "PUT", "/queues", 405)
     assert body["code"] == "METHOD_NOT_ALLOWED"
+    resp = await client.put("/api/v1/queues")
+    assert set(resp.headers["Allow"].split(",")) >= {"GET", "POST"}
 
 
 async def test_healthz_and_readyz(client):

@@ -26,7 +26,9 @@ def _http_error_response(exc: web.HTTPException) -> web.Response:
         return error_body_response(404, "NOT_FOUND", "no such endpoint")
     if isinstance(exc, web.HTTPMethodNotAllowed):
         message = f"method {exc.method} is not allowed here"
-        return error_body_response(405, "METHOD_NOT_ALLOWED", message)
+        response = error_body_response(405, "METHOD_NOT_ALLOWED", message)
+        response.headers["Allow"] = ",".join(sorted(exc.allowed_methods))
+        return response
     if isinstance(exc, web.HTTPRequestEntityTooLarge):
         message = "request body is larger than the configured limit"
         return error_body_response(413, "PAYLOAD_TOO_LARGE", message)

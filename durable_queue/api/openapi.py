@@ -34,15 +34,13 @@ from apispec.ext.marshmallow import MarshmallowPlugin
 
 from durable_queue import __version__
 from durable_queue.api.schemas import MAX_NAME_LENGTH, ErrorSchema
+from durable_queue.api.wire_fields import QUEUE_NAME_PATTERN
 
 OPENAPI_URL = "/api/v1/openapi.json"
 DOCS_URL = "/docs"
 API_PREFIX = "/api/v1/"
 BEARER_SCHEME = "bearerAuth"
 _METHODS = {"get", "put", "post", "delete", "patch"}
-
-# 1-128 letters, digits, '-', '_', '.', but not '.' or '..' (a URL cannot reach those).
-QUEUE_NAME_PATTERN = r"^(?!\.\.?$)[A-Za-z0-9_.-]{1,128}$"
 
 COMMON_ERRORS = {
     400: "invalid input: the message names the offending field",
