@@ -49,11 +49,6 @@ class Listener:
     def connected(self) -> bool:
         return self._connected.is_set()
 
-    @property
-    def waiter_count(self) -> int:
-        """Long-polling claim requests registered in this process."""
-        return len(self.waiters)
-
     async def start(self, ready_timeout: float = 10.0) -> None:
         """Start listening; wait (a bounded time) for the first connection."""
         self._task = asyncio.create_task(self._run(), name="durable-queue-listener")

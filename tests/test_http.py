@@ -294,6 +294,6 @@ async def test_a_client_that_leaves_a_long_poll_is_logged_as_499(server_url, app
 
 def _waiting(app):
     async def check() -> bool:
-        return app[LISTENER].waiter_count == 1
+        return len(app[LISTENER].waiters) == 1
 
     return check

@@ -10,8 +10,6 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import tempfile
-import time
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 import aiohttp
@@ -25,22 +23,7 @@ from durable_queue.config import Settings
 from durable_queue.db import LISTENER_APPLICATION_NAME
 from durable_queue.migrate import apply_migrations
 from durable_queue.store import Store
-from tests.helpers import API, call, claim, make_queue, make_task
-
-
-async def eventually(
-    check: Callable[[], Any], deadline_seconds: float = 20.0, what: str = ""
-) -> Any:
-    """Poll `check` (sync or async) until it returns something truthy, or fail at the deadline."""
-    deadline = time.monotonic() + deadline_seconds
-    while True:
-        value = check()
-        if isinstance(value, Awaitable):
-            value = await value
-        if value:
-            return value
-        assert time.monotonic() < deadline, f"gave up waiting: {what or check}"
-        await asyncio.sleep(0.01)
+from tests.helpers import API, call, claim, eventually, make_queue, make_task
 
 
 def store_of(app) -> Store:
