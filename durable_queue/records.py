@@ -187,6 +187,35 @@ class CreatedTask:
 
 
 @attrs.frozen
+class BatchCreatedTask:
+    """One item of a batch create's answer."""
+
+    task_id: uuid.UUID
+    run_id: uuid.UUID
+    created: bool = described(
+        "false where the item's idempotency_key already named a task (these are its ids)"
+    )
+    workflow_run_id: uuid.UUID | None = optional()
+
+
+@attrs.frozen
+class CreatedTasks:
+    """A batch create's answer: one item per task asked for, in input order."""
+
+    tasks: list[BatchCreatedTask]
+
+    @classmethod
+    def of(cls, results: list[tuple[CreatedTask, bool]]) -> CreatedTasks:
+        """From the store's (ids, created) pairs."""
+        return cls(
+            [
+                BatchCreatedTask(ids.task_id, ids.run_id, created, ids.workflow_run_id)
+                for ids, created in results
+            ]
+        )
+
+
+@attrs.frozen
 class RetryStrategy:
     """The shape of a stored retry strategy (the create request's, returned as given)."""
 
@@ -261,6 +290,30 @@ class Page:
 class RunCompleted:
     run_id: uuid.UUID
     status: str = "completed"
+
+
+RUN_COMPLETION_STATUSES = ("completed", "conflict", "not_found")
+
+
+@attrs.frozen
+class RunCompletionResult:
+    """One item of a batch complete's answer; a conflict or not_found changed nothing."""
+
+    run_id: uuid.UUID
+    status: str = described(enum=RUN_COMPLETION_STATUSES)
+    error: str | None = optional("conflict and not_found: why this run was not completed")
+
+
+@attrs.frozen
+class RunCompletionResults:
+    """A batch complete's answer: one item per run named, in input order."""
+
+    runs: list[RunCompletionResult]
+
+    @classmethod
+    def of(cls, outcomes: list[Any]) -> RunCompletionResults:
+        """From the store's per-item outcomes (anything with run_id, status and error)."""
+        return cls([RunCompletionResult(o.run_id, o.status, o.error) for o in outcomes])
 
 
 @attrs.frozen
@@ -468,6 +521,13 @@ class NewTask:
 
 
 @attrs.frozen
+class NewTasks:
+    """A batch create's body: 1 to 1,000 tasks, created all or nothing."""
+
+    tasks: list[NewTask]
+
+
+@attrs.frozen
 class ClaimRequest:
     limit: int
     claim_timeout: int
@@ -479,6 +539,25 @@ class RunResult:
     """A complete's body: the result (None when not given, JSON_NULL for a given null)."""
 
     result: Any = None
+
+
+@attrs.frozen
+class RunToComplete:
+    """One item of a batch complete: a run and its result (None: not given)."""
+
+    run_id: uuid.UUID
+    result: Any = None
+
+
+@attrs.frozen
+class RunsToComplete:
+    """A batch complete's body: 1 to 1,000 runs, each fenced on its own."""
+
+    runs: list[RunToComplete]
+
+    def pairs(self) -> list[tuple[uuid.UUID, Any]]:
+        """(run_id, result) per item, as the store takes them."""
+        return [(item.run_id, item.result) for item in self.runs]
 
 
 @attrs.frozen

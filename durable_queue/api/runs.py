@@ -1,4 +1,4 @@
-"""Run endpoints: list, complete, fail, schedule, wait-for-event, heartbeat."""
+"""Run endpoints: list, complete, batch complete, fail, schedule, wait-for-event, heartbeat."""
 
 from __future__ import annotations
 
@@ -40,6 +40,22 @@ async def list_runs(request: web.Request) -> web.Response:
 async def complete_run(request: web.Request) -> web.Response:
     store = request.app[STORE]
     return json_response(await store.complete_run(request[PATH]["run_id"], request[BODY].result))
+
+
+@docs(
+    tags=TAG,
+    summary="Complete 1 to 1,000 claimed runs, each fenced on its own",
+    description=(
+        "Answered in input order: `completed`, or `conflict` / `not_found` with an `error` "
+        "(that item changed nothing). The runs that may complete are completed together."
+    ),
+)
+@request_schema(schemas.CompleteRunsSchema)
+@response_schema(response_schema_of(records.RunCompletionResults), 200)
+async def complete_runs(request: web.Request) -> web.Response:
+    batch: records.RunsToComplete = request[BODY]
+    outcomes = await request.app[STORE].complete_runs(batch.pairs())
+    return json_response(records.RunCompletionResults.of(outcomes))
 
 
 @docs(tags=TAG, summary="Fail a claimed run; a retry is scheduled while attempts remain")

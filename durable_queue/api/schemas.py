@@ -22,6 +22,7 @@ from marshmallow import EXCLUDE, Schema, post_load
 from durable_queue.api.response_schemas import response_schema_of
 from durable_queue.api.wire_fields import (
     MAX_NAME_LENGTH,
+    Batch,
     Bool,
     Int,
     JsonValue,
@@ -48,11 +49,14 @@ from durable_queue.records import (
     NewEvent,
     NewQueue,
     NewTask,
+    NewTasks,
     NewWorkflowRun,
     QueueCleanup,
     RunFailure,
     RunResult,
     RunSchedule,
+    RunsToComplete,
+    RunToComplete,
     WorkflowRunPatch,
 )
 
@@ -150,6 +154,15 @@ class CreateTaskSchema(Input):
     idempotency_key = Key(allow_none=True)
 
 
+class CreateTasksSchema(Input):
+    loads_into = NewTasks
+    tasks = Batch(
+        CreateTaskSchema,
+        required=True,
+        metadata={"description": "1 to 1,000 tasks, each as the single create takes it"},
+    )
+
+
 class ClaimSchema(Input):
     loads_into = ClaimRequest
     limit = Int(1, required=True, metadata={"description": "at most 1,000 are handed out"})
@@ -180,6 +193,21 @@ class ListRunsQuerySchema(Input):
 class CompleteRunSchema(Input):
     loads_into = RunResult
     result = JsonValue()
+
+
+class RunCompletionSchema(Input):
+    loads_into = RunToComplete
+    run_id = Uuid(required=True)
+    result = JsonValue()
+
+
+class CompleteRunsSchema(Input):
+    loads_into = RunsToComplete
+    runs = Batch(
+        RunCompletionSchema,
+        required=True,
+        metadata={"description": "1 to 1,000 runs; a run named twice completes once"},
+    )
 
 
 class FailRunSchema(Input):

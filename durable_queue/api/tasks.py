@@ -1,4 +1,4 @@
-"""Task endpoints: create, claim, list, get, cancel."""
+"""Task endpoints: create, batch create, claim, list, get, cancel."""
 
 from __future__ import annotations
 
@@ -36,6 +36,27 @@ async def create_task(request: web.Request) -> web.Response:
         request[PATH]["queue_name"], request[BODY]
     )
     return json_response(created, status=201 if is_new else 200)
+
+
+@docs(
+    tags=TAG,
+    summary="Create 1 to 1,000 tasks in one transaction: all are created, or none",
+    description=(
+        "Answered in input order. `created` is false where the item's idempotency_key "
+        "already named a task, also one created by an earlier item of the same batch; "
+        "its ids are returned. A bad item is a 400 naming it (`tasks[3].task_name`)."
+    ),
+)
+@match_info_schema(schemas.QueuePathSchema)
+@request_schema(schemas.CreateTasksSchema)
+@response_schema(response_schema_of(records.CreatedTasks), 200)
+@response_schema(
+    schemas.ErrorSchema, 404, description="queue or workflow run not found; nothing created"
+)
+async def create_tasks(request: web.Request) -> web.Response:
+    batch: records.NewTasks = request[BODY]
+    created = await request.app[STORE].create_tasks(request[PATH]["queue_name"], batch.tasks)
+    return json_response(records.CreatedTasks.of(created))
 
 
 @docs(tags=TAG, summary="Claim up to `limit` due tasks of a queue")

@@ -20,6 +20,8 @@ INT32_MAX = 2_147_483_647
 # Names that are indexed (event, step, workflow names, idempotency keys) must fit in a
 # B-tree entry; 1,024 characters is far below PostgreSQL's limit.
 MAX_NAME_LENGTH = 1024
+# The most items one batch request (create, complete) may carry.
+MAX_BATCH_ITEMS = 1000
 # 1-128 letters, digits, '-', '_', '.', but not '.' or '..' (a URL cannot reach those).
 # Written for both Python and ECMA-262 (the OpenAPI pattern); matched in full.
 QUEUE_NAME_PATTERN = r"^(?!\.\.?$)[A-Za-z0-9_.-]{1,128}$"
@@ -171,6 +173,13 @@ def Nested(schema: Any, **kw: Any) -> fields.Nested:
 
 def ListOf(item: fields.Field, **kw: Any) -> fields.List:
     return _List(item, **kw)
+
+
+def Batch(item_schema: Any, **kw: Any) -> fields.List:
+    """A list of 1 to MAX_BATCH_ITEMS objects loaded with `item_schema`; a bad item's
+    messages are named by its index ("tasks[3].task_name is required")."""
+    size = validate.Length(min=1, max=MAX_BATCH_ITEMS, error="must hold 1 to {max} items")
+    return _List(_Nested(item_schema), validate=size, **kw)
 
 
 def JsonValue(**kw: Any) -> fields.Raw:
