@@ -1,0 +1,78 @@
+"""Monitoring: Prometheus metrics at /metrics, the dashboard at /ui, and the history
+sampler that feeds the dashboard's charts and the metrics' counters.
+
+`setup_monitoring(app)` wires it all into the app (after the database context, whose
+pool it uses); `http_metrics_middleware` goes first in the app's middleware list.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+
+import aiohttp_jinja2
+import jinja2
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from durable_queue.api.keys import LISTENER, SETTINGS, STORE
+from durable_queue.monitoring import views
+from durable_queue.monitoring.keys import METRICS, MONITORING_STORE, SAMPLER
+from durable_queue.monitoring.metrics import Metrics
+from durable_queue.monitoring.middleware import http_metrics_middleware
+from durable_queue.monitoring.sampler import Sampler
+from durable_queue.monitoring.store import MonitoringStore
+
+__all__ = ["http_metrics_middleware", "setup_monitoring"]
+log = logging.getLogger("durable_queue.monitoring")
+
+UI_ROUTES = {
+    "/ui": views.overview,
+    "/ui/tasks": views.tasks,
+    "/ui/tasks/{task_id}": views.task,
+    "/ui/workflow-runs": views.workflow_runs,
+    "/ui/workflow-runs/{workflow_run_id}": views.workflow_run,
+    "/ui/events": views.events,
+}
+
+
+async def metrics_endpoint(request: web.Request) -> web.Response:
+    """`GET /metrics`: the Prometheus text exposition (per-queue numbers at most 1 s old)."""
+    metrics = request.app[METRICS]
+    await metrics.snapshot.get()
+    return web.Response(
+        body=generate_latest(metrics.registry), headers={"Content-Type": CONTENT_TYPE_LATEST}
+    )
+
+
+def setup_monitoring(app: web.Application) -> None:
+    """Add /metrics, /ui and the sampler to `app`; call after the database context is added."""
+    env = aiohttp_jinja2.setup(
+        app,
+        loader=jinja2.PackageLoader("durable_queue.monitoring", "templates"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+    )
+    env.filters.update(json=views.pretty_json, timestamp=views.timestamp, seconds=views.seconds)
+    app.cleanup_ctx.append(_monitoring)
+    app.router.add_get("/metrics", metrics_endpoint)
+    for path, handler in UI_ROUTES.items():
+        app.router.add_get(path, handler)
+
+
+async def _monitoring(app: web.Application) -> AsyncIterator[None]:
+    store = MonitoringStore(app[STORE].pool)
+    app[MONITORING_STORE] = store
+    app[METRICS] = Metrics(store, lambda: LISTENER in app and app[LISTENER].connected)
+    sampler = Sampler(store, app[SETTINGS].database_url)
+    app[SAMPLER] = sampler
+    task = asyncio.create_task(sampler.run(), name="durable-queue-sampler")
+    try:
+        yield
+    finally:
+        sampler.stop()
+        try:
+            await asyncio.wait_for(task, timeout=30)
+        except TimeoutError:
+            log.warning("history sample did not finish in time; abandoned")

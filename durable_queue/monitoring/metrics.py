@@ -1,0 +1,115 @@
+"""Prometheus metrics of one server process, on a registry of its own (one per app).
+
+Per-queue gauges and counters are read from the database, one statement per
+scrape cached for a second (`QueueSnapshot`), so every process answers the same
+numbers: the counters are the totals that the sampler counts from the rows
+themselves (monotonic, shared by every process, surviving restarts; they trail
+the rows by the sample interval plus a settle time). The HTTP and claim-wake
+histograms and `listener_connected` are this process's own: sum them across
+processes in Prometheus.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Iterator
+
+from prometheus_client import CollectorRegistry, Histogram
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from durable_queue.monitoring.store import MonitoringStore, QueueGauges
+
+PREFIX = "durable_queue"
+SNAPSHOT_SECONDS = 1.0
+
+# (metric suffix, QueueGauges field, help)
+GAUGES = (
+    ("pending_runs", "pending", "Pending runs, due or not."),
+    ("scheduled_runs", "scheduled", "Pending runs not yet due (run_at, retry backoff)."),
+    ("claimed_runs", "claimed", "Runs claimed by a worker."),
+    ("sleeping_runs", "sleeping", "Runs sleeping on an event wait."),
+    (
+        "oldest_pending_run_age_seconds",
+        "oldest_pending_age_seconds",
+        "Seconds since the oldest due pending run became available (0 when none is due).",
+    ),
+)
+COUNTERS = (
+    ("tasks_created", "tasks_created", "Tasks created."),
+    ("runs_completed", "runs_completed", "Runs completed."),
+    ("runs_failed", "runs_failed", "Runs failed by their worker (explicit fail)."),
+    ("runs_expired", "runs_expired", "Runs whose claim expired."),
+    ("runs_retried", "runs_retried", "Retry runs created (attempt 2 and later)."),
+)
+HTTP_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
+WAKE_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5)
+
+
+class QueueSnapshot:
+    """The per-queue numbers, fetched by one statement at most once per `max_age` seconds;
+    concurrent callers share one fetch."""
+
+    def __init__(self, store: MonitoringStore, max_age: float = SNAPSHOT_SECONDS) -> None:
+        self.store = store
+        self.max_age = max_age
+        self.queues: list[QueueGauges] = []
+        self._taken_at = -float("inf")
+        self._lock = asyncio.Lock()
+
+    async def get(self) -> list[QueueGauges]:
+        async with self._lock:
+            if time.monotonic() - self._taken_at >= self.max_age:
+                self.queues = await self.store.queues()
+                self._taken_at = time.monotonic()
+            return self.queues
+
+
+class _QueueCollector(Collector):
+    """Yields the per-queue families from the snapshot last fetched, and the listener state."""
+
+    def __init__(self, snapshot: QueueSnapshot, listener_connected: Callable[[], bool]) -> None:
+        self.snapshot = snapshot
+        self.listener_connected = listener_connected
+
+    def collect(self) -> Iterator[Metric]:
+        queues = self.snapshot.queues
+        for suffix, field, help_text in GAUGES:
+            family = GaugeMetricFamily(f"{PREFIX}_{suffix}", help_text, labels=["queue"])
+            for q in queues:
+                family.add_metric([q.queue_name], getattr(q, field) or 0)
+            yield family
+        for suffix, field, help_text in COUNTERS:
+            family = CounterMetricFamily(f"{PREFIX}_{suffix}", help_text, labels=["queue"])
+            for q in queues:
+                family.add_metric([q.queue_name], getattr(q, field))
+            yield family
+        yield GaugeMetricFamily(
+            f"{PREFIX}_listener_connected",
+            "1 while this process's LISTEN connection (long-poll wake-ups) is up, else 0.",
+            value=1 if self.listener_connected() else 0,
+        )
+
+
+class Metrics:
+    """The registry of one app: database-derived families and this process's histograms."""
+
+    def __init__(self, store: MonitoringStore, listener_connected: Callable[[], bool]) -> None:
+        self.registry = CollectorRegistry(auto_describe=False)
+        self.snapshot = QueueSnapshot(store)
+        self.registry.register(_QueueCollector(self.snapshot, listener_connected))
+        self.http_duration = Histogram(
+            f"{PREFIX}_http_request_duration_seconds",
+            "HTTP request duration by method, route template and status (this process).",
+            ["method", "route", "status"],
+            buckets=HTTP_BUCKETS,
+            registry=self.registry,
+        )
+        self.claim_wake = Histogram(
+            f"{PREFIX}_claim_wake_seconds",
+            "Seconds from a sleeping long-poll claim being woken to its claim answering "
+            "with runs (this process).",
+            buckets=WAKE_BUCKETS,
+            registry=self.registry,
+        )

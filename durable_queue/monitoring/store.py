@@ -1,0 +1,90 @@
+"""The monitoring read side: the queries the metrics, the sampler and the dashboard run.
+
+Monitoring has its own small store rather than methods on `durable_queue.store.Store`:
+its statements are read-only aggregates and listings for people and scrapers (plus
+the sampler's one call), never a state change of the lifecycle, and keeping them
+apart lets the state-change store and its queries evolve without the dashboard's
+needs in the way. Rows come back as records or plain dicts for templates.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Any
+
+import aiopg
+import attrs
+
+from durable_queue.db import connection, queries
+
+
+@attrs.frozen
+class QueueGauges:
+    """One queue's live gauges and its counted totals (monotonic since monitoring began)."""
+
+    queue_name: str
+    pending: int
+    scheduled: int
+    claimed: int
+    sleeping: int
+    oldest_pending_age_seconds: float | None
+    tasks_created: int
+    runs_completed: int
+    runs_failed: int
+    runs_expired: int
+    runs_retried: int
+
+
+@attrs.frozen
+class HistoryPoint:
+    sampled_at: dt.datetime
+    pending: int
+    runs_completed: int
+
+
+class MonitoringStore:
+    """Read-only monitoring queries over the server's pool."""
+
+    def __init__(self, pool: aiopg.Pool) -> None:
+        self.pool = pool
+
+    async def queues(self) -> list[QueueGauges]:
+        """Every queue's gauges and totals, by name, in one statement."""
+        async with connection(self.pool) as conn:
+            return [QueueGauges(**row) async for row in queries.monitoring_queues(conn)]
+
+    async def history(self, seconds: float) -> dict[str, list[HistoryPoint]]:
+        """Each queue's samples of the last `seconds`, oldest first."""
+        out: dict[str, list[HistoryPoint]] = {}
+        async with connection(self.pool) as conn:
+            async for row in queries.monitoring_history(conn, seconds=seconds):
+                name = row.pop("queue_name")
+                out.setdefault(name, []).append(HistoryPoint(**row))
+        return out
+
+    async def task_runs(self, task_id: uuid.UUID) -> list[dict[str, Any]]:
+        """Every run of the task with its timings, in attempt order."""
+        async with connection(self.pool) as conn:
+            return [row async for row in queries.monitoring_task_runs(conn, task_id=task_id)]
+
+    async def task_waits(self, task_id: uuid.UUID) -> list[dict[str, Any]]:
+        async with connection(self.pool) as conn:
+            return [row async for row in queries.monitoring_task_waits(conn, task_id=task_id)]
+
+    async def latest_events(self, event_name: str | None, limit: int) -> list[dict[str, Any]]:
+        async with connection(self.pool) as conn:
+            return [
+                row
+                async for row in queries.monitoring_latest_events(
+                    conn, event_name=event_name, limit=limit
+                )
+            ]
+
+    async def sample(self, *, settle_seconds: float, keep_seconds: float) -> int:
+        """Run one sample (counts into the totals, one history row per queue); how many
+        queues were sampled."""
+        async with connection(self.pool) as conn:
+            return await queries.monitoring_sample(
+                conn, settle_seconds=settle_seconds, keep_seconds=keep_seconds
+            )

@@ -1,0 +1,230 @@
+"""The dashboard's pages: server-rendered HTML (Jinja2, autoescaped), no JavaScript.
+
+Each handler reads through the existing `Store` where a read method fits (task and
+workflow-run listings and details) and through `MonitoringStore` for what only the
+dashboard needs (gauges, history, run timings, waits, latest events). Query
+strings are checked here: a bad filter is a 400 page naming it, an unknown or
+malformed id a 404 page.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import uuid
+from typing import Any
+from urllib.parse import urlencode
+
+import aiohttp_jinja2
+from aiohttp import web
+
+from durable_queue.api.keys import STORE
+from durable_queue.errors import NotFound
+from durable_queue.jsonvalue import JSON_NULL
+from durable_queue.monitoring.charts import queue_chart
+from durable_queue.monitoring.keys import METRICS, MONITORING_STORE
+from durable_queue.records import TASK_STATUSES, WORKFLOW_STATUSES
+
+PAGE_SIZE = 50
+HISTORY_SECONDS = 3600.0
+REFRESH_SECONDS = 5
+MAX_FILTER_LENGTH = 1024
+
+
+class BadFilter(Exception):
+    """A query-string value the page cannot use; the message names it."""
+
+
+async def overview(request: web.Request) -> web.Response:
+    """Every queue: live counts, lag, totals and its last hour as a chart."""
+    queues = await request.app[METRICS].snapshot.get()
+    history = await request.app[MONITORING_STORE].history(HISTORY_SECONDS)
+    now = dt.datetime.now(dt.UTC)
+    rows = [{"q": q, "chart": queue_chart(history.get(q.queue_name, []), now=now)} for q in queues]
+    return _render(request, "overview.html", {"rows": rows, "refresh": REFRESH_SECONDS})
+
+
+async def tasks(request: web.Request) -> web.Response:
+    """Tasks newest first, filtered by queue, status and name, a page at a time."""
+    try:
+        queue = _text(request, "queue")
+        status = _choice(request, "status", TASK_STATUSES)
+        name = _text(request, "name")
+        cursor = _uuid_param(request, "cursor")
+    except BadFilter as exc:
+        return _bad_filter(request, exc)
+    page = await request.app[STORE].list_tasks(
+        queue_name=queue, status=status, task_name=name, cursor=cursor, limit=PAGE_SIZE
+    )
+    filters = {"queue": queue, "status": status, "name": name}
+    return _render(
+        request,
+        "tasks.html",
+        {
+            "tasks": page.items,
+            "filters": filters,
+            "statuses": TASK_STATUSES,
+            "next_href": page.next_cursor and _page_href("/ui/tasks", filters, page.next_cursor),
+            "first_href": _page_href("/ui/tasks", filters, None),
+            "paged": cursor is not None,
+        },
+    )
+
+
+async def task(request: web.Request) -> web.Response:
+    """One task: its fields, params, headers, every run with timings, checkpoints, waits."""
+    task_id = _path_uuid(request, "task_id")
+    store, monitoring = request.app[STORE], request.app[MONITORING_STORE]
+    try:
+        if task_id is None:
+            raise NotFound("malformed id")
+        detail = await store.get_task(task_id)
+        checkpoints = await store.list_checkpoints(task_id)
+    except NotFound:
+        return _not_found(request, f"No task has the id {request.match_info['task_id']}.")
+    runs = await monitoring.task_runs(task_id)
+    waits = await monitoring.task_waits(task_id)
+    return _render(
+        request,
+        "task.html",
+        {"task": detail, "runs": runs, "checkpoints": checkpoints, "waits": waits},
+    )
+
+
+async def workflow_runs(request: web.Request) -> web.Response:
+    """Workflow runs newest first, filtered by name and status, a page at a time."""
+    try:
+        name = _text(request, "name")
+        status = _choice(request, "status", WORKFLOW_STATUSES)
+        cursor = _uuid_param(request, "cursor")
+    except BadFilter as exc:
+        return _bad_filter(request, exc)
+    page = await request.app[STORE].list_workflow_runs(
+        workflow_name=name, status=status, cursor=cursor, limit=PAGE_SIZE
+    )
+    filters = {"name": name, "status": status}
+    return _render(
+        request,
+        "workflow_runs.html",
+        {
+            "runs": page.items,
+            "filters": filters,
+            "statuses": WORKFLOW_STATUSES,
+            "next_href": page.next_cursor
+            and _page_href("/ui/workflow-runs", filters, page.next_cursor),
+            "first_href": _page_href("/ui/workflow-runs", filters, None),
+            "paged": cursor is not None,
+        },
+    )
+
+
+async def workflow_run(request: web.Request) -> web.Response:
+    """One workflow run with its tasks and their counts by status."""
+    run_id = _path_uuid(request, "workflow_run_id")
+    try:
+        if run_id is None:
+            raise NotFound("malformed id")
+        detail = await request.app[STORE].get_workflow_run(run_id)
+    except NotFound:
+        return _not_found(
+            request, f"No workflow run has the id {request.match_info['workflow_run_id']}."
+        )
+    return _render(request, "workflow_run.html", {"run": detail})
+
+
+async def events(request: web.Request) -> web.Response:
+    """The latest events, of one name when `name` is given."""
+    try:
+        name = _text(request, "name")
+    except BadFilter as exc:
+        return _bad_filter(request, exc)
+    latest = await request.app[MONITORING_STORE].latest_events(name, PAGE_SIZE)
+    return _render(request, "events.html", {"events": latest, "name": name})
+
+
+# -- helpers -------------------------------------------------------------------------
+
+
+def _render(
+    request: web.Request, template: str, context: dict[str, Any], status: int = 200
+) -> web.Response:
+    return aiohttp_jinja2.render_template(template, request, context, status=status)
+
+
+def _not_found(request: web.Request, message: str) -> web.Response:
+    return _render(request, "not_found.html", {"message": message}, status=404)
+
+
+def _bad_filter(request: web.Request, exc: BadFilter) -> web.Response:
+    return _render(request, "bad_request.html", {"message": str(exc)}, status=400)
+
+
+def _path_uuid(request: web.Request, name: str) -> uuid.UUID | None:
+    """The path id; None when malformed (shown as the same friendly 404 as an unknown id)."""
+    try:
+        return uuid.UUID(request.match_info[name])
+    except ValueError:
+        return None
+
+
+def _text(request: web.Request, name: str) -> str | None:
+    value = request.query.get(name, "").strip()
+    if len(value) > MAX_FILTER_LENGTH:
+        raise BadFilter(f"{name} is longer than {MAX_FILTER_LENGTH} characters")
+    if "\x00" in value:
+        raise BadFilter(f"{name} contains a NUL character")
+    return value or None
+
+
+def _choice(request: web.Request, name: str, allowed: tuple[str, ...]) -> str | None:
+    value = _text(request, name)
+    if value is not None and value not in allowed:
+        raise BadFilter(f"{name} must be one of {', '.join(allowed)}")
+    return value
+
+
+def _uuid_param(request: web.Request, name: str) -> uuid.UUID | None:
+    value = _text(request, name)
+    if value is None:
+        return None
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        raise BadFilter(f"{name} is not a UUID") from None
+
+
+def _page_href(path: str, filters: dict[str, str | None], cursor: uuid.UUID | None) -> str:
+    """The listing's URL with its filters, at `cursor` (None: the first page)."""
+    query = {k: v for k, v in filters.items() if v is not None}
+    if cursor is not None:
+        query["cursor"] = str(cursor)
+    return f"{path}?{urlencode(query)}" if query else path
+
+
+def pretty_json(value: Any) -> str:
+    """A stored JSON value for display: indented; None (never given) as an empty string."""
+    if value is None:
+        return ""
+    if value is JSON_NULL:
+        return "null"
+    return json.dumps(
+        value, indent=2, ensure_ascii=False, default=lambda v: None if v is JSON_NULL else str(v)
+    )
+
+
+def timestamp(value: dt.datetime | None) -> str:
+    """UTC, to the millisecond."""
+    if value is None:
+        return ""
+    return value.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3] + "Z"
+
+
+def seconds(value: float | None) -> str:
+    """An age for people: 12.3 s, 4.2 min, 3.1 h."""
+    if value is None:
+        return "-"
+    if value < 60:
+        return f"{value:.1f} s"
+    if value < 3600:
+        return f"{value / 60:.1f} min"
+    return f"{value / 3600:.1f} h"
