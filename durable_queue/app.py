@@ -8,7 +8,9 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
+from durable_queue.api.auth import bearer_auth
 from durable_queue.api.keys import LISTENER, MAINTENANCE, SETTINGS, STORE
+from durable_queue.api.limits import request_limits
 from durable_queue.api.middleware import access_log_middleware, error_middleware
 from durable_queue.api.openapi import setup_openapi
 from durable_queue.api.routes import add_routes
@@ -29,7 +31,15 @@ def create_app(settings: Settings) -> web.Application:
     if not settings.database_url:
         raise ValueError("settings.database_url must be set (start the embedded database first)")
     app = web.Application(
-        middlewares=[access_log_middleware, error_middleware, validation_middleware],
+        middlewares=[
+            access_log_middleware,
+            error_middleware,
+            bearer_auth(settings.api_tokens, settings.host),
+            request_limits(settings.read_timeout),
+            validation_middleware,
+        ],
+        # aiohttp closes a connection idle, or without a complete request head, this long.
+        handler_args={"keepalive_timeout": settings.read_timeout},
         client_max_size=settings.max_body_bytes,
     )
     app[SETTINGS] = settings
@@ -46,7 +56,7 @@ def create_app(settings: Settings) -> web.Application:
             await pool.wait_closed()
 
     async def listener(app: web.Application) -> AsyncIterator[None]:
-        waiters = Waiters()
+        waiters = Waiters(max_waiters=settings.max_waiters)
         app[LISTENER] = Listener(
             settings.database_url, waiters, probe_seconds=max(settings.listener_probe_seconds, 1)
         )
@@ -85,5 +95,5 @@ def create_app(settings: Settings) -> web.Application:
     app.on_shutdown.append(answer_waiters)
     app.cleanup_ctx.append(maintenance)
     add_routes(app)
-    setup_openapi(app)
+    setup_openapi(app, bearer_auth=bool(settings.api_tokens))
     return app

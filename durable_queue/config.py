@@ -10,6 +10,7 @@ import attrs
 import platformdirs
 import psycopg2.extensions
 
+from durable_queue.api.auth import tokens_from_env
 from durable_queue.errors import ValidationError
 
 DATABASE_URL_FORM = "postgresql://user:password@host:5432/dbname"
@@ -35,6 +36,9 @@ class Settings:
     listener_probe_seconds: int = 5
     maintenance_interval: float = 1.0
     max_claim_expiries: int = 10
+    api_tokens: tuple[str, ...] = attrs.field(default=(), repr=False)  # () = auth off
+    max_waiters: int = 4000  # long polls per process (0 = no limit)
+    read_timeout: float = 30.0  # seconds for a request head or body to arrive
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
@@ -51,6 +55,9 @@ class Settings:
             "listener_probe_seconds": _int(env, "DURABLE_LISTENER_PROBE_SECONDS", 5),
             "maintenance_interval": _float(env, "DURABLE_MAINTENANCE_INTERVAL", 1.0),
             "max_claim_expiries": _int(env, "DURABLE_MAX_CLAIM_EXPIRIES", 10),
+            "api_tokens": tokens_from_env(env),
+            "max_waiters": _int(env, "DURABLE_MAX_WAITERS", 4000),
+            "read_timeout": _float(env, "DURABLE_READ_TIMEOUT", 30.0),
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
         values["data_dir"] = os.path.abspath(os.path.expanduser(str(values["data_dir"])))

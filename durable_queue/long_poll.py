@@ -15,10 +15,19 @@ from __future__ import annotations
 
 import asyncio
 
-from durable_queue.errors import DurableError
+from durable_queue.errors import DurableError, Unavailable
 from durable_queue.records import ClaimedTask
 from durable_queue.store import MAX_CLAIM_BATCH, Store
-from durable_queue.waiters import Waiter, Waiters, Wake, hands_on
+from durable_queue.waiters import Waiter, Waiters, WaitersFull, Wake, hands_on
+
+# What a refused long poll is told to wait before it asks again (the Retry-After header).
+RETRY_AFTER_SECONDS = 1
+
+
+class TooManyWaiters(Unavailable):
+    """The process holds DURABLE_MAX_WAITERS long polls already; nothing was claimed."""
+
+    retry_after_seconds = RETRY_AFTER_SECONDS
 
 
 async def claim(
@@ -36,7 +45,13 @@ async def claim(
         return await store.claim(queue_name, limit, claim_timeout)
     loop = asyncio.get_running_loop()
     deadline = loop.time() + long_poll_seconds
-    waiter = waiters.register(queue_name)
+    try:
+        waiter = waiters.register(queue_name)
+    except WaitersFull as exc:
+        raise TooManyWaiters(
+            f"the server holds its limit of {waiters.max_waiters} long polls "
+            "(DURABLE_MAX_WAITERS); retry later"
+        ) from exc
     try:
         woken_by: Wake | None = None
         while True:

@@ -97,28 +97,39 @@ class Waiter:
         return reason
 
 
-class Waiters:
-    """The long-polling claim requests of this process, FIFO per queue."""
+class WaitersFull(Exception):
+    """`max_waiters` long polls wait already; the new one is refused rather than queued."""
 
-    def __init__(self, clock: Clock | None = None) -> None:
+
+class Waiters:
+    """The long-polling claim requests of this process, FIFO per queue, at most `max_waiters`
+    of them (0: no limit)."""
+
+    def __init__(self, clock: Clock | None = None, *, max_waiters: int = 0) -> None:
         self._clock = clock
+        self.max_waiters = max_waiters
+        self._count = 0
         self._by_queue: dict[str, dict[Waiter, None]] = {}  # insertion-ordered sets
         self._due: dict[str, Timer] = {}
         self.closed = False
 
     def __len__(self) -> int:
-        return sum(len(waiters) for waiters in self._by_queue.values())
+        return self._count
 
     def idle_count(self) -> int:
         """How many waiters are asleep and not woken (registered, not claiming, no wake due)."""
         return sum(w.idle and not w.woken for waiters in self._by_queue.values() for w in waiters)
 
     def register(self, queue_name: str) -> Waiter:
-        """A new waiter at the back of its queue's line; a shutdown wakes it at once."""
+        """A new waiter at the back of its queue's line; a shutdown wakes it at once.
+        Raises WaitersFull when `max_waiters` are registered already."""
+        if self.max_waiters and self._count >= self.max_waiters:
+            raise WaitersFull(f"{self.max_waiters} long polls are waiting already")
         waiter = Waiter(queue_name)
         if self.closed:
             waiter.wake(Wake.SHUTDOWN)
         self._by_queue.setdefault(queue_name, {})[waiter] = None
+        self._count += 1
         return waiter
 
     def unregister(self, waiter: Waiter) -> None:
@@ -126,6 +137,7 @@ class Waiters:
         waiters = self._by_queue.get(waiter.queue_name)
         if waiters is None or waiters.pop(waiter, False) is False:
             return
+        self._count -= 1
         if not waiters:
             del self._by_queue[waiter.queue_name]
             timer = self._due.pop(waiter.queue_name, None)

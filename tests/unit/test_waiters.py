@@ -22,6 +22,7 @@ from durable_queue.waiters import (
     MIN_SLEEP_SECONDS,
     Waiter,
     Waiters,
+    WaitersFull,
     Wake,
     hands_on,
 )
@@ -371,3 +372,24 @@ def test_the_listener_knows_neither_http_nor_the_app():
     imported = _imports("listener")
     assert "durable_queue.waiters" in imported
     assert not {m for m in imported if m.startswith(("aiohttp", "durable_queue.api"))}
+
+
+async def test_waiters_beyond_the_limit_are_refused_until_one_leaves(clock):
+    waiters = Waiters(clock, max_waiters=2)
+    a = waiters.register("a")
+    waiters.register("b")
+    with pytest.raises(WaitersFull):
+        waiters.register("a")
+    assert len(waiters) == 2
+    waiters.unregister(a)
+    waiters.unregister(a)  # a second unregister frees nothing more
+    assert len(waiters) == 1
+    waiters.register("c")
+    with pytest.raises(WaitersFull):
+        waiters.register("c")
+
+
+async def test_no_limit_by_default(waiters):
+    for _ in range(100):
+        waiters.register("q")
+    assert len(waiters) == 100

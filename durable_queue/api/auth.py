@@ -1,0 +1,151 @@
+"""Bearer-token auth: the tokens from the environment, the constant-time check, the middleware.
+
+With `DURABLE_API_TOKENS` (comma-separated) or `DURABLE_API_TOKENS_FILE` (one per line) set,
+every request outside the open routes (the probes, `/docs` and its assets, `/` which
+redirects there) must carry `Authorization: Bearer <token>` naming one of the tokens, else
+it is answered 401 `UNAUTHORIZED` with `WWW-Authenticate: Bearer`. Checking everything but
+an allow-list (rather than a list of protected prefixes) means a route added later is
+protected unless someone opens it on purpose.
+
+A token is never logged, never echoed in an answer, and never part of `Settings`' repr.
+"""
+
+from __future__ import annotations
+
+import hmac
+import ipaddress
+import logging
+import re
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+
+from aiohttp import web
+
+from durable_queue.api.responses import error_body_response
+from durable_queue.errors import ValidationError
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+Middleware = Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]
+log = logging.getLogger("durable_queue.auth")
+
+TOKENS_ENV = "DURABLE_API_TOKENS"
+TOKENS_FILE_ENV = "DURABLE_API_TOKENS_FILE"
+# Route templates (a static route's prefix) anyone may reach, token or not.
+OPEN_ROUTES = frozenset({"/", "/healthz", "/readyz", "/docs", "/docs/static"})
+# RFC 6750's b64token: what may follow "Bearer " in the header.
+_TOKEN = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
+
+
+def tokens_from_env(env: Mapping[str, str]) -> tuple[str, ...]:
+    """The tokens of DURABLE_API_TOKENS and DURABLE_API_TOKENS_FILE together; () when neither
+    is set (auth off). A variable that is set but names no usable token stops the start
+    rather than leaving the server open by mistake; messages never quote a token."""
+    tokens: list[str] = []
+    listed = env.get(TOKENS_ENV, "")
+    if listed:
+        from_list = _checked(listed.split(","), TOKENS_ENV, "item")
+        if not from_list:
+            raise ValidationError(f"{TOKENS_ENV} is set but holds no token")
+        tokens += from_list
+    path = env.get(TOKENS_FILE_ENV, "")
+    if path:
+        try:
+            with open(path, encoding="utf-8") as file:
+                lines = file.read().splitlines()
+        except (OSError, UnicodeDecodeError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
+            raise ValidationError(f"{TOKENS_FILE_ENV}: cannot read {path}: {reason}") from exc
+        from_file = _checked(lines, TOKENS_FILE_ENV, "line")
+        if not from_file:
+            raise ValidationError(f"{TOKENS_FILE_ENV}: {path} holds no token")
+        tokens += from_file
+    return tuple(dict.fromkeys(tokens))
+
+
+def _checked(entries: Iterable[str], source: str, unit: str) -> list[str]:
+    """Stripped, non-blank entries (lines starting with # are comments), each a valid
+    bearer token; a bad one is named by its position."""
+    tokens = []
+    for number, raw in enumerate(entries, start=1):
+        token = raw.strip()
+        if not token or token.startswith("#"):
+            continue
+        if not _TOKEN.fullmatch(token):
+            raise ValidationError(
+                f"{source}: {unit} {number} is not a valid bearer token "
+                "(letters, digits and - . _ ~ + / only, optionally ending in =)"
+            )
+        tokens.append(token)
+    return tokens
+
+
+def bearer_token(authorization: str | None) -> str | None:
+    """The token of an `Authorization: Bearer <token>` header (scheme case-insensitive)."""
+    if not authorization:
+        return None
+    scheme, _, token = authorization.strip().partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token:
+        return None
+    return token
+
+
+def token_matches(given: str, tokens: Iterable[str]) -> bool:
+    """Whether `given` is one of `tokens`, compared in constant time against every one (no
+    early exit, so the timing does not tell which token, or how much of one, matched)."""
+    given_bytes = given.encode("utf-8", "surrogateescape")
+    found = False
+    for token in tokens:
+        found |= hmac.compare_digest(given_bytes, token.encode("utf-8"))
+    return found
+
+
+def is_open(request: web.Request) -> bool:
+    """Whether the request's route is one anyone may reach."""
+    resource = request.match_info.route.resource
+    return resource is not None and resource.canonical in OPEN_ROUTES
+
+
+def unauthorized(message: str) -> web.Response:
+    response = error_body_response(401, "UNAUTHORIZED", message)
+    response.headers["WWW-Authenticate"] = "Bearer"
+    return response
+
+
+def is_loopback(host: str) -> bool:
+    """Whether binding `host` exposes the port to this machine only."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False  # a host name other than localhost, or "" (every address)
+
+
+def bearer_auth(tokens: tuple[str, ...], host: str) -> Middleware:
+    """The auth middleware for `tokens`; with none, a pass-through, and a warning when the
+    server is about to bind an address other machines can reach."""
+    if not tokens:
+        if not is_loopback(host):
+            log.warning(
+                "bearer-token auth is off: anyone who can reach the port can use the API; "
+                f"set {TOKENS_ENV} or {TOKENS_FILE_ENV}, or bind 127.0.0.1",
+                extra={"host": host},
+            )
+
+        @web.middleware
+        async def no_auth(request: web.Request, handler: Handler) -> web.StreamResponse:
+            return await handler(request)
+
+        return no_auth
+
+    @web.middleware
+    async def auth(request: web.Request, handler: Handler) -> web.StreamResponse:
+        if not is_open(request):
+            given = bearer_token(request.headers.get("Authorization"))
+            if given is None:
+                return unauthorized("missing bearer token: send Authorization: Bearer <token>")
+            if not token_matches(given, tokens):
+                return unauthorized("unknown bearer token")
+        return await handler(request)
+
+    return auth
