@@ -19,6 +19,7 @@ from durable_queue.config import Settings
 from durable_queue.db import create_pool
 from durable_queue.listener import Listener
 from durable_queue.maintenance import Maintenance
+from durable_queue.monitoring import http_metrics_middleware, setup_monitoring
 from durable_queue.store import Store
 from durable_queue.waiters import Waiters
 
@@ -32,6 +33,7 @@ def create_app(settings: Settings) -> web.Application:
         raise ValueError("settings.database_url must be set (start the embedded database first)")
     app = web.Application(
         middlewares=[
+            http_metrics_middleware,  # outermost: every answer's final status and time
             access_log_middleware,
             error_middleware,
             bearer_auth(settings.api_tokens, settings.host),
@@ -95,5 +97,6 @@ def create_app(settings: Settings) -> web.Application:
     app.on_shutdown.append(answer_waiters)
     app.cleanup_ctx.append(maintenance)
     add_routes(app)
+    setup_monitoring(app)  # /metrics, /ui and the history sampler
     setup_openapi(app, bearer_auth=bool(settings.api_tokens))
     return app

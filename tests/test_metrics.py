@@ -1,0 +1,172 @@
+"""GET /metrics: parses as Prometheus text, and its numbers match the database after a
+known sequence of operations; the counters are shared by every process on one database."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import aiopg
+from aiohttp import web
+from aiohttp.test_utils import TestClient
+from prometheus_client.parser import text_string_to_metric_families
+
+from durable_queue.api.keys import MAINTENANCE
+from durable_queue.app import create_app
+from durable_queue.config import Settings
+from durable_queue.monitoring.keys import SAMPLER
+from tests.helpers import call, claim, make_queue, make_task
+
+Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
+
+
+async def scrape(client: TestClient) -> Samples:
+    resp = await client.get("/metrics")
+    assert resp.status == 200
+    assert resp.headers["Content-Type"].startswith("text/plain; version=0.0.4")
+    samples: Samples = {}
+    for family in text_string_to_metric_families(await resp.text()):
+        for sample in family.samples:
+            samples[(sample.name, tuple(sorted(sample.labels.items())))] = sample.value
+    return samples
+
+
+def queue_value(samples: Samples, name: str, queue: str) -> float:
+    return samples[(f"durable_queue_{name}", (("queue", queue),))]
+
+
+async def db_value(database_url: str, sql: str, *args: Any) -> Any:
+    async with aiopg.connect(database_url) as conn, conn.cursor() as cur:
+        await cur.execute(sql, args)
+        return (await cur.fetchone())[0]
+
+
+async def known_sequence(client: TestClient, app: web.Application, database_url: str) -> None:
+    """Queue a: 4 tasks (one completes, one fails and is retried, one is held, one is
+    scheduled for later); queue b: one task whose claim expires; queue c: one due task."""
+    for name in ("a", "b", "c"):
+        await make_queue(client, name)
+    await make_task(client, "a", task_name="first")
+    await make_task(
+        client,
+        "a",
+        task_name="second",
+        max_attempts=2,
+        retry_strategy={"kind": "fixed", "base_seconds": 3600},
+    )
+    await make_task(client, "a", task_name="third")
+    later = (dt.datetime.now(dt.UTC) + dt.timedelta(hours=1)).isoformat()
+    await make_task(client, "a", task_name="later", run_at=later)
+    (first,) = await claim(client, "a")
+    await call(client, "POST", f"/runs/{first['run_id']}/complete", 200, json={"result": 1})
+    (second,) = await claim(client, "a")
+    await call(client, "POST", f"/runs/{second['run_id']}/fail", 200, json={"error": "boom"})
+    await claim(client, "a")  # "third" stays claimed
+
+    await make_task(client, "b", task_name="lost")
+    (lost,) = await claim(client, "b")
+    async with aiopg.connect(database_url) as conn, conn.cursor() as cur:
+        await cur.execute(
+            "UPDATE runs SET claim_expires_at = now() - interval '1 second' WHERE id = %s",
+            (lost["run_id"],),
+        )
+    report = await app[MAINTENANCE].sweep_once()
+    assert report.expired_claims == 1
+
+    await make_task(client, "c", task_name="waiting")
+    await app[SAMPLER].sample_once(settle_seconds=0)
+
+
+async def test_metrics_match_the_database(client: TestClient, app, database_url: str) -> None:
+    await known_sequence(client, app, database_url)
+    samples = await scrape(client)
+
+    for queue in ("a", "b", "c"):
+        stats = await call(client, "GET", f"/queues/{queue}/stats", 200)
+        for metric, field in (
+            ("pending_runs", "pending_runs"),
+            ("scheduled_runs", "scheduled_runs"),
+            ("claimed_runs", "claimed_runs"),
+            ("sleeping_runs", "sleeping_runs"),
+        ):
+            assert queue_value(samples, metric, queue) == stats[field], (queue, metric)
+        created = await db_value(
+            database_url,
+            "SELECT count(*) FROM tasks t JOIN queues q ON q.id = t.queue_id WHERE q.name = %s",
+            queue,
+        )
+        assert queue_value(samples, "tasks_created_total", queue) == created
+        retried = await db_value(
+            database_url,
+            "SELECT count(*) FROM runs r JOIN queues q ON q.id = r.queue_id "
+            "WHERE q.name = %s AND r.attempt > 1",
+            queue,
+        )
+        assert queue_value(samples, "runs_retried_total", queue) == retried
+
+    # queue a: pending = the retry (an hour away) and "later"; one claimed; one of each outcome
+    assert queue_value(samples, "pending_runs", "a") == 2
+    assert queue_value(samples, "scheduled_runs", "a") == 2
+    assert queue_value(samples, "claimed_runs", "a") == 1
+    assert queue_value(samples, "oldest_pending_run_age_seconds", "a") == 0
+    assert queue_value(samples, "tasks_created_total", "a") == 4
+    assert queue_value(samples, "runs_completed_total", "a") == 1
+    assert queue_value(samples, "runs_failed_total", "a") == 1
+    assert queue_value(samples, "runs_retried_total", "a") == 1
+    assert queue_value(samples, "runs_expired_total", "a") == 0
+    # queue b: one expired claim, nothing failed by a worker
+    assert queue_value(samples, "runs_expired_total", "b") == 1
+    assert queue_value(samples, "runs_failed_total", "b") == 0
+    assert queue_value(samples, "runs_completed_total", "b") == 0
+    # queue c: one due pending run, so a lag
+    assert queue_value(samples, "pending_runs", "c") == 1
+    assert queue_value(samples, "oldest_pending_run_age_seconds", "c") > 0
+
+    assert samples[("durable_queue_listener_connected", ())] == 1
+    create_route = (
+        ("method", "POST"),
+        ("route", "/api/v1/queues/{queue_name}/tasks"),
+        ("status", "201"),
+    )
+    assert samples[("durable_queue_http_request_duration_seconds_count", create_route)] == 6
+
+
+async def test_unmatched_paths_share_one_label(client: TestClient) -> None:
+    for path in ("/nope", "/nope/again", "/api/v1/nothing"):
+        assert (await client.get(path)).status == 404
+    samples = await scrape(client)
+    key = (("method", "GET"), ("route", "unmatched"), ("status", "404"))
+    assert samples[("durable_queue_http_request_duration_seconds_count", key)] == 3
+
+
+async def test_empty_database_has_only_process_metrics(client: TestClient) -> None:
+    samples = await scrape(client)
+    assert not [name for name, labels in samples if ("queue", "a") in labels]
+    assert samples[("durable_queue_listener_connected", ())] == 1
+
+
+async def test_counters_are_the_same_in_every_process(
+    aiohttp_client, client: TestClient, app, database_url: str
+) -> None:
+    """A second server process on the same database (or this one after a restart) reports
+    the same counters: they are totals kept in the database, not in memory."""
+    await known_sequence(client, app, database_url)
+    other = await aiohttp_client(create_app(Settings(database_url=database_url)))
+    ours, theirs = await scrape(client), await scrape(other)
+    counters = [key for key in ours if key[0].endswith("_total")]
+    assert len(counters) == 15  # 5 counters x 3 queues
+    assert {k: ours[k] for k in counters} == {k: theirs[k] for k in counters}
+
+
+async def test_a_sample_counts_each_row_once(client: TestClient, app, database_url: str) -> None:
+    await make_queue(client, "once")
+    await make_task(client, "once")
+    sampler = app[SAMPLER]
+    assert await sampler.sample_once(settle_seconds=0) == 1
+    await sampler.sample_once(settle_seconds=0)
+    await make_task(client, "once")
+    await sampler.sample_once(settle_seconds=0)
+    assert queue_value(await scrape(client), "tasks_created_total", "once") == 2
+    # whichever sample counted them (the background sampler may have taken one too)
+    counted = await db_value(database_url, "SELECT sum(tasks_created) FROM queue_samples")
+    assert counted == 2
