@@ -1,4 +1,5 @@
-"""The maintenance loop: claim expiry, timeouts, wait timeouts and retention.
+"""The maintenance loop: claim expiry, timeouts, wait timeouts, retention, queue
+deletions left half done, and folding the per-queue count deltas.
 
 Every instance runs the loop, but only the one holding a session-level
 PostgreSQL advisory lock sweeps; the lock is held on a dedicated connection,
@@ -18,10 +19,12 @@ import attrs
 
 from durable_queue.db import connection, domain_errors, queries
 from durable_queue.errors import Unavailable
+from durable_queue.store import Store
 
 log = logging.getLogger("durable_queue.maintenance")
 MAINTENANCE_APPLICATION_NAME = "durable-queue-maintenance"
 MAX_BATCHES_PER_JOB = 20  # bounds one pass; the rest waits for the next interval
+FOLD_BATCH_SIZE = 10_000  # count deltas folded per statement
 
 
 @attrs.define
@@ -34,6 +37,7 @@ class SweepReport:
     timed_out_waits: int = 0
     deleted_tasks: int = 0
     deleted_events: int = 0
+    deleted_queues: int = 0
 
 
 class Maintenance:
@@ -78,16 +82,23 @@ class Maintenance:
             report.timed_out_waits += await self._drain(conn, queries.timeout_waits)
             report.deleted_tasks += await self._drain(conn, queries.delete_expired_tasks)
             report.deleted_events += await self._drain(conn, queries.delete_expired_events)
+            detached = [row["id"] async for row in queries.detached_queues(conn)]
+            await self._drain(conn, queries.fold_queue_counts, FOLD_BATCH_SIZE)
+        store = Store(self.pool)
+        for queue_id in detached:  # a queue delete that stopped half way
+            if await store.finish_queue_deletion(queue_id, max_batches=MAX_BATCHES_PER_JOB):
+                report.deleted_queues += 1
         if any(attrs.astuple(report)):
             log.info("maintenance pass", extra=attrs.asdict(report))
         return report
 
-    async def _drain(self, conn: aiopg.Connection, query) -> int:
+    async def _drain(self, conn: aiopg.Connection, query, batch_size: int | None = None) -> int:
+        batch_size = batch_size or self.batch_size
         total = 0
         for _ in range(MAX_BATCHES_PER_JOB):
-            count = await query(conn, batch_size=self.batch_size)
+            count = await query(conn, batch_size=batch_size)
             total += count
-            if count < self.batch_size:
+            if count < batch_size:
                 break
         return total
 

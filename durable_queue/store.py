@@ -54,6 +54,9 @@ from durable_queue.records import (
 DEFAULT_TTL_SECONDS = 259200
 # The most runs one claim hands out; larger limits are served up to this many.
 MAX_CLAIM_BATCH = 1000
+# Tasks deleted per transaction when a queue is deleted: short enough that no lock or
+# snapshot is held for long, large enough that the per-statement cost is amortised.
+QUEUE_DELETE_BATCH = 1000
 
 
 @attrs.frozen
@@ -109,29 +112,62 @@ class Store:
             return await self._queue(conn, name)
 
     async def delete_queue(self, name: str, *, force: bool = False) -> None:
+        """Delete a queue and everything in it, in bounded transactions.
+
+        One short transaction checks for unfinished tasks (unless `force`) and detaches
+        the queue (renamed to a name no request can address, so from then on its name
+        is free and creates, claims and stats on it answer 404); then its tasks go in
+        batches of QUEUE_DELETE_BATCH, each its own transaction, then the queue row. If
+        this call stops half way, the maintenance loop finishes the deletion."""
         async with transaction(self.pool) as conn:
             row = await queries.lock_queue_by_name(conn, name=name)
             if row is None:
                 raise NotFound(f'queue "{name}" not found')
             if not force:
-                unfinished = await queries.count_unfinished_tasks(conn, queue_id=row["id"])
+                counts = await self._counts(conn, row["id"])
+                unfinished = counts.get(("task", "pending"), 0)
                 if unfinished:
                     raise Conflict(
                         f'queue "{name}" still has {unfinished} unfinished task(s); '
                         "use force=true to delete it anyway"
                     )
-            await queries.delete_queue(conn, queue_id=row["id"])
+            await queries.detach_queue(conn, queue_id=row["id"])
+        await self.finish_queue_deletion(row["id"])
+
+    async def finish_queue_deletion(
+        self, queue_id: uuid.UUID, *, max_batches: int | None = None
+    ) -> bool:
+        """Delete a detached queue's tasks in batches, then the queue; False when
+        `max_batches` ran out first (call again to go on)."""
+        batches = 0
+        after = None  # keyset: each batch starts where the last one ended
+        async with connection(self.pool) as conn:
+            while max_batches is None or batches < max_batches:
+                batches += 1
+                row = await queries.delete_queue_tasks(
+                    conn, queue_id=queue_id, after=after, batch_size=QUEUE_DELETE_BATCH
+                )
+                if row["deleted"] == 0:
+                    # tasks skipped while locked, or created meanwhile, go in this cascade
+                    await queries.delete_queue(conn, queue_id=queue_id)
+                    return True
+                after = row["last_id"]
+        return False
 
     async def queue_stats(self, name: str) -> QueueStats:
+        """Run and task counts from the counters (exact), the not-yet-due runs and the
+        oldest due run's age from the claim index."""
         async with connection(self.pool) as conn:
             queue = await self._queue(conn, name)
-            runs = await queries.queue_run_stats(conn, queue_id=queue.id)
-            tasks_by_status = {
-                row["status"]: row["count"]
-                async for row in queries.queue_task_counts(conn, queue_id=queue.id)
-            }
+            counts = await self._counts(conn, queue.id)
+            due = await queries.queue_due_runs(conn, queue_id=queue.id)
+        runs = {
+            f"{status}_runs": counts.get(("run", status), 0)
+            for status in ("pending", "claimed", "completed", "failed", "sleeping", "canceled")
+        }
+        tasks_by_status = {status: n for (kind, status), n in counts.items() if kind == "task"}
         return from_row(
-            {**runs, "queue_name": name, "tasks_by_status": tasks_by_status}, QueueStats
+            {**runs, **due, "queue_name": name, "tasks_by_status": tasks_by_status}, QueueStats
         )
 
     # -- tasks ------------------------------------------------------------
@@ -204,11 +240,18 @@ class Store:
         cursor: uuid.UUID | None = None,
         limit: int = 50,
     ) -> Page:
+        queue_id = None
+        if queue_name is not None:
+            async with connection(self.pool) as conn:
+                queue = await queries.get_queue_by_name(conn, name=queue_name)
+            if queue is None:
+                return Page([], None)
+            queue_id = queue["id"]
         return await self._page(
             queries.list_tasks,
             TaskSummary,
             limit,
-            queue_name=queue_name,
+            queue_id=queue_id,
             status=status,
             task_name=task_name,
             workflow_run_id=workflow_run_id,
@@ -473,6 +516,15 @@ class Store:
             rows = [row async for row in query(conn, limit=limit + 1, **filters)]
         items = [from_row(row, cls) for row in rows[:limit]]
         return Page(items, items[-1].id if len(rows) > limit else None)
+
+    async def _counts(
+        self, conn: aiopg.Connection, queue_id: uuid.UUID
+    ) -> dict[tuple[str, str], int]:
+        """The queue's exact counts, keyed by (kind, status); zero counts are absent."""
+        return {
+            (row["kind"], row["status"]): row["count"]
+            async for row in queries.queue_counts(conn, queue_id=queue_id)
+        }
 
     async def _queue(self, conn: aiopg.Connection, name: str) -> Queue:
         row = await queries.get_queue_by_name(conn, name=name)

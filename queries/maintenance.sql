@@ -106,16 +106,22 @@ WITH due AS (
 SELECT count(*) FROM timed_out;
 
 -- name: delete_expired_tasks(batch_size)$
--- Delete finished tasks (with runs, checkpoints, waits) older than their queue's task TTL; returns how many.
+-- Delete finished tasks (with runs, checkpoints, waits) older than their queue's task TTL, oldest first per queue on tasks_finished; returns how many.
 WITH doomed AS (
-    SELECT t.id
-    FROM tasks t
-    JOIN queues q ON q.id = t.queue_id
-    WHERE t.status <> 'pending'
-      AND q.task_ttl_seconds > 0
-      AND t.completed_at <= now() - make_interval(secs => q.task_ttl_seconds)
+    SELECT due.id
+    FROM queues q
+    CROSS JOIN LATERAL (
+        SELECT t.id
+        FROM tasks t
+        WHERE t.queue_id = q.id
+          AND t.status <> 'pending'
+          AND t.completed_at <= now() - make_interval(secs => q.task_ttl_seconds)
+        ORDER BY t.completed_at
+        LIMIT :batch_size
+        FOR UPDATE OF t SKIP LOCKED
+    ) AS due
+    WHERE q.task_ttl_seconds > 0
     LIMIT :batch_size
-    FOR UPDATE OF t SKIP LOCKED
 ), deleted AS (
     DELETE FROM tasks t USING doomed WHERE t.id = doomed.id RETURNING t.id
 )
@@ -135,7 +141,8 @@ WITH horizon AS (
     LIMIT :batch_size
     FOR UPDATE OF e SKIP LOCKED
 ), deleted AS (
-    DELETE FROM events e USING doomed WHERE e.id = doomed.id RETURNING e.id
+    -- an id list, not a join: the planner would hash-join a small events table by scanning it
+    DELETE FROM events e WHERE e.id = ANY (ARRAY(SELECT id FROM doomed)) RETURNING e.id
 )
 SELECT count(*) FROM deleted;
 

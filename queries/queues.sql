@@ -6,9 +6,10 @@ ON CONFLICT (name) DO NOTHING
 RETURNING id, name, task_ttl_seconds, event_ttl_seconds, created_at;
 
 -- name: list_queues()
--- Every queue, oldest first.
+-- Every queue, oldest first, except those being deleted (detached).
 SELECT id, name, task_ttl_seconds, event_ttl_seconds, created_at
 FROM queues
+WHERE NOT starts_with(name, '/deleting/')
 ORDER BY created_at, id;
 
 -- name: get_queue_by_name(name)^
@@ -24,33 +25,73 @@ FROM queues
 WHERE name = :name
 FOR UPDATE;
 
--- name: count_unfinished_tasks(queue_id)$
--- How many tasks of the queue are still pending (not completed, failed or canceled).
-SELECT count(*) FROM tasks WHERE queue_id = :queue_id AND status = 'pending';
+-- name: queue_counts(queue_id)
+-- Exact task and run counts of one queue by kind and status: the folded counts plus the deltas not yet folded.
+SELECT kind, status, CAST(sum(n) AS bigint) AS count
+FROM (SELECT c.kind, c.status, c.count AS n FROM queue_counts c WHERE c.queue_id = :queue_id
+      UNION ALL
+      SELECT d.kind, d.status, d.delta FROM queue_count_deltas d WHERE d.queue_id = :queue_id) AS all_counts
+GROUP BY kind, status
+HAVING sum(n) <> 0;
+
+-- name: queue_due_runs(queue_id)^
+-- Pending runs of one queue not yet due (counted on runs_claimable), and the age of its oldest due one (its first entry).
+SELECT
+    (SELECT count(*) FROM runs r
+     WHERE r.queue_id = :queue_id AND r.status = 'pending' AND r.available_at > now())
+        AS scheduled_runs,
+    (SELECT extract(epoch FROM now() - r.available_at)::float8 FROM runs r
+     WHERE r.queue_id = :queue_id AND r.status = 'pending' AND r.available_at <= now()
+     ORDER BY r.available_at
+     LIMIT 1) AS oldest_pending_run_age_seconds;
+
+-- name: detach_queue(queue_id)!
+-- Rename a queue being deleted to /deleting/<id>, a name no request can address: its name is free at once and creates, claims and stats on it answer 404.
+UPDATE queues SET name = '/deleting/' || id WHERE id = :queue_id;
+
+-- name: detached_queues()
+-- Queues whose deletion was started and not finished (the maintenance loop finishes them).
+SELECT id FROM queues WHERE starts_with(name, '/deleting/') ORDER BY id;
+
+-- name: delete_queue_tasks(queue_id, after, batch_size)^
+-- Delete up to batch_size tasks of a queue with ids above `after` (NULL: from the first), with their runs, checkpoints and waits, skipping rows locked now; how many, and the last id.
+WITH doomed AS (
+    SELECT t.id
+    FROM tasks t
+    WHERE t.queue_id = :queue_id AND (CAST(:after AS uuid) IS NULL OR t.id > :after)
+    ORDER BY t.id
+    LIMIT :batch_size
+    FOR UPDATE SKIP LOCKED
+), deleted AS (
+    DELETE FROM tasks t USING doomed WHERE t.id = doomed.id RETURNING t.id
+)
+SELECT (SELECT count(*) FROM deleted) AS deleted,
+       (SELECT d.id FROM deleted d ORDER BY d.id DESC LIMIT 1) AS last_id;
 
 -- name: delete_queue(queue_id)!
--- Delete a queue with all its tasks, runs, checkpoints and waits (cascade).
+-- Delete a queue row; what is left of its tasks, runs, checkpoints, waits and counts goes with it (cascade).
 DELETE FROM queues WHERE id = :queue_id;
 
--- name: queue_run_stats(queue_id)^
--- Run counts of one queue by status, and the age of its oldest due pending run.
-SELECT
-    count(*) FILTER (WHERE status = 'pending') AS pending_runs,
-    count(*) FILTER (WHERE status = 'pending' AND available_at > now()) AS scheduled_runs,
-    count(*) FILTER (WHERE status = 'claimed') AS claimed_runs,
-    count(*) FILTER (WHERE status = 'completed') AS completed_runs,
-    count(*) FILTER (WHERE status = 'failed') AS failed_runs,
-    count(*) FILTER (WHERE status = 'sleeping') AS sleeping_runs,
-    count(*) FILTER (WHERE status = 'canceled') AS canceled_runs,
-    extract(epoch FROM now() - min(available_at)
-        FILTER (WHERE status = 'pending' AND available_at <= now()))::float8
-        AS oldest_pending_run_age_seconds
-FROM runs
-WHERE queue_id = :queue_id;
-
--- name: queue_task_counts(queue_id)
--- Task counts of one queue by status.
-SELECT status, count(*) AS count
-FROM tasks
-WHERE queue_id = :queue_id
-GROUP BY status;
+-- name: fold_queue_counts(batch_size)$
+-- Move up to batch_size count deltas into queue_counts in one statement (exact at every instant); deltas of deleted queues are dropped; returns how many moved.
+WITH moved AS (
+    DELETE FROM queue_count_deltas d
+    WHERE d.ctid = ANY (ARRAY(SELECT x.ctid FROM queue_count_deltas x LIMIT :batch_size))
+    RETURNING d.queue_id, d.kind, d.status, d.delta
+), summed AS (
+    SELECT m.queue_id, m.kind, m.status, sum(m.delta) AS delta
+    FROM moved m
+    GROUP BY m.queue_id, m.kind, m.status
+), live AS (
+    -- key-share: a queue deleted meanwhile is waited for and then left out
+    SELECT s.queue_id, s.kind, s.status, s.delta
+    FROM summed s
+    JOIN queues q ON q.id = s.queue_id
+    FOR KEY SHARE OF q
+), folded AS (
+    INSERT INTO queue_counts AS c (queue_id, kind, status, count)
+    SELECT queue_id, kind, status, delta FROM live
+    ON CONFLICT (queue_id, kind, status) DO UPDATE SET count = c.count + EXCLUDED.count
+    RETURNING 1
+)
+SELECT count(*) FROM moved;

@@ -23,13 +23,13 @@ FROM tasks t
 JOIN queues q ON q.id = t.queue_id
 WHERE t.id = :task_id;
 
--- name: list_tasks(queue_name, status, task_name, workflow_run_id, cursor, limit)
--- A page of tasks, newest first, filtered; cursor is the last id of the previous page.
+-- name: list_tasks(queue_id, status, task_name, workflow_run_id, cursor, limit)
+-- A page of tasks, newest first, filtered; cursor is the last id of the previous page. Parameters arrive as literals, so the planner sees the filters given and how selective they are, and takes the index on those columns and id.
 SELECT t.id, t.task_name, t.status, q.name AS queue_name, t.max_attempts,
        t.created_at, t.completed_at
 FROM tasks t
 JOIN queues q ON q.id = t.queue_id
-WHERE (CAST(:queue_name AS text) IS NULL OR q.name = :queue_name)
+WHERE (CAST(:queue_id AS uuid) IS NULL OR t.queue_id = :queue_id)
   AND (CAST(:status AS text) IS NULL OR t.status = :status)
   AND (CAST(:task_name AS text) IS NULL OR t.task_name = :task_name)
   AND (CAST(:workflow_run_id AS uuid) IS NULL OR t.workflow_run_id = :workflow_run_id)

@@ -1,0 +1,20 @@
+-- Undo 0004.scale: the list indexes, the event_waits.run_id index and the counts.
+DROP INDEX workflow_runs_by_status;
+DROP INDEX runs_by_status;
+CREATE INDEX tasks_unfinished ON tasks (queue_id) WHERE status = 'pending';
+DROP INDEX tasks_by_name;
+DROP INDEX tasks_by_queue_status;
+DROP INDEX tasks_by_status;
+DROP INDEX event_waits_by_run;
+DROP TRIGGER runs_count_truncate ON runs;
+DROP TRIGGER runs_count_delete ON runs;
+DROP TRIGGER runs_count_update ON runs;
+DROP TRIGGER runs_count_insert ON runs;
+DROP TRIGGER tasks_count_truncate ON tasks;
+DROP TRIGGER tasks_count_delete ON tasks;
+DROP TRIGGER tasks_count_update ON tasks;
+DROP TRIGGER tasks_count_insert ON tasks;
+DROP FUNCTION dq_count_truncated();
+DROP FUNCTION dq_count_changes();
+DROP TABLE queue_count_deltas;
+DROP TABLE queue_counts;
