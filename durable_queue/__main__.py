@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import os
+import signal
+import socket
 import sys
 
 import asyncclick as click
@@ -16,6 +20,7 @@ from durable_queue.errors import ValidationError
 from durable_queue.logs import configure_logging
 from durable_queue.migrate import apply_migrations
 from durable_queue.server import DurableAppRunner
+from durable_queue.supervisor import READY, supervise
 
 log = logging.getLogger("durable_queue")
 
@@ -74,18 +79,57 @@ def main() -> None:
 @click.option(
     "--port", type=int, default=None, help="Port to listen on (env DURABLE_PORT, default 8080)."
 )
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Server processes sharing the port, one per core is the usual choice "
+    "(env DURABLE_WORKERS, default 1).",
+)
 @data_dir_option
-async def serve(host: str | None, port: int | None, data_dir: str | None) -> None:
+async def serve(
+    host: str | None, port: int | None, workers: int | None, data_dir: str | None
+) -> None:
     """Apply pending migrations, then serve the HTTP API.
 
-    Example: DURABLE_PORT=9000 durable-queue serve
+    Example: DURABLE_PORT=9000 durable-queue serve --workers 2
     """
-    settings, embedded_dir = _settings(host=host, port=port, data_dir=data_dir)
+    settings, embedded_dir = _settings(host=host, port=port, data_dir=data_dir, workers=workers)
     await _migrate_or_exit(settings)
+    database = {"data_dir": embedded_dir} if embedded_dir else {"database": "DATABASE_URL"}
+    if settings.workers == 1:
+        await _serve(settings, database)
+        return
+    if not hasattr(socket, "SO_REUSEPORT"):
+        raise click.ClickException("--workers above 1 needs SO_REUSEPORT, absent on this system")
+    if settings.port == 0:
+        raise click.ClickException("--workers above 1 needs a fixed --port, not 0")
+    log.info("starting server workers", extra={"workers": settings.workers, **database})
+    code = await supervise(settings)
+    if code:
+        sys.exit(code)
+
+
+@main.command("serve-worker", hidden=True)
+@click.option("--host", required=True)
+@click.option("--port", type=int, required=True)
+async def serve_worker(host: str, port: int) -> None:
+    """One process of `serve --workers N`, started by it (DATABASE_URL set, migrated): binds
+    with SO_REUSEPORT, prints READY once it listens, stops on SIGTERM or when its stdin
+    (the parent) closes."""
+    if not os.environ.get("DATABASE_URL"):
+        raise click.ClickException("serve-worker is started by `durable-queue serve --workers N`")
+    settings, _ = _settings(host=host, port=port)
+    await _serve(settings, {"database": "DATABASE_URL"}, worker=True)
+
+
+async def _serve(settings: Settings, database: dict[str, str], *, worker: bool = False) -> None:
+    """Serve the app on settings.host:port until SIGTERM/SIGINT (or, for a worker, until its
+    parent goes away)."""
     app = create_app(settings)
     runner = DurableAppRunner(app, access_log=None, handler_cancellation=True)
     await runner.setup()
-    site = web.TCPSite(runner, settings.host, settings.port)
+    site = web.TCPSite(runner, settings.host, settings.port, reuse_port=worker or None)
     try:
         await site.start()
     except OSError as exc:
@@ -95,27 +139,41 @@ async def serve(host: str | None, port: int | None, data_dir: str | None) -> Non
         )
         await runner.cleanup()
         sys.exit(1)
-    database = {"data_dir": embedded_dir} if embedded_dir else {"database": "DATABASE_URL"}
-    log.info(
-        "serving",
-        extra={"host": settings.host, "port": settings.port, "docs": "/docs", **database},
-    )
+    if worker:
+        sys.stdout.buffer.write(READY + b"\n")
+        sys.stdout.flush()
+        log.info("server worker ready", extra={"pid": os.getpid()})
+    else:
+        log.info(
+            "serving",
+            extra={"host": settings.host, "port": settings.port, "docs": "/docs", **database},
+        )
     try:
-        await _wait_forever()
+        await _wait_for_stop(watch_stdin=worker)
     finally:
         await runner.cleanup()
 
 
-async def _wait_forever() -> None:
-    import asyncio
-    import signal
-
+async def _wait_for_stop(*, watch_stdin: bool) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    watcher = asyncio.create_task(_stdin_closed(stop)) if watch_stdin else None
     await stop.wait()
+    if watcher is not None:
+        watcher.cancel()
     log.info("shutting down")
+
+
+async def _stdin_closed(stop: asyncio.Event) -> None:
+    """Set `stop` when stdin reaches EOF: the parent of a server worker is gone."""
+    reader = asyncio.StreamReader()
+    await asyncio.get_running_loop().connect_read_pipe(
+        lambda: asyncio.StreamReaderProtocol(reader), sys.stdin
+    )
+    await reader.read()
+    stop.set()
 
 
 @main.command()
@@ -130,5 +188,18 @@ async def migrate(data_dir: str | None) -> None:
     log.info("database is up to date")
 
 
+def run() -> None:
+    """The `durable-queue` command: `main` on uvloop where it is installed."""
+    main(_anyio_backend="asyncio", _anyio_backend_options={"use_uvloop": uvloop_available()})
+
+
+def uvloop_available() -> bool:
+    try:
+        import uvloop  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
 if __name__ == "__main__":
-    main()
+    run()

@@ -39,6 +39,7 @@ class Settings:
     api_tokens: tuple[str, ...] = attrs.field(default=(), repr=False)  # () = auth off
     max_waiters: int = 4000  # long polls per process (0 = no limit)
     read_timeout: float = 30.0  # seconds for a request head or body to arrive
+    workers: int = 1  # server processes sharing the port (`serve --workers`)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
@@ -58,8 +59,12 @@ class Settings:
             "api_tokens": tokens_from_env(env),
             "max_waiters": _int(env, "DURABLE_MAX_WAITERS", 4000),
             "read_timeout": _float(env, "DURABLE_READ_TIMEOUT", 30.0),
+            "workers": _int(env, "DURABLE_WORKERS", 1),
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
+        if not isinstance(values["workers"], int) or values["workers"] < 1:
+            workers = values["workers"]
+            raise ValidationError(f"DURABLE_WORKERS must be at least 1, got {workers}")
         values["data_dir"] = os.path.abspath(os.path.expanduser(str(values["data_dir"])))
         return cls(**values)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import time
 from collections.abc import Awaitable, Callable
 
@@ -15,9 +16,12 @@ from durable_queue.errors import DurableError
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 access_log = logging.getLogger("durable_queue.access")
 log = logging.getLogger("durable_queue.api")
+_PID = str(os.getpid())  # the app is built in the process that serves it (no fork after)
 
 # nginx's "client closed request": the client went away before the answer.
 CLIENT_CLOSED_REQUEST = 499
+# Which server process answered (`serve --workers N` runs several on one port).
+PID_HEADER = "X-Durable-Pid"
 
 
 def _http_error_response(exc: web.HTTPException) -> web.Response:
@@ -60,6 +64,8 @@ async def access_log_middleware(request: web.Request, handler: Handler) -> web.S
     try:
         response = await handler(request)
         status = response.status
+        if not response.prepared:
+            response.headers[PID_HEADER] = _PID
         return response
     except (asyncio.CancelledError, ConnectionResetError):
         status = CLIENT_CLOSED_REQUEST
