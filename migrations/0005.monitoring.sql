@@ -1,4 +1,4 @@
--- depends: 0003.functions
+-- depends: 0004.scale
 -- Monitoring: live gauges per queue in one function, monotonic totals counted
 -- from the rows themselves, and a bounded per-queue history for the dashboard's
 -- charts. One server process (the sampler, under an advisory lock) calls
@@ -13,27 +13,38 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
                   || '\x00000000000000000000'::bytea, 'hex')::uuid
 $$;
 
--- Per queue: pending runs (due or not), scheduled (pending, not yet due), claimed,
--- sleeping, and seconds since the oldest due pending run became available. Each
--- count is an index range scan of that queue's live runs only (runs_claimable,
--- runs_by_queue_status): the cost follows the live runs, never the finished ones.
+-- Per queue (queues being deleted left out): pending runs (due or not), scheduled
+-- (pending, not yet due), claimed, sleeping, and seconds since the oldest due pending
+-- run became available. The counts by status are 0004's exact counters (folded
+-- counts plus pending deltas); scheduled is a range scan of runs_claimable from now()
+-- on, the oldest due run its first entry: the cost follows the number of queues and
+-- of scheduled runs, never the finished ones.
 CREATE FUNCTION dq_queue_gauges()
 RETURNS TABLE (queue_id uuid, pending bigint, scheduled bigint, claimed bigint,
                sleeping bigint, oldest_pending_age_seconds float8)
 LANGUAGE sql STABLE AS $$
-    SELECT q.id, p.pending, p.scheduled,
-           (SELECT count(*) FROM runs r WHERE r.queue_id = q.id AND r.status = 'claimed'),
-           (SELECT count(*) FROM runs r WHERE r.queue_id = q.id AND r.status = 'sleeping'),
-           p.oldest_pending_age_seconds
+    SELECT q.id,
+           coalesce(c.pending, 0)::bigint,
+           (SELECT count(*) FROM runs r
+            WHERE r.queue_id = q.id AND r.status = 'pending' AND r.available_at > now()),
+           coalesce(c.claimed, 0)::bigint,
+           coalesce(c.sleeping, 0)::bigint,
+           (SELECT extract(epoch FROM now() - r.available_at)::float8 FROM runs r
+            WHERE r.queue_id = q.id AND r.status = 'pending' AND r.available_at <= now()
+            ORDER BY r.available_at
+            LIMIT 1)
     FROM queues q
-    CROSS JOIN LATERAL (
-        SELECT count(*) AS pending,
-               count(*) FILTER (WHERE r.available_at > now()) AS scheduled,
-               extract(epoch FROM now() - min(r.available_at)
-                   FILTER (WHERE r.available_at <= now()))::float8 AS oldest_pending_age_seconds
-        FROM runs r
-        WHERE r.queue_id = q.id AND r.status = 'pending'
-    ) p
+    LEFT JOIN LATERAL (
+        SELECT sum(x.n) FILTER (WHERE x.status = 'pending') AS pending,
+               sum(x.n) FILTER (WHERE x.status = 'claimed') AS claimed,
+               sum(x.n) FILTER (WHERE x.status = 'sleeping') AS sleeping
+        FROM (SELECT k.status, k.count AS n FROM queue_counts k
+              WHERE k.queue_id = q.id AND k.kind = 'run'
+              UNION ALL
+              SELECT d.status, d.delta FROM queue_count_deltas d
+              WHERE d.queue_id = q.id AND d.kind = 'run') x
+    ) c ON true
+    WHERE NOT starts_with(q.name, '/deleting/')
 $$;
 
 -- Totals since monitoring was installed, per queue; only ever increased.

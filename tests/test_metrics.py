@@ -15,6 +15,7 @@ from durable_queue.api.keys import MAINTENANCE
 from durable_queue.app import create_app
 from durable_queue.config import Settings
 from durable_queue.monitoring.keys import SAMPLER
+from durable_queue.resources import resource_dir
 from tests.helpers import call, claim, make_queue, make_task
 
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
@@ -170,3 +171,22 @@ async def test_a_sample_counts_each_row_once(client: TestClient, app, database_u
     # whichever sample counted them (the background sampler may have taken one too)
     counted = await db_value(database_url, "SELECT sum(tasks_created) FROM queue_samples")
     assert counted == 2
+
+
+async def test_migration_0005_rolls_back_and_applies_again(database_url: str) -> None:
+    migrations = resource_dir("migrations")
+    tables = (
+        "SELECT count(*) FROM pg_tables WHERE tablename IN "
+        "('queue_samples', 'monitoring_totals', 'monitoring_watermark')"
+    )
+    async with aiopg.connect(database_url) as conn, conn.cursor() as cur:
+        await cur.execute((migrations / "0005.monitoring.rollback.sql").read_text())
+        await cur.execute(tables)
+        assert (await cur.fetchone())[0] == 0
+        await cur.execute("SELECT count(*) FROM pg_proc WHERE proname LIKE 'dq_%monitoring%'")
+        assert (await cur.fetchone())[0] == 0
+        await cur.execute((migrations / "0005.monitoring.sql").read_text())
+        await cur.execute(tables)
+        assert (await cur.fetchone())[0] == 3
+        await cur.execute("SELECT dq_monitoring_sample(0, 86400)")
+        assert (await cur.fetchone())[0] == 0

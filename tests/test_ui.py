@@ -10,6 +10,8 @@ import uuid
 from aiohttp.test_utils import TestClient
 from markupsafe import escape
 
+from durable_queue.app import create_app
+from durable_queue.config import Settings
 from durable_queue.monitoring.keys import SAMPLER
 from tests.helpers import call, claim, make_queue, make_task
 
@@ -198,3 +200,16 @@ async def test_user_data_is_escaped(client: TestClient) -> None:
     assert "&lt;img src=x onerror=alert(1)&gt;&amp;amp;" in detail
     assert "&lt;/pre&gt;&lt;b&gt;boom&lt;/b&gt;" in detail
     assert escape(EVIL_NAME) in pages[2]
+
+
+async def test_dashboard_and_metrics_need_a_token_when_tokens_are_set(
+    aiohttp_client, database_url: str
+) -> None:
+    settings = Settings(database_url=database_url, api_tokens=("ui-token",))
+    client = await aiohttp_client(create_app(settings))
+    for path in ("/ui", "/ui/tasks", f"/ui/tasks/{uuid.uuid4()}", "/ui/events", "/metrics"):
+        resp = await client.get(path)
+        assert resp.status == 401, path
+        assert resp.headers["WWW-Authenticate"].startswith("Bearer")
+        authorized = await client.get(path, headers={"Authorization": "Bearer ui-token"})
+        assert authorized.status in (200, 404), path
