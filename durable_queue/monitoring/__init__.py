@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator
 import aiohttp_jinja2
 import jinja2
 from aiohttp import web
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import generate_latest
 
 from durable_queue.api.keys import LISTENER, SETTINGS, STORE
 from durable_queue.monitoring import views
@@ -27,6 +27,8 @@ from durable_queue.monitoring.store import MonitoringStore
 __all__ = ["http_metrics_middleware", "setup_monitoring"]
 log = logging.getLogger("durable_queue.monitoring")
 
+# The classic text format every Prometheus version reads (our names need no escaping).
+TEXT_FORMAT = "text/plain; version=0.0.4; charset=utf-8"
 UI_ROUTES = {
     "/ui": views.overview,
     "/ui/tasks": views.tasks,
@@ -42,7 +44,7 @@ async def metrics_endpoint(request: web.Request) -> web.Response:
     metrics = request.app[METRICS]
     await metrics.snapshot.get()
     return web.Response(
-        body=generate_latest(metrics.registry), headers={"Content-Type": CONTENT_TYPE_LATEST}
+        body=generate_latest(metrics.registry), headers={"Content-Type": TEXT_FORMAT}
     )
 
 
