@@ -1,4 +1,5 @@
-"""The one error middleware (errors → `{error, code}`) and the JSON access log."""
+"""The one error middleware (errors → `{error, code}`) and the JSON access log (one line per
+request, built in one call: see `logs.access_line`)."""
 
 from __future__ import annotations
 
@@ -12,9 +13,10 @@ from aiohttp import web
 
 from durable_queue.api.responses import INTERNAL_ERROR, error_body_response, error_response
 from durable_queue.errors import DurableError
+from durable_queue.logs import ACCESS_LOGGER, access_line
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-access_log = logging.getLogger("durable_queue.access")
+access_log = logging.getLogger(ACCESS_LOGGER)
 log = logging.getLogger("durable_queue.api")
 _PID = str(os.getpid())  # the app is built in the process that serves it (no fork after)
 
@@ -71,12 +73,6 @@ async def access_log_middleware(request: web.Request, handler: Handler) -> web.S
         status = CLIENT_CLOSED_REQUEST
         raise
     finally:
-        access_log.info(
-            "request",
-            extra={
-                "method": request.method,
-                "path": request.path,
-                "status": status,
-                "duration_ms": round((time.perf_counter() - started) * 1000, 2),
-            },
-        )
+        if access_log.isEnabledFor(logging.INFO):
+            duration_ms = round((time.perf_counter() - started) * 1000, 2)
+            access_log.info(access_line(request.method, request.path, status, duration_ms))

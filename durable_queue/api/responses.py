@@ -6,6 +6,7 @@ from typing import Any
 
 from aiohttp import web
 
+from durable_queue.api.json_codec import dumps
 from durable_queue.errors import (
     Conflict,
     DurableError,
@@ -14,7 +15,6 @@ from durable_queue.errors import (
     Unavailable,
     ValidationError,
 )
-from durable_queue.jsonvalue import dumps
 from durable_queue.records import ErrorBody, to_wire
 
 # Domain error → (HTTP status, wire code); anything else is a 500.
@@ -29,7 +29,9 @@ INTERNAL_ERROR = (500, "INTERNAL_ERROR")
 
 
 def json_response(data: Any, status: int = 200) -> web.Response:
-    return web.Response(text=dumps(to_wire(data)), status=status, content_type="application/json")
+    return web.Response(
+        body=dumps(to_wire(data)), status=status, content_type="application/json", charset="utf-8"
+    )
 
 
 def status_of(error: DurableError) -> tuple[int, str]:

@@ -15,7 +15,6 @@ NUL character or an unpaired surrogate, so those are refused here, by name.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -23,6 +22,7 @@ from typing import Any
 import marshmallow
 from aiohttp import web
 
+from durable_queue.api import json_codec
 from durable_queue.api.keys import SETTINGS
 from durable_queue.errors import PayloadTooLarge, ValidationError
 
@@ -86,16 +86,12 @@ async def read_json(request: web.Request, *, allow_empty: bool = False) -> Any:
             return {}
         raise ValidationError("request body is required")
     try:
-        data = json.loads(raw, parse_constant=_reject_constant)
+        data = json_codec.loads(raw)
     except (ValueError, RecursionError) as exc:  # UnicodeDecodeError is a ValueError
         raise ValidationError(f"request body is not valid JSON: {exc}") from exc
     if isinstance(data, dict) and _ESCAPED_FORBIDDEN.search(raw):
         check_strings(data)
     return data
-
-
-def _reject_constant(name: str) -> None:
-    raise ValueError(f"{name} is not a JSON number")
 
 
 def check_strings(data: dict[str, Any]) -> None:
