@@ -20,13 +20,17 @@ JOIN queues q ON q.id = g.queue_id
 LEFT JOIN monitoring_totals m ON m.queue_id = g.queue_id
 ORDER BY q.name;
 
--- name: monitoring_history(seconds)
--- Every queue's history samples of the last `seconds`, oldest first (queue_samples_by_time).
-SELECT q.name AS queue_name, s.sampled_at, s.pending, s.runs_completed
+-- name: monitoring_history(seconds, bucket_seconds)
+-- Every queue's history of the last `seconds` in buckets of bucket_seconds (0 = the newest): the deepest backlog and the completions of each (queue_samples_by_time).
+SELECT q.name AS queue_name,
+       floor(extract(epoch FROM now() - s.sampled_at) / :bucket_seconds)::integer AS bucket,
+       max(s.pending) AS pending,
+       sum(s.runs_completed)::bigint AS runs_completed
 FROM queue_samples s
 JOIN queues q ON q.id = s.queue_id
-WHERE s.sampled_at >= now() - make_interval(secs => :seconds)
-ORDER BY q.name, s.sampled_at;
+WHERE s.sampled_at > now() - make_interval(secs => :seconds)
+GROUP BY q.name, bucket
+ORDER BY q.name, bucket DESC;
 
 -- name: monitoring_task_runs(task_id)
 -- Every run of a task with its timings, in attempt order.

@@ -12,7 +12,9 @@ from markupsafe import escape
 
 from durable_queue.app import create_app
 from durable_queue.config import Settings
+from durable_queue.monitoring.charts import queue_chart
 from durable_queue.monitoring.keys import SAMPLER
+from durable_queue.monitoring.store import HistoryPoint
 from tests.helpers import call, claim, make_queue, make_task
 
 PAGES = ("/ui", "/ui/tasks", "/ui/workflow-runs", "/ui/events")
@@ -213,3 +215,14 @@ async def test_dashboard_and_metrics_need_a_token_when_tokens_are_set(
         assert resp.headers["WWW-Authenticate"].startswith("Bearer")
         authorized = await client.get(path, headers={"Authorization": "Bearer ui-token"})
         assert authorized.status in (200, 404), path
+
+
+def test_chart_places_the_newest_bucket_at_the_right() -> None:
+    assert "no samples yet" in queue_chart([])
+    svg = queue_chart(
+        [HistoryPoint(bucket=119, pending=10, runs_completed=0), HistoryPoint(0, 5, 4)]
+    )
+    # bucket 119 is the oldest (left edge), bucket 0 the newest (right edge); depth 10 tops
+    assert 'points="1.0,4.0 239.0,30.0"' in svg
+    assert svg.count('class="done"') == 1 and 'x="238.0" y="4.0"' in svg
+    assert "depth up to 10, up to 4 completions per 30 s" in svg

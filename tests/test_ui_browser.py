@@ -13,6 +13,7 @@ import base64
 import contextlib
 import itertools
 import json
+import os
 import shutil
 import subprocess
 from collections.abc import AsyncIterator
@@ -20,10 +21,26 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import aiopg
 import pytest
 from aiohttp.test_utils import TestClient
 
-from tests.helpers import call, eventually, make_queue, make_task
+from durable_queue.api.keys import SETTINGS
+from durable_queue.monitoring.keys import SAMPLER
+from tests.helpers import call, claim, eventually, make_queue, make_task
+
+SCREENSHOT = Path(__file__).parent.parent / "docs" / "dashboard.png"
+# An hour of history for the picture's charts (the sampler would take an hour to draw it).
+PICTURE_HISTORY = """
+INSERT INTO queue_samples (queue_id, sampled_at, pending, scheduled, claimed, sleeping,
+                           oldest_pending_age_seconds, tasks_created, runs_completed,
+                           runs_failed, runs_expired, runs_retried)
+SELECT q.id, now() - make_interval(secs => 10 * g),
+       greatest(0, round(%(depth)s * (1 + sin(g / %(period)s::float8)))),
+       0, 4, 0, 0.5, 40, round(%(rate)s * (1.2 + cos(g / 23.0))), 0, 0, 0
+FROM queues q, generate_series(1, 359) g
+WHERE q.name = %(queue)s
+"""
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed")
@@ -155,3 +172,30 @@ async def test_overview_in_chromium_links_to_a_task(
         png = await page.screenshot()
     assert png[:8] == b"\x89PNG\r\n\x1a\n"
     (tmp_path / "task.png").write_bytes(png)
+
+
+async def test_dashboard_screenshot(aiohttp_server, aiohttp_client, app, tmp_path: Path) -> None:
+    """The overview with three busy queues; UPDATE_SCREENSHOT=1 writes docs/dashboard.png."""
+    client: TestClient = await aiohttp_client(await aiohttp_server(app))
+    server_url = str(client.make_url("")).rstrip("/")
+    shapes = {"emails": (40, 30.0, 25), "thumbnails": (300, 12.0, 60), "reports": (5, 50.0, 3)}
+    for queue in shapes:
+        await make_queue(client, queue)
+        for i in range(12):
+            await make_task(client, queue, task_name=f"{queue[:-1]}.run", params={"i": i})
+        held = await claim(client, queue, limit=5)
+        for run in held[:3]:
+            await call(client, "POST", f"/runs/{run['run_id']}/complete", 200, json={})
+    await app[SAMPLER].sample_once(settle_seconds=0)
+    async with aiopg.connect(app[SETTINGS].database_url) as conn, conn.cursor() as cur:
+        for queue, (depth, period, rate) in shapes.items():
+            await cur.execute(
+                PICTURE_HISTORY, {"queue": queue, "depth": depth, "period": period, "rate": rate}
+            )
+    async with browser(tmp_path / "profile") as page:
+        await page.goto(f"{server_url}/ui")
+        assert await page.evaluate("document.querySelectorAll('svg.chart').length") == 3
+        png = await page.screenshot()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+    target = SCREENSHOT if os.environ.get("UPDATE_SCREENSHOT") else tmp_path / "dashboard.png"
+    target.write_bytes(png)

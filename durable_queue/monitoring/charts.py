@@ -1,12 +1,12 @@
 """Small server-side SVG charts of a queue's last hour: depth as a line, completions as bars.
 
 Pure functions of numbers (no user text is drawn), returned as markup the templates
-insert as is.
+insert as is. The history arrives in buckets (bucket 0 = the newest), one per two
+pixels, so a chart costs the same however often the sampler runs.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Sequence
 
 from markupsafe import Markup
@@ -14,20 +14,17 @@ from markupsafe import Markup
 from durable_queue.monitoring.store import HistoryPoint
 
 WIDTH, HEIGHT = 240, 56
-PLOT_TOP = 4  # leave room so the line's peak is not clipped
+SPAN_SECONDS = 3600.0
+BUCKETS = WIDTH // 2
+BUCKET_SECONDS = SPAN_SECONDS / BUCKETS
+PLOT_TOP = 4  # room above the highest point
+_STEP = WIDTH / BUCKETS
 
 
-def queue_chart(
-    points: Sequence[HistoryPoint], *, now: dt.datetime, span_seconds: float = 3600.0
-) -> Markup:
-    """Depth (pending runs, line, left scale) and completions per sample (bars, right scale)
-    over [now - span_seconds, now]."""
-    start = now - dt.timedelta(seconds=span_seconds)
+def queue_chart(points: Sequence[HistoryPoint]) -> Markup:
+    """Depth (deepest pending count per bucket, line) and completions per bucket (bars),
+    each on its own scale, over the last SPAN_SECONDS; the newest bucket at the right."""
     plot_height = HEIGHT - PLOT_TOP
-
-    def x(at: dt.datetime) -> float:
-        return round(max(0.0, (at - start).total_seconds()) / span_seconds * WIDTH, 1)
-
     max_depth = max((p.pending for p in points), default=0)
     max_done = max((p.runs_completed for p in points), default=0)
     bars = []
@@ -35,19 +32,20 @@ def queue_chart(
         for p in points:
             if p.runs_completed:
                 h = round(p.runs_completed / max_done * plot_height, 1)
+                x = round(WIDTH - (p.bucket + 1) * _STEP, 1)
                 bars.append(
-                    f'<rect class="done" x="{x(p.sampled_at) - 1.5}" y="{HEIGHT - h}" '
-                    f'width="3" height="{h}"/>'
+                    f'<rect class="done" x="{x}" y="{HEIGHT - h}" width="{_STEP}" height="{h}"/>'
                 )
     line = ""
     if points:
         scale = plot_height / max_depth if max_depth else 0.0
         coords = " ".join(
-            f"{x(p.sampled_at)},{round(HEIGHT - p.pending * scale, 1)}" for p in points
+            f"{round(WIDTH - (p.bucket + 0.5) * _STEP, 1)},{round(HEIGHT - p.pending * scale, 1)}"
+            for p in points
         )
         line = f'<polyline class="depth" points="{coords}"/>'
     label = (
-        f"depth max {max_depth}, completions max {max_done} per sample"
+        f"last hour: depth up to {max_depth}, up to {max_done} completions per {BUCKET_SECONDS:g} s"
         if points
         else "no samples yet"
     )

@@ -9,7 +9,6 @@ needs in the way. Rows come back as records or plain dicts for templates.
 
 from __future__ import annotations
 
-import datetime as dt
 import uuid
 from typing import Any
 
@@ -38,7 +37,9 @@ class QueueGauges:
 
 @attrs.frozen
 class HistoryPoint:
-    sampled_at: dt.datetime
+    """One bucket of a queue's history: bucket 0 is the newest `bucket_seconds`."""
+
+    bucket: int
     pending: int
     runs_completed: int
 
@@ -54,11 +55,14 @@ class MonitoringStore:
         async with connection(self.pool) as conn:
             return [QueueGauges(**row) async for row in queries.monitoring_queues(conn)]
 
-    async def history(self, seconds: float) -> dict[str, list[HistoryPoint]]:
-        """Each queue's samples of the last `seconds`, oldest first."""
+    async def history(self, seconds: float, bucket_seconds: float) -> dict[str, list[HistoryPoint]]:
+        """Each queue's history of the last `seconds` in buckets (the deepest backlog and
+        the completions of each), oldest first; buckets without a sample are absent."""
         out: dict[str, list[HistoryPoint]] = {}
         async with connection(self.pool) as conn:
-            async for row in queries.monitoring_history(conn, seconds=seconds):
+            async for row in queries.monitoring_history(
+                conn, seconds=seconds, bucket_seconds=bucket_seconds
+            ):
                 name = row.pop("queue_name")
                 out.setdefault(name, []).append(HistoryPoint(**row))
         return out

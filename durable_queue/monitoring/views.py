@@ -21,12 +21,11 @@ from aiohttp import web
 from durable_queue.api.keys import STORE
 from durable_queue.errors import NotFound
 from durable_queue.jsonvalue import JSON_NULL
-from durable_queue.monitoring.charts import queue_chart
+from durable_queue.monitoring.charts import BUCKET_SECONDS, SPAN_SECONDS, queue_chart
 from durable_queue.monitoring.keys import METRICS, MONITORING_STORE
 from durable_queue.records import TASK_STATUSES, WORKFLOW_STATUSES
 
 PAGE_SIZE = 50
-HISTORY_SECONDS = 3600.0
 REFRESH_SECONDS = 5
 MAX_FILTER_LENGTH = 1024
 
@@ -38,9 +37,8 @@ class BadFilter(Exception):
 async def overview(request: web.Request) -> web.Response:
     """Every queue: live counts, lag, totals and its last hour as a chart."""
     queues = await request.app[METRICS].snapshot.get()
-    history = await request.app[MONITORING_STORE].history(HISTORY_SECONDS)
-    now = dt.datetime.now(dt.UTC)
-    rows = [{"q": q, "chart": queue_chart(history.get(q.queue_name, []), now=now)} for q in queues]
+    history = await request.app[MONITORING_STORE].history(SPAN_SECONDS, BUCKET_SECONDS)
+    rows = [{"q": q, "chart": queue_chart(history.get(q.queue_name, []))} for q in queues]
     return _render(request, "overview.html", {"rows": rows, "refresh": REFRESH_SECONDS})
 
 
