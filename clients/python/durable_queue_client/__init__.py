@@ -48,6 +48,7 @@ from durable_queue_client.models import (
     WorkflowRunUpdated,
 )
 from durable_queue_client.paging import follow_cursor
+from durable_queue_client.worker import ClaimLost, TaskContext, Worker, wait_for_task
 
 __all__ = [
     "BatchCreatedTask",
@@ -55,6 +56,7 @@ __all__ = [
     "Checkpoint",
     "CheckpointEntry",
     "CheckpointSaved",
+    "ClaimLost",
     "ClaimedTask",
     "CleanupPolicy",
     "CompletedRun",
@@ -79,6 +81,7 @@ __all__ = [
     "RunPage",
     "RunSummary",
     "ScheduledRun",
+    "TaskContext",
     "TaskDetail",
     "TaskPage",
     "TaskSummary",
@@ -87,6 +90,7 @@ __all__ = [
     "ValidationError",
     "WaitForEventResult",
     "WaitTimeout",
+    "Worker",
     "WorkflowRun",
     "WorkflowRunCreated",
     "WorkflowRunDetail",
@@ -95,4 +99,5 @@ __all__ = [
     "follow_cursor",
     "structure",
     "to_dict",
+    "wait_for_task",
 ]
