@@ -34,6 +34,7 @@ from durable_queue_client import (
 from durablectl.batch import TaskFileError, batches, read_tasks
 from durablectl.config import load_config, resolve_server, save_config
 from durablectl.output import render
+from durablectl.worker import worker as worker_command
 
 # -- parameter types --------------------------------------------------------------------
 
@@ -825,6 +826,9 @@ async def workflows_list(
             workflow_name=name, status=status, cursor=cursor, limit=limit
         ),
     )
+
+
+cli.add_command(worker_command)
 
 
 def main() -> None:
