@@ -142,9 +142,14 @@ async def test_durablectl_token_flag_and_environment(server_url, tmp_path):
     env = {"DURABLE_SERVER": server_url, "DURABLECTL_CONFIG": str(tmp_path / "c.json")}
     runner = CliRunner()
     refused = await runner.invoke(cli, ["queues", "list"], env={**env, "DURABLE_TOKEN": None})
-    assert refused.exit_code != 0
-    assert TOKENS[0] not in refused.stderr + refused.stdout
-    by_flag = await runner.invoke(cli, ["--token", TOKENS[0], "queues", "create", "q"], env=env)
+    assert refused.exit_code == 1
+    assert "missing bearer token" in refused.stderr
+    wrong = await runner.invoke(cli, ["--token", WRONG, "queues", "list"], env=env)
+    assert wrong.exit_code == 1 and "unknown bearer token" in wrong.stderr
+    assert WRONG not in wrong.stderr + wrong.stdout
+    by_flag = await runner.invoke(
+        cli, ["--token", TOKENS[0], "queues", "create", "--name", "q"], env=env
+    )
     assert by_flag.exit_code == 0, by_flag.stderr
     by_env = await runner.invoke(cli, ["queues", "list"], env={**env, "DURABLE_TOKEN": TOKENS[1]})
     assert by_env.exit_code == 0, by_env.stderr
