@@ -86,7 +86,8 @@ CREATE INDEX queue_samples_by_time ON queue_samples (sampled_at);
 -- Count what happened in [counted_until, now() - p_settle_seconds) (at most 15
 -- minutes of it per call, so a long outage is caught up in bounded steps), add it
 -- to the totals, store one sample per queue and drop samples older than
--- p_keep_seconds. Returns how many queues were sampled.
+-- p_keep_seconds. Returns how many queues were sampled, and whether the count
+-- reached now() - p_settle_seconds (false: call again to catch up).
 --   tasks created: tasks whose uuidv7 id falls in the window (primary key range);
 --   runs retried: runs of attempt > 1 created in the window (runs' primary key), each
 --     one an explicit failure or a claim expiry of the attempt before it;
@@ -96,20 +97,25 @@ CREATE INDEX queue_samples_by_time ON queue_samples (sampled_at);
 -- p_settle_seconds leaves time for statements in flight to commit: a row committed
 -- more than that after its id or completed_at was taken is not counted.
 CREATE FUNCTION dq_monitoring_sample(p_settle_seconds float8, p_keep_seconds float8)
-RETURNS integer
+RETURNS TABLE (sampled integer, caught_up boolean)
 LANGUAGE plpgsql AS $$
+#variable_conflict use_column
 DECLARE
     v_from timestamptz;
     v_until timestamptz;
-    v_sampled integer;
+    v_first_id uuid;
+    v_end_id uuid;
 BEGIN
     SELECT w.counted_until INTO v_from FROM monitoring_watermark w WHERE w.id = 1 FOR UPDATE;
     v_until := greatest(v_from, least(now() - make_interval(secs => p_settle_seconds),
                                       v_from + interval '15 minutes'));
+    caught_up := v_until >= now() - make_interval(secs => p_settle_seconds);
+    v_first_id := dq_uuid_floor(v_from);
+    v_end_id := dq_uuid_floor(v_until);
     WITH created AS (
         SELECT t.queue_id, count(*) AS n
         FROM tasks t
-        WHERE t.id >= dq_uuid_floor(v_from) AND t.id < dq_uuid_floor(v_until)
+        WHERE t.id >= v_first_id AND t.id < v_end_id
         GROUP BY t.queue_id
     ), retried AS (
         SELECT r.queue_id,
@@ -118,7 +124,7 @@ BEGIN
                count(*) FILTER (WHERE prev.error IS DISTINCT FROM 'claim expired') AS failed
         FROM runs r
         JOIN runs prev ON prev.task_id = r.task_id AND prev.attempt = r.attempt - 1
-        WHERE r.id >= dq_uuid_floor(v_from) AND r.id < dq_uuid_floor(v_until) AND r.attempt > 1
+        WHERE r.id >= v_first_id AND r.id < v_end_id AND r.attempt > 1
         GROUP BY r.queue_id
     ), finished AS (
         SELECT q.id AS queue_id, f.completed, f.expired, f.failed
@@ -165,10 +171,10 @@ BEGIN
     FROM dq_queue_gauges() g
     JOIN deltas d ON d.queue_id = g.queue_id
     ON CONFLICT (queue_id, sampled_at) DO NOTHING;
-    GET DIAGNOSTICS v_sampled = ROW_COUNT;
+    GET DIAGNOSTICS sampled = ROW_COUNT;
     UPDATE monitoring_watermark SET counted_until = v_until WHERE id = 1;
     DELETE FROM queue_samples
     WHERE sampled_at < now() - make_interval(secs => p_keep_seconds);
-    RETURN v_sampled;
+    RETURN NEXT;
 END
 $$;

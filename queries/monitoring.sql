@@ -2,9 +2,9 @@
 -- Try to become the one instance that samples queue history (session-level advisory lock, released on disconnect).
 SELECT pg_try_advisory_lock(7300, 3);
 
--- name: monitoring_sample(settle_seconds, keep_seconds)$
--- Count new tasks and finished runs into the totals, store one history sample per queue, drop old samples (dq_monitoring_sample).
-SELECT dq_monitoring_sample(:settle_seconds, :keep_seconds);
+-- name: monitoring_sample(settle_seconds, keep_seconds)^
+-- Count new tasks and finished runs into the totals (at most 15 minutes of them), store one history sample per queue, drop old samples; whether it caught up (dq_monitoring_sample).
+SELECT sampled, caught_up FROM dq_monitoring_sample(:settle_seconds, :keep_seconds);
 
 -- name: monitoring_queues()
 -- Every queue with its live gauges (dq_queue_gauges) and counted totals, by name; one statement per scrape.

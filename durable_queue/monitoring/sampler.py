@@ -27,6 +27,8 @@ SAMPLE_INTERVAL_SECONDS = 10.0
 KEEP_SECONDS = 86400.0
 # Rows are counted once they are this old, so statements in flight have committed.
 SETTLE_SECONDS = 5.0
+# Each statement counts at most 15 minutes of rows; after an outage, this many in a row.
+MAX_CATCH_UP_STEPS = 200
 
 
 class Sampler:
@@ -51,12 +53,18 @@ class Sampler:
         self._stopping = asyncio.Event()
 
     async def sample_once(self, *, settle_seconds: float | None = None) -> int:
-        """One sample, whoever holds the lock (callable directly, e.g. from tests: the
-        statement serialises concurrent callers on its watermark row)."""
-        return await self.store.sample(
-            settle_seconds=self.settle_seconds if settle_seconds is None else settle_seconds,
-            keep_seconds=self.keep_seconds,
-        )
+        """Count everything up to now - settle_seconds and sample every queue; how many
+        queues were sampled. Callable directly, e.g. from tests: the statement serialises
+        concurrent callers on its watermark row. After a long outage (or on a database
+        migrated long ago) it takes one bounded statement per 15 minutes to catch up."""
+        settle = self.settle_seconds if settle_seconds is None else settle_seconds
+        for _ in range(MAX_CATCH_UP_STEPS):
+            sampled, caught_up = await self.store.sample(
+                settle_seconds=settle, keep_seconds=self.keep_seconds
+            )
+            if caught_up:
+                break
+        return sampled
 
     async def run(self) -> None:
         """Until `stop()`: hold (or try to take) the sampler lock, sample, wait one interval."""

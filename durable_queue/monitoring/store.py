@@ -85,10 +85,11 @@ class MonitoringStore:
                 )
             ]
 
-    async def sample(self, *, settle_seconds: float, keep_seconds: float) -> int:
-        """Run one sample (counts into the totals, one history row per queue); how many
-        queues were sampled."""
+    async def sample(self, *, settle_seconds: float, keep_seconds: float) -> tuple[int, bool]:
+        """Run one sample (counts at most 15 minutes of rows into the totals, one history
+        row per queue): how many queues were sampled, and whether it caught up."""
         async with connection(self.pool) as conn:
-            return await queries.monitoring_sample(
+            row = await queries.monitoring_sample(
                 conn, settle_seconds=settle_seconds, keep_seconds=keep_seconds
             )
+        return row["sampled"], row["caught_up"]
