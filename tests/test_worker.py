@@ -467,7 +467,8 @@ async def test_graceful_stop_lets_in_flight_handlers_finish(dq: DurableClient) -
     task = asyncio.create_task(worker.run(handle_signals=False))
     await started.wait()
     worker.stop()
-    await eventually(lambda: worker.in_flight == 1 and not task.done(), what="draining")
+    await eventually(lambda: not worker.claiming, what="the worker to stop claiming")
+    assert worker.in_flight == 1 and not task.done()  # draining
     late = await dq.create_task("w", "slow")  # not claimed: the worker stopped claiming
     gate.set()
     await task

@@ -32,11 +32,9 @@ def subprocess_env() -> dict[str, str]:
     return {**os.environ, "PYTHONPATH": os.pathsep.join(paths)}
 
 
-async def start_worker(
-    server_url: str, target: str, log: Path, *extra: str
-) -> asyncio.subprocess.Process:
+async def start_worker(url: str, target: str, log: Path, *extra: str) -> asyncio.subprocess.Process:
     return await asyncio.create_subprocess_exec(
-        *durablectl_worker(server_url, target, *extra),
+        *durablectl_worker(url, target, *extra),
         cwd=REPO,
         env=subprocess_env(),
         stdout=asyncio.subprocess.DEVNULL,

@@ -153,8 +153,10 @@ class Worker:
         self._stop = asyncio.Event()
         self._hurry = asyncio.Event()
         self._slot_freed = asyncio.Event()
+        self._drained = asyncio.Event()
         self._releasing = False
         self._running = False
+        self._claiming = False
 
     # -- registration ---------------------------------------------------------------------
 
@@ -184,6 +186,11 @@ class Worker:
         """How many handlers are executing now."""
         return len(self._active)
 
+    @property
+    def claiming(self) -> bool:
+        """Whether the worker asks for work (false once stopping has ended its last claim)."""
+        return self._claiming
+
     # -- running --------------------------------------------------------------------------
 
     def stop(self, *, now: bool = False) -> None:
@@ -203,6 +210,7 @@ class Worker:
         self._running = True
         self._stop.clear()
         self._hurry.clear()
+        self._drained.clear()
         self._releasing = False
         signals = self._install_signals() if handle_signals else []
         log.info(
@@ -271,11 +279,13 @@ class Worker:
                 wait.cancel()
 
     async def _claim_loop(self) -> None:
-        """Claim while not stopping. A long poll in flight when `stop()` comes is let
-        finish (so the server never claims for a worker that left); what it brings is
-        released at once. `stop(now=True)` abandons it instead: on a server that does
-        not cancel a request whose client left, a run it claims then comes back after
-        its claim expires (an expiry spends no attempt)."""
+        """Claim while not stopping; what a poll brings once stopping is released at
+        once. A long poll in flight when `stop()` comes is abandoned when no run of this
+        worker is being released (the server drops a waiter whose client left; a run
+        claimed at that very instant comes back when its claim expires, which spends no
+        attempt); while runs are released it is let finish, since it may be the one
+        the server hands them to."""
+        self._claiming = True
         try:
             delay = CLAIM_BACKOFF[0]
             while not self._stop.is_set():
@@ -293,9 +303,7 @@ class Worker:
                         long_poll_seconds=self.long_poll_seconds,
                     )
                 )
-                hurry = asyncio.ensure_future(self._hurry.wait())
-                await asyncio.wait({poll, hurry}, return_when=asyncio.FIRST_COMPLETED)
-                hurry.cancel()
+                await self._poll_or_stop(poll)
                 if not poll.done():
                     poll.cancel()
                     await asyncio.gather(poll, return_exceptions=True)
@@ -323,6 +331,25 @@ class Worker:
         except BaseException:
             self.stop(now=True)  # the handlers are released rather than left behind
             raise
+        finally:
+            self._claiming = False
+
+    async def _poll_or_stop(self, poll: asyncio.Future[Any]) -> None:
+        """Until the poll ends, or stopping lets it be abandoned (see `_claim_loop`)."""
+        stopping = asyncio.ensure_future(self._stop.wait())
+        await asyncio.wait({poll, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        stopping.cancel()
+        if poll.done():
+            return
+        drained = asyncio.ensure_future(self._drained.wait())
+        hurry = asyncio.ensure_future(self._hurry.wait())
+        try:
+            await asyncio.wait({poll, drained, hurry}, return_when=asyncio.FIRST_COMPLETED)
+            if drained.done() and not hurry.done() and self._releasing:
+                await asyncio.wait({poll, hurry}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            drained.cancel()
+            hurry.cancel()
 
     async def _release_unstarted(self, held: HeldRun) -> None:
         now = dt.datetime.now(dt.UTC)
@@ -353,6 +380,12 @@ class Worker:
     async def _drain(self) -> None:
         """Once stopping, in-flight handlers get the grace period; the rest are released."""
         await self._stop.wait()
+        try:
+            await self._settle_in_flight()
+        finally:
+            self._drained.set()
+
+    async def _settle_in_flight(self) -> None:
         if not self._active:
             return
         tasks = [running.task for running in self._active.values()]
