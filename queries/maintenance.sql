@@ -123,7 +123,8 @@ WITH doomed AS (
     WHERE q.task_ttl_seconds > 0
     LIMIT :batch_size
 ), deleted AS (
-    DELETE FROM tasks t USING doomed WHERE t.id = doomed.id RETURNING t.id
+    -- an id list, not a join: the planner may hash-join a join by scanning all of tasks
+    DELETE FROM tasks t WHERE t.id = ANY (ARRAY(SELECT id FROM doomed)) RETURNING t.id
 )
 SELECT count(*) FROM deleted;
 

@@ -63,7 +63,8 @@ WITH doomed AS (
     LIMIT :batch_size
     FOR UPDATE SKIP LOCKED
 ), deleted AS (
-    DELETE FROM tasks t USING doomed WHERE t.id = doomed.id RETURNING t.id
+    -- an id list, not a join: the planner may hash-join a join by scanning all of tasks
+    DELETE FROM tasks t WHERE t.id = ANY (ARRAY(SELECT id FROM doomed)) RETURNING t.id
 )
 SELECT (SELECT count(*) FROM deleted) AS deleted,
        (SELECT d.id FROM deleted d ORDER BY d.id DESC LIMIT 1) AS last_id;
