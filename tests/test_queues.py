@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from durable_queue import store as store_module
 from tests.helpers import call, claim, error, is_timestamp, make_queue, make_task
 
 
@@ -88,6 +89,30 @@ async def test_delete_queue_force(client):
     await make_task(client, "busy")
     await call(client, "DELETE", "/queues/busy", 204, params={"force": "true"})
     assert (await call(client, "GET", "/tasks", 200))["tasks"] == []
+
+
+async def test_force_delete_in_batches_frees_the_name_and_spares_other_queues(client, monkeypatch):
+    monkeypatch.setattr(store_module, "QUEUE_DELETE_BATCH", 2)
+    await make_queue(client, "busy")
+    await make_queue(client, "kept")
+    for _ in range(5):
+        await make_task(client, "busy")
+    await make_task(client, "kept")
+    [held] = await claim(client, "busy")
+    await call(client, "DELETE", "/queues/busy", 204, params={"force": "true"})
+    await error(client, "GET", "/queues/busy/stats", 404, "NOT_FOUND")
+    await error(client, "POST", f"/runs/{held['run_id']}/complete", 404, "NOT_FOUND")
+    assert [q["name"] for q in (await call(client, "GET", "/queues", 200))["queues"]] == ["kept"]
+    await make_queue(client, "busy")  # the name is free again
+    assert (await call(client, "GET", "/queues/busy/stats", 200))["tasks_by_status"] == {}
+    tasks = (await call(client, "GET", "/tasks", 200))["tasks"]
+    assert [t["queue_name"] for t in tasks] == ["kept"]
+
+
+async def test_list_tasks_of_an_unknown_queue_is_empty(client):
+    await make_queue(client, "q")
+    await make_task(client, "q")
+    assert (await call(client, "GET", "/tasks", 200, params={"queue_name": "nope"}))["tasks"] == []
 
 
 async def test_delete_queue_invalid_name_is_400(client):
