@@ -451,6 +451,26 @@ async def test_graceful_stop_releases_runs_without_spending_attempts(
     assert len(detail.runs) == 1
 
 
+async def test_cancelling_run_releases_the_in_flight_runs(dq: DurableClient) -> None:
+    worker = worker_of(dq, grace_period=60)
+    started = asyncio.Event()
+
+    @worker.task()
+    async def stuck(ctx: TaskContext, params: Any) -> None:
+        started.set()
+        await asyncio.Event().wait()
+
+    await dq.create_queue("w")
+    created = await dq.create_task("w", "stuck")
+    task = asyncio.create_task(worker.run(handle_signals=False))
+    await started.wait()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert await run_statuses(dq, created.task_id) == [(1, "pending")]
+    assert (worker.in_flight, worker.claiming) == (0, False)
+
+
 async def test_graceful_stop_lets_in_flight_handlers_finish(dq: DurableClient) -> None:
     worker = worker_of(dq, grace_period=60)
     started = asyncio.Event()

@@ -226,7 +226,13 @@ class Worker:
             claiming = asyncio.create_task(self._claim_loop())
             try:
                 await self._drain()
+            except asyncio.CancelledError:  # run() itself cancelled: release, then end
+                self.stop(now=True)
+                await self._drain()
+                raise
             finally:
+                if not self._stop.is_set():
+                    self.stop(now=True)
                 await claiming
         finally:
             for sig in signals:
