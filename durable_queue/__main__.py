@@ -142,16 +142,27 @@ async def _serve(settings: Settings, database: dict[str, str], *, worker: bool =
     if worker:
         sys.stdout.buffer.write(READY + b"\n")
         sys.stdout.flush()
-        log.info("server worker ready", extra={"pid": os.getpid()})
+        log.info("server worker ready", extra={"pid": os.getpid(), "loop": _loop_name()})
     else:
         log.info(
             "serving",
-            extra={"host": settings.host, "port": settings.port, "docs": "/docs", **database},
+            extra={
+                "host": settings.host,
+                "port": settings.port,
+                "docs": "/docs",
+                "loop": _loop_name(),
+                **database,
+            },
         )
     try:
         await _wait_for_stop(watch_stdin=worker)
     finally:
         await runner.cleanup()
+
+
+def _loop_name() -> str:
+    """ "uvloop" or "asyncio": which event loop serves (logged at start)."""
+    return type(asyncio.get_running_loop()).__module__.split(".")[0]
 
 
 async def _wait_for_stop(*, watch_stdin: bool) -> None:

@@ -4,6 +4,7 @@ stopping every child and then the embedded database."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import queue
@@ -28,6 +29,8 @@ STOP_SECONDS = 60
 PID_HEADER = "X-Durable-Pid"
 SERVE = [sys.executable, "-m", "durable_queue", "serve"]
 SWEEPER_LOCK = (7300, 2)  # queries/maintenance.sql try_lock_sweeper
+
+EXPECTED_LOOP = "uvloop" if importlib.util.find_spec("uvloop") else "asyncio"
 
 pytestmark = pytest.mark.skipif(
     not hasattr(socket, "SO_REUSEPORT"), reason="--workers needs SO_REUSEPORT"
@@ -170,6 +173,10 @@ def test_two_workers_share_the_port_one_sweeps_and_sigterm_stops_both(database_u
         answers = pids_answering(server, pids)
         assert len(sweepers(answers)) == 1, answers
 
+        ready = [server.wait_for("server worker ready") for _ in pids]
+        assert {e["pid"] for e in ready} == pids
+        assert {e["loop"] for e in ready} == {EXPECTED_LOOP}
+
         assert server.stop() == 0
         log = server.rest_of_log()
         assert all(gone(pid) for pid in pids)
@@ -178,6 +185,14 @@ def test_two_workers_share_the_port_one_sweeps_and_sigterm_stops_both(database_u
         ) == 1
         assert not [e for e in log if e["level"] == "error"], log
         assert sweeper_lock_holders(database_url) == []  # released with its connection
+
+
+def test_one_worker_is_the_process_itself(database_url):
+    with serving(1, clean_env(DATABASE_URL=database_url)) as server:
+        serving_entry = server.wait_for("serving")
+        assert serving_entry["loop"] == EXPECTED_LOOP
+        assert set(pids_answering(server, {server.proc.pid})) == {server.proc.pid}
+        assert server.stop() == 0
 
 
 def test_a_worker_that_dies_is_reported_and_replaced(database_url):
