@@ -88,7 +88,8 @@ class HeldRun:
 
     async def fail(self, error: str) -> dict[str, Any]:
         """The server's answer: `next_run_id`/`next_attempt_at` when a retry was scheduled."""
-        return await self._post("fail", FailRunRequest(error=error))
+        answer = await self._post("fail", FailRunRequest(error=error))
+        return dict(answer) if isinstance(answer, dict) else {}
 
     async def schedule(self, run_at: dt.datetime) -> None:
         """Release the claim; the same run is claimable again at `run_at`."""

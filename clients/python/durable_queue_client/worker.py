@@ -500,7 +500,7 @@ class Worker:
         answer: dict[str, Any] = {}
 
         async def fail() -> None:
-            answer.update(await held.fail(describe_error(exc)) or {})
+            answer.update(await held.fail(describe_error(exc)))
 
         if not await self._report(held, fail, note):
             return
