@@ -14,6 +14,7 @@ answers with an `outcome` column that the store maps to a domain error.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import uuid
 from typing import Any
 
@@ -240,6 +241,8 @@ class Store:
         cursor: uuid.UUID | None = None,
         limit: int = 50,
     ) -> Page:
+        """A page of tasks, newest first. One query per index: the filters given pick the
+        query whose index yields the order (docs/scale.md), so a page is one range scan."""
         queue_id = None
         if queue_name is not None:
             async with connection(self.pool) as conn:
@@ -247,16 +250,29 @@ class Store:
             if queue is None:
                 return Page([], None)
             queue_id = queue["id"]
-        return await self._page(
-            queries.list_tasks,
-            TaskSummary,
-            limit,
-            queue_id=queue_id,
-            status=status,
-            task_name=task_name,
-            workflow_run_id=workflow_run_id,
-            cursor=cursor,
-        )
+        page = functools.partial(self._page, cls=TaskSummary, limit=limit, cursor=cursor)
+        if workflow_run_id is not None:
+            return await page(
+                queries.list_tasks_of_workflow_run,
+                workflow_run_id=workflow_run_id,
+                queue_id=queue_id,
+                status=status,
+                task_name=task_name,
+            )
+        if queue_id is not None and status is not None:
+            return await page(
+                queries.list_tasks_of_queue_by_status,
+                queue_id=queue_id,
+                status=status,
+                task_name=task_name,
+            )
+        if queue_id is not None:
+            return await page(queries.list_tasks_of_queue, queue_id=queue_id, task_name=task_name)
+        if task_name is not None:
+            return await page(queries.list_tasks_by_name, task_name=task_name, status=status)
+        if status is not None:
+            return await page(queries.list_tasks_by_status, status=status)
+        return await page(queries.list_tasks)
 
     async def get_task(self, task_id: uuid.UUID) -> TaskDetail:
         """A task with every stored field, its runs (attempt order) and checkpoint step names."""
@@ -292,8 +308,17 @@ class Store:
         cursor: uuid.UUID | None = None,
         limit: int = 50,
     ) -> Page:
+        if status is not None:
+            return await self._page(
+                queries.list_runs_by_status,
+                RunSummary,
+                limit,
+                status=status,
+                task_id=task_id,
+                cursor=cursor,
+            )
         return await self._page(
-            queries.list_runs, RunSummary, limit, task_id=task_id, status=status, cursor=cursor
+            queries.list_runs, RunSummary, limit, task_id=task_id, cursor=cursor
         )
 
     async def complete_run(self, run_id: uuid.UUID, result: Any = None) -> RunCompleted:

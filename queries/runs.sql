@@ -33,12 +33,21 @@ FROM runs r
 WHERE r.queue_id = (SELECT q.id FROM queues q WHERE q.name = :queue_name)
   AND r.status = 'pending';
 
--- name: list_runs(task_id, status, cursor, limit)
--- A page of runs, newest first, filtered; cursor is the last id of the previous page.
+-- name: list_runs(task_id, cursor, limit)
+-- A page of runs, newest first, optionally of one task; cursor is the last id of the previous page (runs_pkey, or the task's few runs by runs_task_id_attempt_key).
 SELECT id, task_id, attempt, status, error, created_at, completed_at
 FROM runs
 WHERE (CAST(:task_id AS uuid) IS NULL OR task_id = :task_id)
-  AND (CAST(:status AS text) IS NULL OR status = :status)
   AND (CAST(:cursor AS uuid) IS NULL OR id < :cursor)
 ORDER BY id DESC
+LIMIT :limit;
+
+-- name: list_runs_by_status(status, task_id, cursor, limit)
+-- A page of the runs in one status, newest first, optionally of one task (runs_by_status; the status is a range so that only this index yields the order, see list_tasks_by_status).
+SELECT id, task_id, attempt, status, error, created_at, completed_at
+FROM runs
+WHERE status >= :status AND status <= :status
+  AND (CAST(:task_id AS uuid) IS NULL OR task_id = :task_id)
+  AND (CAST(:cursor AS uuid) IS NULL OR id < :cursor)
+ORDER BY status DESC, id DESC
 LIMIT :limit;

@@ -23,18 +23,76 @@ FROM tasks t
 JOIN queues q ON q.id = t.queue_id
 WHERE t.id = :task_id;
 
--- name: list_tasks(queue_id, status, task_name, workflow_run_id, cursor, limit)
--- A page of tasks, newest first, filtered; cursor is the last id of the previous page. Parameters arrive as literals, so the planner sees the filters given and how selective they are, and takes the index on those columns and id.
+-- name: list_tasks(cursor, limit)
+-- A page of all tasks, newest first; cursor is the last id of the previous page (tasks_pkey).
 SELECT t.id, t.task_name, t.status, q.name AS queue_name, t.max_attempts,
        t.created_at, t.completed_at
 FROM tasks t
 JOIN queues q ON q.id = t.queue_id
-WHERE (CAST(:queue_id AS uuid) IS NULL OR t.queue_id = :queue_id)
+WHERE (CAST(:cursor AS uuid) IS NULL OR t.id < :cursor)
+ORDER BY t.id DESC
+LIMIT :limit;
+
+-- name: list_tasks_by_status(status, cursor, limit)
+-- A page of the tasks in one status, newest first (tasks_by_status). A leading column given as a range (>= and <=), not =, keeps it in the ORDER BY, so only that index yields the order: an id-order scan that filters could walk every newer task of other values first.
+SELECT t.id, t.task_name, t.status, q.name AS queue_name, t.max_attempts,
+       t.created_at, t.completed_at
+FROM tasks t
+JOIN queues q ON q.id = t.queue_id
+WHERE t.status >= :status AND t.status <= :status
+  AND (CAST(:cursor AS uuid) IS NULL OR t.id < :cursor)
+ORDER BY t.status DESC, t.id DESC
+LIMIT :limit;
+
+-- name: list_tasks_by_name(task_name, status, cursor, limit)
+-- A page of the tasks of one name, newest first, optionally in one status (tasks_by_name; range: see list_tasks_by_status).
+SELECT t.id, t.task_name, t.status, q.name AS queue_name, t.max_attempts,
+       t.created_at, t.completed_at
+FROM tasks t
+JOIN queues q ON q.id = t.queue_id
+WHERE t.task_name >= :task_name AND t.task_name <= :task_name
+  AND (CAST(:status AS text) IS NULL OR t.status = :status)
+  AND (CAST(:cursor AS uuid) IS NULL OR t.id < :cursor)
+ORDER BY t.task_name DESC, t.id DESC
+LIMIT :limit;
+
+-- name: list_tasks_of_queue(queue_id, task_name, cursor, limit)
+-- A page of the tasks of one queue, newest first, optionally of one name (tasks_by_queue; range: see list_tasks_by_status).
+SELECT t.id, t.task_name, t.status, q.name AS queue_name, t.max_attempts,
+       t.created_at, t.completed_at
+FROM tasks t
+JOIN queues q ON q.id = t.queue_id
+WHERE t.queue_id >= :queue_id AND t.queue_id <= :queue_id
+  AND (CAST(:task_name AS text) IS NULL OR t.task_name = :task_name)
+  AND (CAST(:cursor AS uuid) IS NULL OR t.id < :cursor)
+ORDER BY t.queue_id DESC, t.id DESC
+LIMIT :limit;
+
+-- name: list_tasks_of_queue_by_status(queue_id, status, task_name, cursor, limit)
+-- A page of the tasks of one queue in one status, newest first, optionally of one name (tasks_by_queue_status; ranges: see list_tasks_by_status).
+SELECT t.id, t.task_name, t.status, q.name AS queue_name, t.max_attempts,
+       t.created_at, t.completed_at
+FROM tasks t
+JOIN queues q ON q.id = t.queue_id
+WHERE t.queue_id >= :queue_id AND t.queue_id <= :queue_id
+  AND t.status >= :status AND t.status <= :status
+  AND (CAST(:task_name AS text) IS NULL OR t.task_name = :task_name)
+  AND (CAST(:cursor AS uuid) IS NULL OR t.id < :cursor)
+ORDER BY t.queue_id DESC, t.status DESC, t.id DESC
+LIMIT :limit;
+
+-- name: list_tasks_of_workflow_run(workflow_run_id, queue_id, status, task_name, cursor, limit)
+-- A page of the tasks of one workflow run, newest first, optionally filtered further (tasks_by_workflow_run; range: see list_tasks_by_status).
+SELECT t.id, t.task_name, t.status, q.name AS queue_name, t.max_attempts,
+       t.created_at, t.completed_at
+FROM tasks t
+JOIN queues q ON q.id = t.queue_id
+WHERE t.workflow_run_id >= :workflow_run_id AND t.workflow_run_id <= :workflow_run_id
+  AND (CAST(:queue_id AS uuid) IS NULL OR t.queue_id = :queue_id)
   AND (CAST(:status AS text) IS NULL OR t.status = :status)
   AND (CAST(:task_name AS text) IS NULL OR t.task_name = :task_name)
-  AND (CAST(:workflow_run_id AS uuid) IS NULL OR t.workflow_run_id = :workflow_run_id)
   AND (CAST(:cursor AS uuid) IS NULL OR t.id < :cursor)
-ORDER BY t.id DESC
+ORDER BY t.workflow_run_id DESC, t.id DESC
 LIMIT :limit;
 
 -- name: get_task_detail(task_id)^

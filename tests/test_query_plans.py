@@ -105,77 +105,70 @@ def explain(db: Seeded, query_name: str, params: dict[str, Any]) -> list[dict]:
     return list(plan_nodes(plan[0]["Plan"]))
 
 
-def list_filters(**given: Any) -> dict[str, Any]:
-    return {
-        "queue_id": None,
-        "status": None,
-        "task_name": None,
-        "workflow_run_id": None,
-        "cursor": None,
-        "limit": 51,
-        **given,
-    }
+def page(query_name: str, **given: Any) -> dict[str, Any]:
+    """Parameters of a listing query: those given, None for the other filters, limit 51."""
+    params = dict.fromkeys(getattr(Q, query_name).parameters or (), None)
+    return {**params, "limit": 51, **given}
+
+
+def listing(query_name: str, index: str, **given: Any) -> tuple[str, Callable, str]:
+    """A plan case of a listing query; `given` values name seeded ids ("@small")."""
+
+    def params(ids: dict) -> dict:
+        resolved = {k: ids[v[1:]] if str(v).startswith("@") else v for k, v in given.items()}
+        return page(query_name, **resolved)
+
+    return query_name, params, index
 
 
 # (query, parameters from the seeded ids, the index the plan must use: one of a|b)
 PLAN_CASES: dict[str, tuple[str, Callable[[dict], dict], str]] = {
-    "tasks by status": ("list_tasks", lambda i: list_filters(status="failed"), "tasks_by_status"),
-    "tasks by status, deep cursor": (
-        "list_tasks",
-        lambda i: list_filters(status="failed", cursor=i["middle"]),
-        "tasks_by_status",
+    "all tasks": listing("list_tasks", "tasks_pkey"),
+    "all tasks, deep cursor": listing("list_tasks", "tasks_pkey", cursor="@middle"),
+    "tasks by status": listing("list_tasks_by_status", "tasks_by_status", status="failed"),
+    "tasks by status, deep cursor": listing(
+        "list_tasks_by_status", "tasks_by_status", status="failed", cursor="@middle"
     ),
-    "tasks of a queue": (
-        "list_tasks",
-        lambda i: list_filters(queue_id=i["small"]),
-        "tasks_by_queue",
+    # the pending tasks are the newest: an id-order scan from the cursor would find none
+    "pending tasks, deep cursor": listing(
+        "list_tasks_by_status", "tasks_by_status", status="pending", cursor="@middle"
     ),
-    "tasks of a queue, deep cursor": (
-        "list_tasks",
-        lambda i: list_filters(queue_id=i["small"], cursor=i["middle"]),
-        "tasks_by_queue",
+    "tasks of a queue": listing("list_tasks_of_queue", "tasks_by_queue", queue_id="@small"),
+    "tasks of a queue, deep cursor": listing(
+        "list_tasks_of_queue", "tasks_by_queue", queue_id="@small", cursor="@middle"
     ),
-    "tasks of a queue by status": (
-        "list_tasks",
-        lambda i: list_filters(queue_id=i["small"], status="failed"),
+    # most tasks are big's, but newer ones are small's: still its own index
+    "tasks of the largest queue": listing("list_tasks_of_queue", "tasks_by_queue", queue_id="@big"),
+    # two filters, two indexes: the planner takes the narrower range (here the name's)
+    "tasks of a queue by name": listing(
+        "list_tasks_of_queue", "tasks_by_queue|tasks_by_name", queue_id="@small", task_name="rare"
+    ),
+    "tasks of a queue by status": listing(
+        "list_tasks_of_queue_by_status", "tasks_by_queue_status", queue_id="@small", status="failed"
+    ),
+    "pending tasks of a queue, deep cursor": listing(
+        "list_tasks_of_queue_by_status",
         "tasks_by_queue_status",
+        queue_id="@big",
+        status="pending",
+        cursor="@middle",
     ),
-    "pending tasks of a queue, deep cursor": (
-        "list_tasks",
-        lambda i: list_filters(queue_id=i["small"], status="pending", cursor=i["middle"]),
-        "tasks_by_queue_status",
+    "tasks by name": listing("list_tasks_by_name", "tasks_by_name", task_name="rare"),
+    "tasks by name, deep cursor": listing(
+        "list_tasks_by_name", "tasks_by_name", task_name="rare", cursor="@middle"
     ),
-    "tasks by name": ("list_tasks", lambda i: list_filters(task_name="rare"), "tasks_by_name"),
-    "tasks by name, deep cursor": (
-        "list_tasks",
-        lambda i: list_filters(task_name="rare", cursor=i["middle"]),
-        "tasks_by_name",
+    "tasks by name and status": listing(
+        "list_tasks_by_name", "tasks_by_name", task_name="task_3", status="failed"
     ),
-    "tasks of a workflow run": (
-        "list_tasks",
-        lambda i: list_filters(workflow_run_id=i["workflow_run"]),
-        "tasks_by_workflow_run",
+    "tasks of a workflow run": listing(
+        "list_tasks_of_workflow_run", "tasks_by_workflow_run", workflow_run_id="@workflow_run"
     ),
-    "all tasks, deep cursor": (
-        "list_tasks",
-        lambda i: list_filters(cursor=i["middle"]),
-        "tasks_pkey",
+    "runs by status": listing("list_runs_by_status", "runs_by_status", status="failed"),
+    "pending runs, deep cursor": listing(
+        "list_runs_by_status", "runs_by_status", status="pending", cursor="@middle"
     ),
-    "runs by status": (
-        "list_runs",
-        lambda i: {"task_id": None, "status": "failed", "cursor": None, "limit": 51},
-        "runs_by_status",
-    ),
-    "runs of a task": (
-        "list_runs",
-        lambda i: {"task_id": i["finished_task"], "status": None, "cursor": None, "limit": 51},
-        "runs_task_id_attempt_key",
-    ),
-    "runs, deep cursor": (
-        "list_runs",
-        lambda i: {"task_id": None, "status": None, "cursor": i["middle"], "limit": 51},
-        "runs_pkey",
-    ),
+    "runs of a task": listing("list_runs", "runs_task_id_attempt_key", task_id="@finished_task"),
+    "runs, deep cursor": listing("list_runs", "runs_pkey", cursor="@middle"),
     "task detail": ("get_task_detail", lambda i: {"task_id": i["finished_task"]}, "tasks_pkey"),
     "task runs": (
         "list_task_runs",
@@ -341,23 +334,13 @@ SCAN_CASES: dict[str, tuple[Callable[[Any, dict], Any], set[str]]] = {
         ),
         {"get_task_detail", "list_task_runs", "list_task_checkpoints", "get_checkpoint"},
     ),
-    "list tasks": (
+    "list tasks and runs": (
         lambda c, i: [
-            list(Q.list_tasks(c, **list_filters(**given)))
-            for given in (
-                {},
-                {"status": "failed"},
-                {"queue_id": i["small"]},
-                {"task_name": "rare"},
-                {"queue_id": i["small"], "status": "pending", "cursor": i["middle"]},
-                {"workflow_run_id": i["workflow_run"]},
-            )
+            list(getattr(Q, query)(c, **params(i)))
+            for query, params, _ in PLAN_CASES.values()
+            if query.startswith("list_")
         ],
-        {"list_tasks"},
-    ),
-    "list runs": (
-        lambda c, i: list(Q.list_runs(c, task_id=None, status="failed", cursor=None, limit=51)),
-        {"list_runs"},
+        {query for query, _, _ in PLAN_CASES.values() if query.startswith("list_")},
     ),
     "workflow run counts": (
         lambda c, i: list(Q.workflow_task_counts(c, workflow_run_id=i["workflow_run"])),
