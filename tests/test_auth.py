@@ -13,7 +13,13 @@ from asyncclick.testing import CliRunner
 from durable_queue_client import DurableClient
 from durable_queue_client.errors import Unauthorized
 
-from durable_queue.api.auth import bearer_auth, bearer_token, token_matches, tokens_from_env
+from durable_queue.api.auth import (
+    OPEN_ROUTES,
+    bearer_auth,
+    bearer_token,
+    token_matches,
+    tokens_from_env,
+)
 from durable_queue.api.routes import API, API_ROUTES
 from durable_queue.app import create_app
 from durable_queue.config import Settings
@@ -69,6 +75,21 @@ async def test_every_api_route_needs_a_known_token(client, method, path):
     for token in TOKENS:
         resp = await client.request(method, path, headers=bearer(token), json={})
         assert resp.status != 401, (method, path, await resp.text())
+
+
+async def test_every_route_outside_the_open_ones_needs_a_token(client, app):
+    """/metrics, /ui and whatever else the app serves besides /api/v1 and the open routes."""
+    checked = 0
+    for route in app.router.routes():
+        resource = route.resource
+        if resource is None or route.method == "HEAD" or resource.canonical in OPEN_ROUTES:
+            continue
+        path = concrete(resource.canonical)
+        await assert_unauthorized(await client.request(route.method, path))
+        resp = await client.request(route.method, path, headers=bearer(TOKENS[0]), json={})
+        assert resp.status != 401, (route.method, path)
+        checked += 1
+    assert checked >= len(API_CALLS)  # every /api/v1 operation, and more
 
 
 async def test_a_known_token_gets_the_real_answer(client):
