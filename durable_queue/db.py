@@ -147,12 +147,28 @@ async def create_pool(dsn: str, *, minsize: int = 1, maxsize: int = 10) -> aiopg
     )
 
 
+async def _acquire(pool: aiopg.Pool) -> aiopg.Connection:
+    """`pool.acquire()`, asked again when aiopg trips over a pooled connection the database
+    closed while the pool was opening another one (its `assert not conn.closed` in
+    `Pool._acquire`: pg_terminate_backend, a failover). The closed connection has left the
+    pool by then, so the next attempt gets a live or a new one."""
+    for _ in range(2):
+        try:
+            return await pool.acquire()
+        except AssertionError:
+            continue
+    return await pool.acquire()
+
+
 @contextlib.asynccontextmanager
 async def connection(pool: aiopg.Pool) -> AsyncIterator[aiopg.Connection]:
     """A pooled connection (autocommit); driver errors inside become domain errors."""
     with domain_errors():
-        async with pool.acquire() as conn:
+        conn = await _acquire(pool)
+        try:
             yield conn
+        finally:
+            await pool.release(conn)
 
 
 @contextlib.asynccontextmanager
