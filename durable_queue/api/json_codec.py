@@ -18,14 +18,17 @@ where both agree, and through `json` otherwise:
 from __future__ import annotations
 
 import json
-import re
 from typing import Any
 
 import orjson
 
 from durable_queue.jsonvalue import JSON_NULL
 
-_LONG_DIGITS = re.compile(rb"\d{19}")  # int64 holds every 18-digit integer
+# A run of 19 digits may be an integer beyond 64 bits (int64 holds every 18-digit one). Found
+# by mapping every digit to "0" and anything else to " " (bytes.translate and a substring
+# search run at memory speed; a regular expression is slower than parsing the body).
+_DIGITS_AS_ZERO = bytes(0x30 if 0x30 <= byte <= 0x39 else 0x20 for byte in range(256))
+_LONG_RUN = b"0" * 19
 
 
 def _reject_constant(name: str) -> None:
@@ -34,7 +37,7 @@ def _reject_constant(name: str) -> None:
 
 def loads(raw: bytes) -> Any:
     """Parse a body; raises ValueError (`json`'s, message included) or RecursionError."""
-    if not _LONG_DIGITS.search(raw):
+    if _LONG_RUN not in raw.translate(_DIGITS_AS_ZERO):
         try:
             return orjson.loads(raw)
         except orjson.JSONDecodeError:
