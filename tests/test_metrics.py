@@ -4,20 +4,24 @@ known sequence of operations; the counters are shared by every process on one da
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+import tempfile
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import aiopg
+import pgserver
+import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
-from durable_queue.api.keys import MAINTENANCE
+from durable_queue.api.keys import LISTENER, MAINTENANCE
 from durable_queue.app import create_app
 from durable_queue.config import Settings
+from durable_queue.migrate import apply_migrations
 from durable_queue.monitoring.keys import SAMPLER
 from durable_queue.resources import resource_dir
-from tests.helpers import call, claim, make_queue, make_task
+from tests.helpers import call, claim, eventually, make_queue, make_task
 
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 
@@ -136,9 +140,13 @@ async def test_metrics_match_the_database(client: TestClient, app, database_url:
 async def test_unmatched_paths_share_one_label(client: TestClient) -> None:
     for path in ("/nope", "/nope/again", "/api/v1/nothing"):
         assert (await client.get(path)).status == 404
+    for method in ("PROPFIND", "MKCOL"):  # methods no route declares share one label
+        await client.request(method, "/nope")
     samples = await scrape(client)
     key = (("method", "GET"), ("route", "unmatched"), ("status", "404"))
     assert samples[("durable_queue_http_request_duration_seconds_count", key)] == 3
+    methods = {dict(labels)["method"] for name, labels in samples if "http_request" in name}
+    assert methods == {"GET", "OTHER"}
 
 
 async def test_empty_database_has_only_process_metrics(client: TestClient) -> None:
@@ -263,3 +271,43 @@ def test_monitoring_statements_use_indexes(database_url: str) -> None:
             conn.rollback()
             conn.close()
         assert not [t for t in LARGE_TABLES if scans.get(t)], (case, scans)
+
+
+@pytest.fixture
+def stoppable_postgres() -> Iterator[dict[str, Any]]:
+    """A PostgreSQL of this test's own, which the test may stop and start again."""
+    data_dir = tempfile.mkdtemp(prefix="durable-queue-metrics-")
+    handle = {"server": pgserver.get_server(data_dir, cleanup_mode="stop"), "dir": data_dir}
+    yield handle
+    handle["server"].cleanup()
+
+
+async def test_scrape_while_the_database_is_away(aiohttp_client, stoppable_postgres) -> None:
+    """The process's own metrics stay scrapeable; per-queue numbers come back with it."""
+    url = stoppable_postgres["server"].get_uri()
+    await apply_migrations(url)
+    client = await aiohttp_client(create_app(Settings(database_url=url)))
+    await make_queue(client, "kept")
+    assert queue_value(await scrape(client), "pending_runs", "kept") == 0
+
+    stoppable_postgres["server"].cleanup()  # the database goes away
+
+    async def database_down() -> Samples | None:
+        samples = await scrape(client)
+        return samples if samples[("durable_queue_database_up", ())] == 0 else None
+
+    samples = await eventually(database_down, what="database_up 0")
+    assert not [key for key in samples if ("queue", "kept") in key[1]]
+    await eventually(lambda: client.app[LISTENER].connected is False, what="the listener to notice")
+    assert (await scrape(client))[("durable_queue_listener_connected", ())] == 0
+
+    stoppable_postgres["server"] = pgserver.get_server(
+        stoppable_postgres["dir"], cleanup_mode="stop"
+    )
+
+    async def database_back() -> Samples | None:
+        samples = await scrape(client)
+        return samples if samples[("durable_queue_database_up", ())] == 1 else None
+
+    samples = await eventually(database_back, deadline_seconds=30, what="database_up 1")
+    assert queue_value(samples, "pending_runs", "kept") == 0

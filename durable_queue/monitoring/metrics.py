@@ -19,6 +19,7 @@ from prometheus_client import CollectorRegistry, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from durable_queue.errors import Unavailable
 from durable_queue.monitoring.store import MonitoringStore, QueueGauges
 
 PREFIX = "durable_queue"
@@ -49,19 +50,26 @@ WAKE_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
 
 class QueueSnapshot:
     """The per-queue numbers, fetched by one statement at most once per `max_age` seconds;
-    concurrent callers share one fetch."""
+    concurrent callers share one fetch. While the database cannot answer there are no
+    per-queue numbers (rather than stale ones) and `database_up` is False, so a scrape
+    still reports this process's own metrics."""
 
     def __init__(self, store: MonitoringStore, max_age: float = SNAPSHOT_SECONDS) -> None:
         self.store = store
         self.max_age = max_age
         self.queues: list[QueueGauges] = []
+        self.database_up = True
         self._taken_at = -float("inf")
         self._lock = asyncio.Lock()
 
     async def get(self) -> list[QueueGauges]:
         async with self._lock:
             if time.monotonic() - self._taken_at >= self.max_age:
-                self.queues = await self.store.queues()
+                try:
+                    self.queues = await self.store.queues()
+                    self.database_up = True
+                except Unavailable:
+                    self.queues, self.database_up = [], False
                 self._taken_at = time.monotonic()
             return self.queues
 
@@ -85,6 +93,12 @@ class _QueueCollector(Collector):
             for q in queues:
                 family.add_metric([q.queue_name], getattr(q, field))
             yield family
+        yield GaugeMetricFamily(
+            f"{PREFIX}_database_up",
+            "1 when this process's last per-queue query was answered, else 0 (no per-queue "
+            "numbers then).",
+            value=1 if self.snapshot.database_up else 0,
+        )
         yield GaugeMetricFamily(
             f"{PREFIX}_listener_connected",
             "1 while this process's LISTEN connection (long-poll wake-ups) is up, else 0.",

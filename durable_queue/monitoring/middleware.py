@@ -14,6 +14,8 @@ from durable_queue.monitoring.keys import METRICS
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 CLIENT_CLOSED_REQUEST = 499
 UNMATCHED = "unmatched"  # one label for every path no route serves (bounded cardinality)
+# Any other method token a client sends is counted as OTHER, so labels stay bounded.
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
 
 def route_label(request: web.Request) -> str:
@@ -39,6 +41,7 @@ async def http_metrics_middleware(request: web.Request, handler: Handler) -> web
     finally:
         metrics = request.app.get(METRICS)
         if metrics is not None:
-            metrics.http_duration.labels(request.method, route_label(request), str(status)).observe(
+            method = request.method if request.method in METHODS else "OTHER"
+            metrics.http_duration.labels(method, route_label(request), str(status)).observe(
                 time.perf_counter() - started
             )
