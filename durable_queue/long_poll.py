@@ -14,6 +14,7 @@ decided in `durable_queue.waiters`; this module only asks the store.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 
 from durable_queue.errors import DurableError, Unavailable
 from durable_queue.records import ClaimedTask
@@ -37,9 +38,11 @@ async def claim(
     limit: int,
     claim_timeout: int,
     long_poll_seconds: int = 0,
+    on_wake: Callable[[float], object] | None = None,
 ) -> list[ClaimedTask]:
     """Claim up to `limit` runs of the queue (at most MAX_CLAIM_BATCH), waiting up to
-    `long_poll_seconds` for some."""
+    `long_poll_seconds` for some; `on_wake(seconds)` hears, for a claim that slept, how
+    long after its wake it answered with runs."""
     limit = min(limit, MAX_CLAIM_BATCH)
     if not long_poll_seconds or waiters.closed:
         return await store.claim(queue_name, limit, claim_timeout)
@@ -54,9 +57,12 @@ async def claim(
         ) from exc
     try:
         woken_by: Wake | None = None
+        woken_at: float | None = None
         while True:
             claimed = await store.claim(queue_name, limit, claim_timeout)
             if claimed:
+                if woken_at is not None and on_wake is not None:
+                    on_wake(loop.time() - woken_at)
                 if hands_on(len(claimed), limit, woken_by):
                     await _hand_on(store, waiters, waiter)
                 return claimed
@@ -67,6 +73,7 @@ async def claim(
             if remaining <= 0:
                 return []
             woken_by = await waiter.wait(remaining)
+            woken_at = loop.time()
             if woken_by is None or woken_by is Wake.SHUTDOWN:
                 return []
     finally:

@@ -3,6 +3,7 @@ known sequence of operations; the counters are shared by every process on one da
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import tempfile
 from collections.abc import Callable, Iterator
@@ -311,3 +312,15 @@ async def test_scrape_while_the_database_is_away(aiohttp_client, stoppable_postg
 
     samples = await eventually(database_back, deadline_seconds=30, what="database_up 1")
     assert queue_value(samples, "pending_runs", "kept") == 0
+
+
+async def test_a_woken_long_poll_is_timed(client: TestClient, app) -> None:
+    await make_queue(client, "wake")
+    body = {"limit": 1, "claim_timeout": 60, "long_poll_seconds": 30}
+    poll = asyncio.create_task(call(client, "POST", "/queues/wake/tasks/claim", 200, json=body))
+    await eventually(lambda: app[LISTENER].waiters.idle_count() == 1, what="the poll to sleep")
+    await make_task(client, "wake")
+    assert len((await poll)["tasks"]) == 1
+    assert (await scrape(client))[("durable_queue_claim_wake_seconds_count", ())] == 1
+    await claim(client, "wake")  # a claim that never slept is not a wake
+    assert (await scrape(client))[("durable_queue_claim_wake_seconds_count", ())] == 1

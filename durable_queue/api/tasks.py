@@ -17,6 +17,7 @@ from durable_queue.api.keys import LISTENER, STORE
 from durable_queue.api.response_schemas import response_schema_of
 from durable_queue.api.responses import json_response
 from durable_queue.api.validation import BODY, PATH, QUERY
+from durable_queue.monitoring.keys import METRICS
 
 TAG = ["tasks"]
 
@@ -73,6 +74,7 @@ async def claim_tasks(request: web.Request) -> web.Response:
         wanted.limit,
         wanted.claim_timeout,
         wanted.long_poll_seconds,
+        on_wake=request.app[METRICS].claim_wake.observe,
     )
     return json_response(records.ClaimedTasks(claimed))
 
