@@ -74,5 +74,10 @@ async def access_log_middleware(request: web.Request, handler: Handler) -> web.S
         raise
     finally:
         if access_log.isEnabledFor(logging.INFO):
-            duration_ms = round((time.perf_counter() - started) * 1000, 2)
-            access_log.info(access_line(request.method, request.path, status, duration_ms))
+            fields = {
+                "method": request.method,
+                "path": request.path,
+                "status": status,
+                "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+            }
+            access_log.info(access_line(fields), extra=fields)
