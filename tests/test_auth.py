@@ -4,6 +4,7 @@ never logged; the client and durablectl sending them."""
 
 from __future__ import annotations
 
+import base64
 import logging
 import re
 from pathlib import Path
@@ -14,7 +15,9 @@ from durable_queue_client import DurableClient
 from durable_queue_client.errors import Unauthorized
 
 from durable_queue.api.auth import (
+    BASIC_CHALLENGE,
     OPEN_ROUTES,
+    basic_password,
     bearer_auth,
     bearer_token,
     token_matches,
@@ -104,6 +107,38 @@ async def test_refused_before_the_body_is_validated(client):
     # a malformed body from a stranger gets 401, not a 400 describing the schema
     resp = await client.post(f"{API}/queues", data=b"{not json")
     await assert_unauthorized(resp)
+
+
+def basic(user: str, password: str) -> dict[str, str]:
+    encoded = base64.b64encode(f"{user}:{password}".encode()).decode()
+    return {"Authorization": f"Basic {encoded}"}
+
+
+async def test_the_dashboard_takes_a_token_as_basic_password_and_asks_the_browser(client):
+    resp = await client.get("/ui")
+    await assert_unauthorized(resp)
+    assert resp.headers.getall("WWW-Authenticate") == ["Bearer", BASIC_CHALLENGE]
+    await assert_unauthorized(await client.get("/ui", headers=basic("me", WRONG)))
+    await assert_unauthorized(await client.get("/ui", headers=basic(TOKENS[0], "")))
+    resp = await client.get("/ui", headers=basic("anyone", TOKENS[1]))
+    assert resp.status == 200 and "text/html" in resp.headers["Content-Type"]
+
+
+async def test_basic_credentials_open_nothing_but_the_dashboard(client):
+    resp = await client.get(f"{API}/queues", headers=basic("me", TOKENS[0]))
+    await assert_unauthorized(resp)
+    assert resp.headers.getall("WWW-Authenticate") == ["Bearer"]  # no browser prompt
+    await assert_unauthorized(await client.get("/metrics", headers=basic("me", TOKENS[0])))
+
+
+def test_basic_header_parsing():
+    assert basic_password(basic("u", "tok")["Authorization"]) == "tok"
+    assert basic_password(basic("", "a:b")["Authorization"]) == "a:b"
+    assert basic_password(basic("u", "")["Authorization"]) is None
+    assert basic_password("Basic not-base64!") is None
+    assert basic_password("Basic " + base64.b64encode(b"\xff:\xfe").decode()) is None
+    assert basic_password("Bearer tok") is None
+    assert basic_password(None) is None
 
 
 @pytest.mark.parametrize("path", OPEN_PATHS)

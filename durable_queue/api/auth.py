@@ -7,11 +7,17 @@ it is answered 401 `UNAUTHORIZED` with `WWW-Authenticate: Bearer`. Checking ever
 an allow-list (rather than a list of protected prefixes) means a route added later is
 protected unless someone opens it on purpose.
 
+Browsers cannot send a bearer header by themselves, so the dashboard (`/ui`) also accepts
+HTTP Basic credentials whose password is a token (any user name), and its 401 adds a Basic
+challenge so the browser asks for them.
+
 A token is never logged, never echoed in an answer, and never part of `Settings`' repr.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hmac
 import ipaddress
 import logging
@@ -31,6 +37,10 @@ TOKENS_ENV = "DURABLE_API_TOKENS"
 TOKENS_FILE_ENV = "DURABLE_API_TOKENS_FILE"
 # Route templates (a static route's prefix) anyone may reach, token or not.
 OPEN_ROUTES = frozenset({"/", "/healthz", "/readyz", "/docs", "/docs/static"})
+# The dashboard's pages: their 401 also challenges for Basic credentials (a browser prompt).
+BROWSER_PREFIX = "/ui"
+BASIC_CHALLENGE = 'Basic realm="durable-queue", charset="UTF-8"'
+
 # RFC 6750's b64token: what may follow "Bearer " in the header.
 _TOKEN = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
 
@@ -89,6 +99,31 @@ def bearer_token(authorization: str | None) -> str | None:
     return token
 
 
+def basic_password(authorization: str | None) -> str | None:
+    """The password of an `Authorization: Basic <base64(user:password)>` header: where a
+    browser carries the token for the dashboard."""
+    if not authorization:
+        return None
+    scheme, _, encoded = authorization.strip().partition(" ")
+    if scheme.lower() != "basic":
+        return None
+    try:
+        decoded = base64.b64decode(encoded.strip(), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    _, colon, password = decoded.partition(":")
+    return password if colon and password else None
+
+
+def given_token(request: web.Request) -> str | None:
+    """The token a request carries: a bearer token, or for the dashboard a Basic password."""
+    authorization = request.headers.get("Authorization")
+    token = bearer_token(authorization)
+    if token is None and request.path.startswith(BROWSER_PREFIX):
+        token = basic_password(authorization)
+    return token
+
+
 def token_matches(given: str, tokens: Iterable[str]) -> bool:
     """Whether `given` is one of `tokens`, compared in constant time against every one (no
     early exit, so the timing does not tell which token, or how much of one, matched)."""
@@ -105,9 +140,11 @@ def is_open(request: web.Request) -> bool:
     return resource is not None and resource.canonical in OPEN_ROUTES
 
 
-def unauthorized(message: str) -> web.Response:
+def unauthorized(request: web.Request, message: str) -> web.Response:
     response = error_body_response(401, "UNAUTHORIZED", message)
     response.headers["WWW-Authenticate"] = "Bearer"
+    if request.path.startswith(BROWSER_PREFIX):
+        response.headers.add("WWW-Authenticate", BASIC_CHALLENGE)
     return response
 
 
@@ -141,11 +178,12 @@ def bearer_auth(tokens: tuple[str, ...], host: str) -> Middleware:
     @web.middleware
     async def auth(request: web.Request, handler: Handler) -> web.StreamResponse:
         if not is_open(request):
-            given = bearer_token(request.headers.get("Authorization"))
+            given = given_token(request)
             if given is None:
-                return unauthorized("missing bearer token: send Authorization: Bearer <token>")
+                message = "missing bearer token: send Authorization: Bearer <token>"
+                return unauthorized(request, message)
             if not token_matches(given, tokens):
-                return unauthorized("unknown bearer token")
+                return unauthorized(request, "unknown bearer token")
         return await handler(request)
 
     return auth
