@@ -225,6 +225,12 @@ class RetryStrategy:
     max_seconds: float | None = optional()
 
 
+CLAIM_TOKEN = (
+    "this claim's token (opaque, new for every claim): send it back on complete, fail, "
+    "schedule, wait-for-event, heartbeat and checkpoint writes to be fenced on this claim"
+)
+
+
 @attrs.frozen
 class ClaimedTask:
     run_id: uuid.UUID
@@ -233,6 +239,7 @@ class ClaimedTask:
     task_name: str
     max_attempts: int
     claim_expires_at: dt.datetime
+    claim_token: str = described(CLAIM_TOKEN)
     params: Any = optional()
     headers: dict[str, str] | None = optional()
     retry_strategy: dict[str, Any] | None = optional(documented_as=RetryStrategy)
@@ -534,11 +541,16 @@ class ClaimRequest:
     long_poll_seconds: int = 0
 
 
+# Every holder command carries `claim_token`: None when not given (the run must then be
+# claimed, by anyone), else the claim it must be held under.
+
+
 @attrs.frozen
 class RunResult:
     """A complete's body: the result (None when not given, JSON_NULL for a given null)."""
 
     result: Any = None
+    claim_token: str | None = None
 
 
 @attrs.frozen
@@ -547,6 +559,7 @@ class RunToComplete:
 
     run_id: uuid.UUID
     result: Any = None
+    claim_token: str | None = None
 
 
 @attrs.frozen
@@ -555,19 +568,21 @@ class RunsToComplete:
 
     runs: list[RunToComplete]
 
-    def pairs(self) -> list[tuple[uuid.UUID, Any]]:
-        """(run_id, result) per item, as the store takes them."""
-        return [(item.run_id, item.result) for item in self.runs]
+    def items(self) -> list[tuple[uuid.UUID, Any, str | None]]:
+        """(run_id, result, claim_token) per item, as the store takes them."""
+        return [(item.run_id, item.result, item.claim_token) for item in self.runs]
 
 
 @attrs.frozen
 class RunFailure:
     error: str
+    claim_token: str | None = None
 
 
 @attrs.frozen
 class RunSchedule:
     run_at: dt.datetime
+    claim_token: str | None = None
 
 
 @attrs.frozen
@@ -576,11 +591,13 @@ class EventWait:
     timeout_seconds: int
     task_id: uuid.UUID
     step_name: str
+    claim_token: str | None = None
 
 
 @attrs.frozen
 class ClaimExtension:
     extend_by: int
+    claim_token: str | None = None
 
 
 @attrs.frozen
@@ -588,6 +605,7 @@ class CheckpointWrite:
     state: Any
     owner_run: uuid.UUID
     extend_claim_by: int | None = None
+    claim_token: str | None = None
 
 
 @attrs.frozen

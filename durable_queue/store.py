@@ -4,11 +4,13 @@ It is the only module that runs queries. It takes plain values and records,
 returns records, and raises the domain errors of `durable_queue.errors`;
 it never sees an HTTP request.
 
-Each state change is one call of a function of migrations/0003.functions.sql,
-sent in autocommit: the function takes the locks (task row, then run row;
-claims lock runs only, with SKIP LOCKED; emits and waits on one event name
-take its advisory lock first), applies the lifecycle rule and its fence, and
-answers with an `outcome` column that the store maps to a domain error.
+Each state change is one call of a function of migrations/0003.functions.sql
+(the holder functions and the claim as 0006.claim_tokens redefines them), sent in
+autocommit: the function takes the locks (task row, then run row; claims lock runs
+only, with SKIP LOCKED; emits and waits on one event name take its advisory lock
+first), applies the lifecycle rule and its fence (the run must be claimed, and under
+the caller's claim token when one is given), and answers with an `outcome` column
+that the store maps to a domain error.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
 import aiopg
@@ -321,35 +324,38 @@ class Store:
             queries.list_runs, RunSummary, limit, task_id=task_id, cursor=cursor
         )
 
-    async def complete_run(self, run_id: uuid.UUID, result: Any = None) -> RunCompleted:
+    async def complete_run(
+        self, run_id: uuid.UUID, result: Any = None, *, claim_token: str | None = None
+    ) -> RunCompleted:
+        """Complete a claimed run (the claim of `claim_token` when given) and its task."""
         async with connection(self.pool) as conn:
-            row = await queries.complete_run(conn, run_id=run_id, result=jsonvalue.to_db(result))
-        _raise_run_outcome(row, run_id, "complete")
+            row = await queries.complete_run(
+                conn, run_id=run_id, result=jsonvalue.to_db(result), claim_token=claim_token
+            )
+        _raise_run_outcome(row, run_id, "complete", claim_token)
         return RunCompleted(run_id)
 
-    async def complete_runs(self, runs: list[tuple[uuid.UUID, Any]]) -> list[RunCompletion]:
-        """Complete many (run_id, result) pairs in one statement, each fenced on its own;
-        answered in input order. A run named twice completes once (the second is a conflict)."""
+    async def complete_runs(
+        self, runs: Sequence[tuple[uuid.UUID, Any] | tuple[uuid.UUID, Any, str | None]]
+    ) -> list[RunCompletion]:
+        """Complete many (run_id, result[, claim_token]) items in one statement, each fenced
+        on its own (and on its claim token when given); answered in input order. A run
+        named twice completes once (the second is a conflict)."""
         if not runs:
             return []
-        items = jsonvalue.dumps(
-            [
-                {"run_id": str(run_id)}
-                if result is None
-                else {"run_id": str(run_id), "result": result}
-                for run_id, result in runs
-            ]
-        )
+        items = jsonvalue.dumps([_completion_item(*run) for run in runs])
         async with connection(self.pool) as conn:
             rows = [row async for row in queries.complete_runs(conn, runs=items)]
         return [_completion(row) for row in rows]
 
-    async def fail_run(self, run_id: uuid.UUID, error: str) -> RunFailed:
+    async def fail_run(
+        self, run_id: uuid.UUID, error: str, *, claim_token: str | None = None
+    ) -> RunFailed:
         """Fail a claimed run: a retry after the task's backoff while explicit failures stay
         below max_attempts (computed in the database: dq_retry_delay), else the task fails."""
         async with connection(self.pool) as conn:
-            row = await queries.fail_run(conn, run_id=run_id, error=error)
-        _raise_run_outcome(row, run_id, "fail")
+            row = await queries.fail_run(conn, run_id=run_id, error=error, claim_token=claim_token)
+        _raise_run_outcome(row, run_id, "fail", claim_token)
         if row["next_run_id"] is None:
             return RunFailed(run_id, row["attempt"])
         return RunFailed(
@@ -359,22 +365,32 @@ class Store:
             next_attempt_at=row["next_attempt_at"],
         )
 
-    async def schedule_run(self, run_id: uuid.UUID, run_at: dt.datetime) -> RunScheduled:
-        """Move a pending run, or release a claimed one to be resumed at `run_at`."""
+    async def schedule_run(
+        self, run_id: uuid.UUID, run_at: dt.datetime, *, claim_token: str | None = None
+    ) -> RunScheduled:
+        """Move a pending run, or release a claimed one to be resumed at `run_at`. With
+        `claim_token`, only a release by that claim: a pending run is a conflict."""
         async with connection(self.pool) as conn:
-            row = await queries.schedule_run(conn, run_id=run_id, run_at=run_at)
-        if row["outcome"] == "conflict":
+            row = await queries.schedule_run(
+                conn, run_id=run_id, run_at=run_at, claim_token=claim_token
+            )
+        if row["outcome"] == "conflict" and claim_token is None:
             raise Conflict(
                 f"run {run_id} is {row['status']}: only a pending or claimed run can be scheduled"
             )
-        _raise_run_outcome(row, run_id, "schedule")
+        _raise_run_outcome(row, run_id, "schedule", claim_token)
         return RunScheduled(run_id, row["available_at"])
 
-    async def heartbeat(self, run_id: uuid.UUID, extend_by: int) -> ClaimExtended:
-        """Extend a live claim to now + extend_by seconds."""
+    async def heartbeat(
+        self, run_id: uuid.UUID, extend_by: int, *, claim_token: str | None = None
+    ) -> ClaimExtended:
+        """Extend a live claim (the claim of `claim_token` when given) to now + extend_by
+        seconds."""
         async with connection(self.pool) as conn:
-            row = await queries.extend_claim(conn, run_id=run_id, extend_by=extend_by)
-        _raise_run_outcome(row, run_id, "heartbeat")
+            row = await queries.extend_claim(
+                conn, run_id=run_id, extend_by=extend_by, claim_token=claim_token
+            )
+        _raise_run_outcome(row, run_id, "heartbeat", claim_token)
         return ClaimExtended(run_id, row["claim_expires_at"])
 
     # -- events and waits ---------------------------------------------------
@@ -395,8 +411,10 @@ class Store:
         event_name: str,
         step_name: str,
         timeout_seconds: int,
+        claim_token: str | None = None,
     ) -> WaitOutcome:
-        """Steps 1-4 of DESIGN.md "Events and waits"; the caller must hold the run's claim."""
+        """Steps 1-4 of DESIGN.md "Events and waits"; the caller must hold the run's claim
+        (the claim of `claim_token` when given)."""
         async with connection(self.pool) as conn:
             row = await queries.wait_for_event(
                 conn,
@@ -405,10 +423,11 @@ class Store:
                 event_name=event_name,
                 step_name=step_name,
                 timeout_seconds=timeout_seconds,
+                claim_token=claim_token,
             )
         if row["outcome"] == "not_of_task":
             raise Conflict(f"run {run_id} does not belong to task {task_id}")
-        _raise_run_outcome(row, run_id, "wait for an event")
+        _raise_run_outcome(row, run_id, "wait for an event", claim_token)
         if row["outcome"] == "resolved":
             return WaitOutcome("resolved", _json(row["payload"]))
         return WaitOutcome(row["outcome"])
@@ -423,7 +442,10 @@ class Store:
         state: Any,
         owner_run: uuid.UUID,
         extend_claim_by: int | None = None,
+        claim_token: str | None = None,
     ) -> CheckpointSaved:
+        """Store a step's state for `owner_run`, which must hold the task's live claim (the
+        claim of `claim_token` when given)."""
         async with connection(self.pool) as conn:
             row = await queries.put_checkpoint(
                 conn,
@@ -432,6 +454,7 @@ class Store:
                 state=jsonvalue.to_db(state),
                 owner_run=owner_run,
                 extend_claim_by=extend_claim_by,
+                claim_token=claim_token,
             )
         outcome = row["outcome"]
         if outcome == "task_not_found":
@@ -442,6 +465,8 @@ class Store:
             raise Conflict(f"run {owner_run} is not a run of task {task_id}")
         if outcome == "conflict":
             raise Conflict(f"run {owner_run} is {row['status']}: it does not hold a claim")
+        if outcome == "stale_token":
+            raise Conflict(_stale_token_message(owner_run, "write a checkpoint"))
         return CheckpointSaved(task_id, step_name, row["updated_at"])
 
     async def get_checkpoint(self, task_id: uuid.UUID, step_name: str) -> Checkpoint:
@@ -558,12 +583,46 @@ class Store:
         return from_row(row, Queue)
 
 
-def _raise_run_outcome(row: dict[str, Any], run_id: uuid.UUID, action: str) -> None:
+def _raise_run_outcome(
+    row: dict[str, Any], run_id: uuid.UUID, action: str, claim_token: str | None = None
+) -> None:
     """The fence's answer for a transition that needs the run's claim."""
     if row["outcome"] == "not_found":
         raise NotFound(f"run {run_id} not found")
     if row["outcome"] == "conflict":
-        raise Conflict(f"run {run_id} is {row['status']}, not claimed: cannot {action}")
+        raise Conflict(_not_claimed_message(run_id, row["status"], action, claim_token))
+    if row["outcome"] == "stale_token":
+        raise Conflict(_stale_token_message(run_id, action))
+
+
+def _not_claimed_message(
+    run_id: uuid.UUID, status: str, action: str, claim_token: str | None
+) -> str:
+    if claim_token is None:
+        return f"run {run_id} is {status}, not claimed: cannot {action}"
+    return (
+        f"run {run_id} is {status}, not claimed, so claim_token names no live claim: "
+        f"cannot {action}"
+    )
+
+
+def _stale_token_message(run_id: uuid.UUID, action: str) -> str:
+    return (
+        f"run {run_id} is claimed under another claim_token: the claim of this one ended "
+        f"(the run slept or was released, and was claimed again); cannot {action}"
+    )
+
+
+def _completion_item(
+    run_id: uuid.UUID, result: Any = None, claim_token: str | None = None
+) -> dict[str, Any]:
+    """One item of dq_complete_runs' JSON array (absent fields left out)."""
+    item: dict[str, Any] = {"run_id": str(run_id)}
+    if result is not None:
+        item["result"] = result
+    if claim_token is not None:
+        item["claim_token"] = claim_token
+    return item
 
 
 def _completion(row: dict[str, Any]) -> RunCompletion:
@@ -574,6 +633,8 @@ def _completion(row: dict[str, Any]) -> RunCompletion:
         return RunCompletion(
             run_id, "conflict", f"run {run_id} is {row['status']}, not claimed: cannot complete"
         )
+    if row["outcome"] == "stale_token":
+        return RunCompletion(run_id, "conflict", _stale_token_message(run_id, "complete"))
     return RunCompletion(run_id, "completed")
 
 

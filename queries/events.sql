@@ -3,7 +3,8 @@
 SELECT event_id AS id, event_name, created_at
 FROM dq_emit_event(:event_name, CAST(:payload AS jsonb));
 
--- name: wait_for_event(run_id, task_id, event_name, step_name, timeout_seconds)^
--- Wait for an event on behalf of the run holding its claim: resolved, timeout or sleeping, or why not (dq_wait_for_event).
+-- name: wait_for_event(run_id, task_id, event_name, step_name, timeout_seconds, claim_token)^
+-- Wait for an event on behalf of the run holding its claim (under claim_token when given): resolved, timeout or sleeping, or why not (dq_wait_for_event).
 SELECT outcome, status, payload
-FROM dq_wait_for_event(:run_id, :task_id, :event_name, :step_name, :timeout_seconds);
+FROM dq_wait_for_event(:run_id, :task_id, :event_name, :step_name, :timeout_seconds,
+                       :claim_token);

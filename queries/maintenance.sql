@@ -26,7 +26,8 @@ WITH expired AS (
     FOR UPDATE OF r, t SKIP LOCKED
 ), failed_runs AS (
     UPDATE runs r
-    SET status = 'failed', error = 'claim expired', completed_at = now(), claim_expires_at = NULL
+    SET status = 'failed', error = 'claim expired', completed_at = now(), claim_expires_at = NULL,
+        claim_token = NULL
     FROM expired e
     WHERE r.id = e.run_id
     RETURNING r.task_id, r.attempt
@@ -72,7 +73,8 @@ WITH due AS (
     RETURNING t.id
 ), canceled_runs AS (
     UPDATE runs r
-    SET status = 'canceled', error = due.reason, completed_at = now(), claim_expires_at = NULL
+    SET status = 'canceled', error = due.reason, completed_at = now(), claim_expires_at = NULL,
+        claim_token = NULL
     FROM due
     WHERE r.task_id = due.id AND r.status IN ('pending', 'claimed', 'sleeping')
     RETURNING r.id

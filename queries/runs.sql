@@ -1,30 +1,30 @@
 -- name: claim_runs(queue_name, limit, claim_timeout)
--- Claim up to limit due pending runs of a queue, oldest due first, with their task; one not_found row for an unknown queue (dq_claim).
+-- Claim up to limit due pending runs of a queue, oldest due first, with their task and a new claim token; one not_found row for an unknown queue (dq_claim).
 SELECT outcome, run_id, task_id, attempt, task_name, params, headers, retry_strategy,
-       max_attempts, claim_expires_at, workflow_run_id
+       max_attempts, claim_expires_at, workflow_run_id, claim_token
 FROM dq_claim(:queue_name, :limit, :claim_timeout);
 
--- name: complete_run(run_id, result)^
--- Complete a claimed run and its task: ok, not_found, or conflict with the run's status (dq_complete_run).
-SELECT outcome, status FROM dq_complete_run(:run_id, CAST(:result AS jsonb));
+-- name: complete_run(run_id, result, claim_token)^
+-- Complete a claimed run (under claim_token when given) and its task: ok, not_found, or conflict / stale_token with the run's status (dq_complete_run).
+SELECT outcome, status FROM dq_complete_run(:run_id, CAST(:result AS jsonb), :claim_token);
 
 -- name: complete_runs(runs)
--- Complete many runs, each fenced on its own; one row per item in input order (dq_complete_runs).
+-- Complete many runs, each fenced on its own (and on its claim_token when given); one row per item in input order (dq_complete_runs).
 SELECT run_id, outcome, status FROM dq_complete_runs(CAST(:runs AS jsonb));
 
--- name: fail_run(run_id, error)^
--- Fail a claimed run; retry it after the backoff or fail the task (dq_fail_run).
+-- name: fail_run(run_id, error, claim_token)^
+-- Fail a claimed run (under claim_token when given); retry it after the backoff or fail the task (dq_fail_run).
 SELECT outcome, status, attempt, next_run_id, next_attempt_at
-FROM dq_fail_run(:run_id, :error);
+FROM dq_fail_run(:run_id, :error, :claim_token);
 
--- name: schedule_run(run_id, run_at)^
--- Move a pending run, or release a claimed one, to be claimable at run_at (dq_schedule_run).
+-- name: schedule_run(run_id, run_at, claim_token)^
+-- Move a pending run, or release a claimed one (the claim of claim_token when given), to be claimable at run_at (dq_schedule_run).
 SELECT outcome, status, available_at
-FROM dq_schedule_run(:run_id, CAST(:run_at AS timestamptz));
+FROM dq_schedule_run(:run_id, CAST(:run_at AS timestamptz), :claim_token);
 
--- name: extend_claim(run_id, extend_by)^
--- Push a live claim's expiry to now + extend_by seconds (dq_extend_claim).
-SELECT outcome, status, claim_expires_at FROM dq_extend_claim(:run_id, :extend_by);
+-- name: extend_claim(run_id, extend_by, claim_token)^
+-- Push a live claim's expiry (the claim of claim_token when given) to now + extend_by seconds (dq_extend_claim).
+SELECT outcome, status, claim_expires_at FROM dq_extend_claim(:run_id, :extend_by, :claim_token);
 
 -- name: seconds_until_due(queue_name)$
 -- Seconds (database clock) until the queue's earliest pending run is due; <= 0 when due, NULL when none.

@@ -116,12 +116,6 @@ DERIVED = {"iter_tasks", "iter_runs", "iter_workflow_runs"}
 # (schema name, property): documented response properties the client deliberately skips.
 IGNORED: set[tuple[str, str]] = set()
 
-# (schema name, property): request fields the client sends ahead of the server, which
-# ignores them (unknown fields are ignored) until the feature is built. Claim tokens are
-# not issued yet: the client sends one only when its caller gives it, and the server
-# checks none so far.
-SENT_AHEAD: set[tuple[str, str]] = {("RunCompletion", "claim_token")}
-
 
 # -- the document -------------------------------------------------------------------------
 
@@ -226,8 +220,6 @@ def model_problems(cls: type, schema: dict[str, Any], where: str, direction: str
     for field in fields:
         at = f"{where}.{field.name}"
         if field.name not in properties:
-            if direction == "request" and (name, field.name) in SENT_AHEAD:
-                continue
             problems.append(f"{at}: not declared by the document ({name})")
             continue
         prop = resolve(properties[field.name])
@@ -279,12 +271,10 @@ def test_every_client_method_is_mapped_to_a_documented_operation():
 
 def test_allowances_are_current():
     """An allowance goes once the document catches up: a skipped property is still
-    documented, a field sent ahead is still undeclared."""
+    documented."""
     schemas = DOCUMENT["components"]["schemas"]
     for name, prop in IGNORED:
         assert prop in schemas[name]["properties"], (name, prop)
-    for name, prop in SENT_AHEAD:
-        assert prop not in schemas[name]["properties"], (name, prop)
 
 
 def test_every_documented_api_operation_has_a_client_method():

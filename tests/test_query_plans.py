@@ -244,6 +244,12 @@ def claimed(conn: Any, limit: int = 3, claim_timeout: int = 600) -> list[dict]:
     return list(Q.claim_runs(conn, queue_name="small", limit=limit, claim_timeout=claim_timeout))
 
 
+def held(conn: Any) -> dict[str, Any]:
+    """A run claimed now: its run_id, task_id and the claim_token (text) of that claim."""
+    run = claimed(conn, 1)[0]
+    return {"run_id": run["run_id"], "task_id": run["task_id"], "token": str(run["claim_token"])}
+
+
 def new_task(**given: Any) -> dict[str, Any]:
     return {
         "queue_name": "small", "task_name": "t", "params": '{"a": 1}', "headers": None,
@@ -253,10 +259,10 @@ def new_task(**given: Any) -> dict[str, Any]:
 
 
 def wait_on(conn: Any, event_name: str, timeout_seconds: int = 60) -> dict:
-    run = claimed(conn, 1)[0]
+    run = held(conn)
     return Q.wait_for_event(
         conn, run_id=run["run_id"], task_id=run["task_id"], event_name=event_name,
-        step_name="s", timeout_seconds=timeout_seconds,
+        step_name="s", timeout_seconds=timeout_seconds, claim_token=run["token"],
     )  # fmt: skip
 
 
@@ -278,25 +284,45 @@ SCAN_CASES: dict[str, tuple[Callable[[Any, dict], Any], set[str]]] = {
         {"create_tasks"},
     ),
     "claim and complete": (
-        lambda c, i: Q.complete_run(c, run_id=claimed(c)[0]["run_id"], result='{"ok": 1}'),
+        lambda c, i: [
+            Q.complete_run(c, run_id=run["run_id"], result='{"ok": 1}', claim_token=run["token"])
+            for run in [held(c)]
+        ],
         {"claim_runs", "complete_run"},
     ),
     "complete many": (
         lambda c, i: list(
-            Q.complete_runs(c, runs=json.dumps([{"run_id": str(r["run_id"])} for r in claimed(c)]))
+            Q.complete_runs(
+                c,
+                runs=json.dumps(
+                    [
+                        {"run_id": str(r["run_id"]), "claim_token": str(r["claim_token"])}
+                        for r in claimed(c)
+                    ]
+                ),
+            )
         ),
         {"complete_runs"},
     ),
     "fail and retry": (
-        lambda c, i: Q.fail_run(c, run_id=claimed(c)[0]["run_id"], error="boom"),
+        lambda c, i: [
+            Q.fail_run(c, run_id=run["run_id"], error="boom", claim_token=run["token"])
+            for run in [held(c)]
+        ],
         {"fail_run"},
     ),
     "schedule": (
-        lambda c, i: Q.schedule_run(c, run_id=claimed(c)[0]["run_id"], run_at="2100-01-01"),
+        lambda c, i: [
+            Q.schedule_run(c, run_id=run["run_id"], run_at="2100-01-01", claim_token=run["token"])
+            for run in [held(c)]
+        ],
         {"schedule_run"},
     ),
     "heartbeat": (
-        lambda c, i: Q.extend_claim(c, run_id=claimed(c)[0]["run_id"], extend_by=60),
+        lambda c, i: [
+            Q.extend_claim(c, run_id=run["run_id"], extend_by=60, claim_token=run["token"])
+            for run in [held(c)]
+        ],
         {"extend_claim"},
     ),
     "checkpoint": (
@@ -308,8 +334,9 @@ SCAN_CASES: dict[str, tuple[Callable[[Any, dict], Any], set[str]]] = {
                 state="{}",
                 owner_run=run["run_id"],
                 extend_claim_by=60,
+                claim_token=run["token"],
             )
-            for run in claimed(c, 1)
+            for run in [held(c)]
         ],
         {"put_checkpoint"},
     ),

@@ -21,7 +21,11 @@ TAG = ["checkpoints"]
 @response_schema(response_schema_of(records.CheckpointSaved), 200)
 @response_schema(schemas.ErrorSchema, 404, description="task or run not found")
 @response_schema(
-    schemas.ErrorSchema, 409, description="owner_run is not a run of this task holding a claim"
+    schemas.ErrorSchema,
+    409,
+    description=(
+        "owner_run is not a run of this task holding a claim (under claim_token, when given)"
+    ),
 )
 async def put_checkpoint(request: web.Request) -> web.Response:
     saved = await request.app[STORE].put_checkpoint(

@@ -20,7 +20,10 @@ from durable_queue.api.validation import BODY, PATH, QUERY
 from durable_queue.jsonvalue import JSON_NULL
 
 TAG = ["runs"]
-CONFLICT = "the run does not hold a claim (finished, expired, canceled or not claimed)"
+CONFLICT = (
+    "the run does not hold a claim (finished, expired, canceled or not claimed), or "
+    "claim_token was given and is not the run's current one"
+)
 
 
 @docs(tags=TAG, summary="List runs, newest first (cursor pagination)")
@@ -38,8 +41,11 @@ async def list_runs(request: web.Request) -> web.Response:
 @response_schema(schemas.ErrorSchema, 404)
 @response_schema(schemas.ErrorSchema, 409, description=CONFLICT)
 async def complete_run(request: web.Request) -> web.Response:
-    store = request.app[STORE]
-    return json_response(await store.complete_run(request[PATH]["run_id"], request[BODY].result))
+    body: records.RunResult = request[BODY]
+    completed = await request.app[STORE].complete_run(
+        request[PATH]["run_id"], body.result, claim_token=body.claim_token
+    )
+    return json_response(completed)
 
 
 @docs(
@@ -47,14 +53,15 @@ async def complete_run(request: web.Request) -> web.Response:
     summary="Complete 1 to 1,000 claimed runs, each fenced on its own",
     description=(
         "Answered in input order: `completed`, or `conflict` / `not_found` with an `error` "
-        "(that item changed nothing). The runs that may complete are completed together."
+        "(that item changed nothing). An item with a `claim_token` that is not its run's "
+        "current one is a `conflict`. The runs that may complete are completed together."
     ),
 )
 @request_schema(schemas.CompleteRunsSchema)
 @response_schema(response_schema_of(records.RunCompletionResults), 200)
 async def complete_runs(request: web.Request) -> web.Response:
     batch: records.RunsToComplete = request[BODY]
-    outcomes = await request.app[STORE].complete_runs(batch.pairs())
+    outcomes = await request.app[STORE].complete_runs(batch.items())
     return json_response(records.RunCompletionResults.of(outcomes))
 
 
@@ -65,8 +72,11 @@ async def complete_runs(request: web.Request) -> web.Response:
 @response_schema(schemas.ErrorSchema, 404)
 @response_schema(schemas.ErrorSchema, 409, description=CONFLICT)
 async def fail_run(request: web.Request) -> web.Response:
-    store = request.app[STORE]
-    return json_response(await store.fail_run(request[PATH]["run_id"], request[BODY].error))
+    body: records.RunFailure = request[BODY]
+    failed = await request.app[STORE].fail_run(
+        request[PATH]["run_id"], body.error, claim_token=body.claim_token
+    )
+    return json_response(failed)
 
 
 @docs(tags=TAG, summary="Move a pending run, or release a claimed run until run_at")
@@ -74,10 +84,20 @@ async def fail_run(request: web.Request) -> web.Response:
 @request_schema(schemas.ScheduleRunSchema)
 @response_schema(response_schema_of(records.RunScheduled), 200)
 @response_schema(schemas.ErrorSchema, 404)
-@response_schema(schemas.ErrorSchema, 409, description="the run is sleeping or finished")
+@response_schema(
+    schemas.ErrorSchema,
+    409,
+    description=(
+        "the run is sleeping or finished, or claim_token was given and the run is not "
+        "claimed under it"
+    ),
+)
 async def schedule_run(request: web.Request) -> web.Response:
-    store = request.app[STORE]
-    return json_response(await store.schedule_run(request[PATH]["run_id"], request[BODY].run_at))
+    body: records.RunSchedule = request[BODY]
+    scheduled = await request.app[STORE].schedule_run(
+        request[PATH]["run_id"], body.run_at, claim_token=body.claim_token
+    )
+    return json_response(scheduled)
 
 
 @docs(
@@ -120,5 +140,8 @@ async def wait_for_event(request: web.Request) -> web.Response:
 @response_schema(schemas.ErrorSchema, 404)
 @response_schema(schemas.ErrorSchema, 409, description=CONFLICT)
 async def heartbeat(request: web.Request) -> web.Response:
-    store = request.app[STORE]
-    return json_response(await store.heartbeat(request[PATH]["run_id"], request[BODY].extend_by))
+    body: records.ClaimExtension = request[BODY]
+    extended = await request.app[STORE].heartbeat(
+        request[PATH]["run_id"], body.extend_by, claim_token=body.claim_token
+    )
+    return json_response(extended)

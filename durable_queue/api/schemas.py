@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from marshmallow import EXCLUDE, Schema, post_load
+from marshmallow import EXCLUDE, Schema, fields, post_load
 
 from durable_queue.api.response_schemas import response_schema_of
 from durable_queue.api.wire_fields import (
@@ -183,6 +183,19 @@ class ListTasksQuerySchema(Input):
 # -- runs ---------------------------------------------------------------------
 
 
+def ClaimToken() -> fields.String:
+    """The optional `claim_token` of every holder call (docs/lifecycle.md, "The fence")."""
+    return Text(
+        allow_none=True,
+        metadata={
+            "description": (
+                "the claim_token of the claim this call acts under; when given and not the "
+                "run's current one, 409 and nothing changes. Absent: the run must be claimed"
+            )
+        },
+    )
+
+
 class ListRunsQuerySchema(Input):
     task_id = Uuid()
     status = OneOf(RUN_STATUSES)
@@ -193,12 +206,14 @@ class ListRunsQuerySchema(Input):
 class CompleteRunSchema(Input):
     loads_into = RunResult
     result = JsonValue()
+    claim_token = ClaimToken()
 
 
 class RunCompletionSchema(Input):
     loads_into = RunToComplete
     run_id = Uuid(required=True)
     result = JsonValue()
+    claim_token = ClaimToken()
 
 
 class CompleteRunsSchema(Input):
@@ -213,11 +228,13 @@ class CompleteRunsSchema(Input):
 class FailRunSchema(Input):
     loads_into = RunFailure
     error = Text(required=True)
+    claim_token = ClaimToken()
 
 
 class ScheduleRunSchema(Input):
     loads_into = RunSchedule
     run_at = Timestamp(required=True)
+    claim_token = ClaimToken()
 
 
 class WaitForEventSchema(Input):
@@ -226,11 +243,13 @@ class WaitForEventSchema(Input):
     timeout_seconds = Int(1, required=True)
     task_id = Uuid(required=True)
     step_name = Text(required=True)
+    claim_token = ClaimToken()
 
 
 class HeartbeatSchema(Input):
     loads_into = ClaimExtension
     extend_by = Int(1, required=True, metadata={"description": "seconds from now"})
+    claim_token = ClaimToken()
 
 
 # -- checkpoints --------------------------------------------------------------
@@ -241,6 +260,7 @@ class PutCheckpointSchema(Input):
     state = JsonValue(required=True)
     owner_run = Uuid(required=True)
     extend_claim_by = Int(1, allow_none=True)
+    claim_token = ClaimToken()
 
 
 # -- events -------------------------------------------------------------------

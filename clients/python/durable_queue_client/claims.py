@@ -1,34 +1,20 @@
 """The calls a worker makes on the runs it holds, each carrying the run's `claim_token`.
 
-A server that hands out claim tokens (API.md, "Claim tokens") puts one in every claimed
-task; a holder sends it back on complete, fail, schedule, wait-for-event, heartbeat and
-checkpoint writes, and gets 409 when it is no longer the current one. `DurableClient`'s
-models do not carry the field yet (the server's OpenAPI document does not declare it),
-so these calls build their bodies from the same request records plus the token, through
-the client's transport. A server without tokens ignores the missing field.
+The server puts a new claim token in every claimed task; a holder sends it back on
+complete, fail, schedule, wait-for-event, heartbeat and checkpoint writes, and gets
+`Conflict` once that claim has ended, also when the run itself (same id) was claimed
+again after a sleep or a release. A server without tokens hands out none; the calls
+then go without one and are fenced on the run id alone.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
 
 import attrs
 
-from durable_queue_client.client import DurableClient, _segment
-from durable_queue_client.convert import to_dict
-from durable_queue_client.models import (
-    ClaimedTask,
-    ClaimTasksRequest,
-    CompleteRunRequest,
-    FailRunRequest,
-    HeartbeatRequest,
-    JSONValue,
-    ScheduleRunRequest,
-    SetCheckpointRequest,
-    WaitForEventRequest,
-    WaitForEventResult,
-)
+from durable_queue_client.client import DurableClient
+from durable_queue_client.models import ClaimedTask, FailedRun, JSONValue, WaitForEventResult
 
 
 @attrs.frozen
@@ -48,19 +34,10 @@ async def claim(
     long_poll_seconds: int | None,
 ) -> list[Claim]:
     """POST /queues/{queue}/tasks/claim, keeping each task's `claim_token`."""
-    request = ClaimTasksRequest(
-        limit=limit, claim_timeout=claim_timeout, long_poll_seconds=long_poll_seconds
+    tasks = await client.claim_tasks(
+        queue, limit=limit, claim_timeout=claim_timeout, long_poll_seconds=long_poll_seconds
     )
-    total = client.timeout + long_poll_seconds if long_poll_seconds else None
-    _, data = await client._request(
-        "POST", f"/queues/{_segment(queue)}/tasks/claim", body=request, total_timeout=total
-    )
-    raw = client._field(data, "tasks")
-    tasks = client._structure(raw, list[ClaimedTask])
-    return [
-        Claim(task, item.get("claim_token") if isinstance(item, dict) else None)
-        for task, item in zip(tasks, raw, strict=True)
-    ]
+    return [Claim(task, task.claim_token) for task in tasks]
 
 
 class HeldRun:
@@ -71,52 +48,42 @@ class HeldRun:
         self.task = task
         self.token = token
 
-    def _body(self, request: Any) -> Any:
-        body = to_dict(request)
-        if self.token is not None:
-            body["claim_token"] = self.token
-        return body
-
-    async def _post(self, action: str, request: Any, ok: tuple[int, ...] = (200,)) -> Any:
-        _, data = await self.client._request(
-            "POST", f"/runs/{_segment(self.task.run_id)}/{action}", body=self._body(request), ok=ok
-        )
-        return data
-
     async def complete(self, result: JSONValue) -> None:
-        await self._post("complete", CompleteRunRequest(result=result))
+        await self.client.complete_run(self.task.run_id, result, claim_token=self.token)
 
-    async def fail(self, error: str) -> dict[str, Any]:
+    async def fail(self, error: str) -> FailedRun:
         """The server's answer: `next_run_id`/`next_attempt_at` when a retry was scheduled."""
-        answer = await self._post("fail", FailRunRequest(error=error))
-        return dict(answer) if isinstance(answer, dict) else {}
+        return await self.client.fail_run(self.task.run_id, error, claim_token=self.token)
 
     async def schedule(self, run_at: dt.datetime) -> None:
         """Release the claim; the same run is claimable again at `run_at`."""
-        await self._post("schedule", ScheduleRunRequest(run_at=run_at))
+        await self.client.schedule_run(self.task.run_id, run_at, claim_token=self.token)
 
     async def heartbeat(self, extend_by: int) -> None:
-        await self._post("heartbeat", HeartbeatRequest(extend_by=extend_by))
+        await self.client.heartbeat(self.task.run_id, extend_by, claim_token=self.token)
 
     async def wait_for_event(
         self, event_name: str, step_name: str, timeout_seconds: int
     ) -> WaitForEventResult:
         """200 resolved or 202 sleeping; raises `WaitTimeout` on 408."""
-        request = WaitForEventRequest(
-            event_name=event_name,
-            timeout_seconds=timeout_seconds,
+        return await self.client.wait_for_event(
+            self.task.run_id,
             task_id=self.task.task_id,
+            event_name=event_name,
             step_name=step_name,
+            timeout_seconds=timeout_seconds,
+            claim_token=self.token,
         )
-        data = await self._post("wait-for-event", request, ok=(200, 202))
-        return self.client._structure(data, WaitForEventResult)
 
     async def checkpoint(self, step_name: str, state: JSONValue, extend_claim_by: int) -> None:
-        request = SetCheckpointRequest(
-            state=state, owner_run=self.task.run_id, extend_claim_by=extend_claim_by
+        await self.client.set_checkpoint(
+            self.task.task_id,
+            step_name,
+            state,
+            owner_run=self.task.run_id,
+            extend_claim_by=extend_claim_by,
+            claim_token=self.token,
         )
-        path = f"/tasks/{_segment(self.task.task_id)}/checkpoints/{_segment(step_name)}"
-        await self.client._request("PUT", path, body=self._body(request))
 
     async def checkpoints(self) -> dict[str, JSONValue]:
         """Every checkpoint of the task, by step name."""

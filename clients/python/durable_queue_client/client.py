@@ -462,35 +462,42 @@ class DurableClient:
         query = {"task_id": task_id, "status": status}
         return self._iter("/runs", RunPage, query, page_size, lambda page: page.runs)
 
-    async def complete_run(self, run_id: str, result: JSONValue = None) -> CompletedRun:
-        """POST /runs/{run_id}/complete, with `result` when given (not None)."""
-        _, data = await self._request(
-            "POST", f"/runs/{_segment(run_id)}/complete", body=CompleteRunRequest(result=result)
-        )
+    async def complete_run(
+        self, run_id: str, result: JSONValue = None, *, claim_token: str | None = None
+    ) -> CompletedRun:
+        """POST /runs/{run_id}/complete, with `result` when given (not None). With
+        `claim_token` (the claimed task's), `Conflict` unless the run is still held under
+        that claim; so for every call that acts on a claimed run."""
+        request = CompleteRunRequest(result=result, claim_token=claim_token)
+        _, data = await self._request("POST", f"/runs/{_segment(run_id)}/complete", body=request)
         return self._structure(data, CompletedRun)
 
     async def complete_runs(self, runs: Sequence[RunCompletion]) -> list[RunCompletionResult]:
         """POST /runs/complete: 1 to 1,000 runs, each fenced on its own; results in input
         order, "completed" or "conflict"/"not_found" with an error (that item changed
-        nothing). Sent once (a repeat would report the completed runs as conflicts)."""
+        nothing; an item whose `claim_token` is not its run's current one is a conflict).
+        Sent once (a repeat would report the completed runs as conflicts)."""
         _, data = await self._request(
             "POST", "/runs/complete", body=CompleteRunsRequest(runs=list(runs))
         )
         return self._structure(self._field(data, "runs"), list[RunCompletionResult])
 
-    async def fail_run(self, run_id: str, error: str) -> FailedRun:
+    async def fail_run(
+        self, run_id: str, error: str, *, claim_token: str | None = None
+    ) -> FailedRun:
         """POST /runs/{run_id}/fail; `next_run_id` is set when a retry was scheduled."""
-        _, data = await self._request(
-            "POST", f"/runs/{_segment(run_id)}/fail", body=FailRunRequest(error=error)
-        )
+        request = FailRunRequest(error=error, claim_token=claim_token)
+        _, data = await self._request("POST", f"/runs/{_segment(run_id)}/fail", body=request)
         return self._structure(data, FailedRun)
 
-    async def schedule_run(self, run_id: str, run_at: dt.datetime) -> ScheduledRun:
+    async def schedule_run(
+        self, run_id: str, run_at: dt.datetime, *, claim_token: str | None = None
+    ) -> ScheduledRun:
         """POST /runs/{run_id}/schedule: move a pending run, or release a claimed one,
-        until `run_at` (an aware datetime)."""
-        _, data = await self._request(
-            "POST", f"/runs/{_segment(run_id)}/schedule", body=ScheduleRunRequest(run_at=run_at)
-        )
+        until `run_at` (an aware datetime). With `claim_token`, only a release of that
+        claim (a pending run is then a `Conflict`)."""
+        request = ScheduleRunRequest(run_at=run_at, claim_token=claim_token)
+        _, data = await self._request("POST", f"/runs/{_segment(run_id)}/schedule", body=request)
         return self._structure(data, ScheduledRun)
 
     async def wait_for_event(
@@ -501,26 +508,31 @@ class DurableClient:
         event_name: str,
         step_name: str,
         timeout_seconds: int,
+        claim_token: str | None = None,
     ) -> WaitForEventResult:
         """POST /runs/{run_id}/wait-for-event: status "resolved" (200, with the payload)
-        or "sleeping" (202); raises `WaitTimeout` on 408."""
+        or "sleeping" (202: the claim ends, a later claim brings a new token); raises
+        `WaitTimeout` on 408."""
         request = WaitForEventRequest(
             event_name=event_name,
             timeout_seconds=timeout_seconds,
             task_id=task_id,
             step_name=step_name,
+            claim_token=claim_token,
         )
         _, data = await self._request(
             "POST", f"/runs/{_segment(run_id)}/wait-for-event", body=request, ok=(200, 202)
         )
         return self._structure(data, WaitForEventResult)
 
-    async def heartbeat(self, run_id: str, extend_by: int) -> Heartbeat:
+    async def heartbeat(
+        self, run_id: str, extend_by: int, *, claim_token: str | None = None
+    ) -> Heartbeat:
         """POST /runs/{run_id}/heartbeat: extend the live claim by `extend_by` seconds."""
         _, data = await self._request(
             "POST",
             f"/runs/{_segment(run_id)}/heartbeat",
-            body=HeartbeatRequest(extend_by=extend_by),
+            body=HeartbeatRequest(extend_by=extend_by, claim_token=claim_token),
         )
         return self._structure(data, Heartbeat)
 
@@ -534,11 +546,16 @@ class DurableClient:
         *,
         owner_run: str,
         extend_claim_by: int | None = None,
+        claim_token: str | None = None,
     ) -> CheckpointSaved:
         """PUT /tasks/{task_id}/checkpoints/{step_name}; `state` None is stored as null.
-        `owner_run` must hold the task's live claim (else `Conflict`)."""
+        `owner_run` must hold the task's live claim (under `claim_token` when given), else
+        `Conflict`."""
         request = SetCheckpointRequest(
-            state=state, owner_run=owner_run, extend_claim_by=extend_claim_by
+            state=state,
+            owner_run=owner_run,
+            extend_claim_by=extend_claim_by,
+            claim_token=claim_token,
         )
         _, data = await self._request(
             "PUT",

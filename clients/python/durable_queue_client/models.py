@@ -139,6 +139,9 @@ class ClaimedTask:
     max_attempts: int
     claim_expires_at: dt.datetime | None = _opt()
     workflow_run_id: str | None = _opt()
+    claim_token: str | None = _opt()
+    """This claim's token: pass it back (`claim_token=`) on the calls that act on the run,
+    so they answer `Conflict` once this claim has ended. None from a server without them."""
 
 
 @attrs.frozen(kw_only=True)
@@ -209,6 +212,7 @@ class RunPage:
 @attrs.frozen(kw_only=True)
 class CompleteRunRequest:
     result: JSONValue = _opt()
+    claim_token: str | None = _opt()
 
 
 @attrs.frozen(kw_only=True)
@@ -244,6 +248,7 @@ class RunCompletionResult:
 @attrs.frozen(kw_only=True)
 class FailRunRequest:
     error: str
+    claim_token: str | None = _opt()
 
 
 @attrs.frozen(kw_only=True)
@@ -258,6 +263,7 @@ class FailedRun:
 @attrs.frozen(kw_only=True)
 class ScheduleRunRequest:
     run_at: dt.datetime
+    claim_token: str | None = _opt()
 
 
 @attrs.frozen(kw_only=True)
@@ -272,6 +278,7 @@ class WaitForEventRequest:
     timeout_seconds: int
     task_id: str
     step_name: str
+    claim_token: str | None = _opt()
 
 
 @attrs.frozen(kw_only=True)
@@ -287,6 +294,7 @@ class WaitForEventResult:
 @attrs.frozen(kw_only=True)
 class HeartbeatRequest:
     extend_by: int
+    claim_token: str | None = _opt()
 
 
 @attrs.frozen(kw_only=True)
@@ -303,6 +311,7 @@ class SetCheckpointRequest:
     state: JSONValue = _nullable()
     owner_run: str
     extend_claim_by: int | None = _opt()
+    claim_token: str | None = _opt()
 
 
 @attrs.frozen(kw_only=True)

@@ -54,7 +54,7 @@ from durable_queue_client.errors import (
     Unavailable,
     WaitTimeout,
 )
-from durable_queue_client.models import JSONValue, TaskDetail
+from durable_queue_client.models import FailedRun, JSONValue, TaskDetail
 
 __all__ = [
     "ClaimLost",
@@ -497,14 +497,14 @@ class Worker:
             log.exception("on_error hook raised (ignored)")
 
     async def _fail(self, held: HeldRun, exc: BaseException, note: Callable[..., None]) -> None:
-        answer: dict[str, Any] = {}
+        answers: list[FailedRun] = []
 
         async def fail() -> None:
-            answer.update(await held.fail(describe_error(exc)))
+            answers.append(await held.fail(describe_error(exc)))
 
         if not await self._report(held, fail, note):
             return
-        retry_at = answer.get("next_attempt_at")
+        retry_at = answers[0].next_attempt_at if answers else None
         error = f"{type(exc).__name__}: {exc}"
         if retry_at:
             note(
