@@ -1,24 +1,20 @@
 """The maintenance loop: claim expiry, timeouts, wait timeouts, retention, queue
 deletions left half done, and folding the per-queue count deltas.
 
-Every instance runs the loop, but only the one holding a session-level
-PostgreSQL advisory lock sweeps; the lock is held on a dedicated connection,
-so when that instance dies its lock goes with it and another instance takes
-over at its next interval. Each job runs in bounded batches, one transaction
+Every instance runs the loop, but only the one holding the sweeper's advisory
+lock sweeps (`durable_queue.elected`). Each job runs in bounded batches, one transaction
 (one statement) per batch, with SKIP LOCKED so it never waits on a worker.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 
 import aiopg
 import attrs
 
-from durable_queue.db import connection, domain_errors, queries
-from durable_queue.errors import Unavailable
+from durable_queue.db import connection, queries
+from durable_queue.elected import ElectedLoop
 from durable_queue.store import Store
 
 log = logging.getLogger("durable_queue.maintenance")
@@ -40,8 +36,13 @@ class SweepReport:
     deleted_queues: int = 0
 
 
-class Maintenance:
+class Maintenance(ElectedLoop):
     """The sweeper of one server process."""
+
+    job = "maintenance"
+    role = "sweeper"
+    application_name = MAINTENANCE_APPLICATION_NAME
+    log = log
 
     def __init__(
         self,
@@ -52,14 +53,10 @@ class Maintenance:
         max_claim_expiries: int,
         batch_size: int = 500,
     ) -> None:
+        super().__init__(dsn, interval=interval)
         self.pool = pool
-        self.dsn = dsn
-        self.interval = interval
         self.max_claim_expiries = max_claim_expiries
         self.batch_size = batch_size
-        self.active = False  # whether this process holds the sweeper lock
-        self._lock_conn: aiopg.Connection | None = None
-        self._stopping = asyncio.Event()
 
     async def sweep_once(self) -> SweepReport:
         """Run every job once, in bounded batches (callable directly, e.g. from tests)."""
@@ -102,56 +99,8 @@ class Maintenance:
                 break
         return total
 
-    async def run(self) -> None:
-        """Until `stop()`: hold (or try to take) the sweeper lock, sweep, wait one interval.
+    async def try_lock(self, conn: aiopg.Connection) -> bool:
+        return bool(await queries.try_lock_sweeper(conn))
 
-        Stopping lets the current pass finish instead of cancelling it, so no
-        pooled connection is abandoned mid-query.
-        """
-        while not self._stopping.is_set():
-            try:
-                with domain_errors():
-                    if await self._hold_lock():
-                        await self.sweep_once()
-            except Unavailable as exc:
-                reason = str(exc.__cause__ or exc).strip()[:200]
-                log.warning("maintenance: database unavailable", extra={"reason": reason})
-                await self._drop_lock(lost=True)
-            except Exception:
-                log.exception("maintenance pass failed")
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(self.interval):
-                    await self._stopping.wait()
-        await self._drop_lock(lost=False)
-
-    def stop(self) -> None:
-        """Ask `run()` to return after the current pass."""
-        self._stopping.set()
-
-    async def _hold_lock(self) -> bool:
-        """Whether this process is the sweeper; checks the lock connection is still alive."""
-        if self._lock_conn is None or self._lock_conn.closed:
-            self.active = False
-            self._lock_conn = await aiopg.connect(
-                self.dsn, timeout=10.0, application_name=MAINTENANCE_APPLICATION_NAME
-            )
-        if self.active:
-            await queries.ping(self._lock_conn)  # a dead connection means the lock is gone
-        else:
-            self.active = bool(await queries.try_lock_sweeper(self._lock_conn))
-            if self.active:
-                log.info("maintenance: this instance is now the sweeper")
-        return self.active
-
-    async def _drop_lock(self, *, lost: bool) -> None:
-        """Close the lock connection (the lock goes with it): `lost` when the database
-        took it away, else a clean release at stop."""
-        if self.active and lost:
-            log.warning("maintenance: lost the sweeper lock")
-        elif self.active:
-            log.info("maintenance: released the sweeper lock")
-        self.active = False
-        if self._lock_conn is not None:
-            with contextlib.suppress(Exception):
-                self._lock_conn.close()
-            self._lock_conn = None
+    async def one_pass(self) -> SweepReport:
+        return await self.sweep_once()

@@ -15,14 +15,16 @@ async def redirect_to_docs(request: web.Request) -> web.StreamResponse:
     raise web.HTTPFound(DOCS_URL)
 
 
-# Path under /api/v1 → method → handler.
-API_ROUTES = {
+# Path under /api/v1 → method → handler, by resource.
+QUEUE_ROUTES = {
     "/queues": {"GET": queues.list_queues, "POST": queues.create_queue},
     "/queues/{queue_name}": {"DELETE": queues.delete_queue},
     "/queues/{queue_name}/stats": {"GET": queues.queue_stats},
     "/queues/{queue_name}/tasks": {"POST": tasks.create_task},
     "/queues/{queue_name}/tasks/batch": {"POST": tasks.create_tasks},
     "/queues/{queue_name}/tasks/claim": {"POST": tasks.claim_tasks},
+}
+TASK_ROUTES = {
     "/tasks": {"GET": tasks.list_tasks},
     "/tasks/{task_id}": {"GET": tasks.get_task},
     "/tasks/{task_id}/cancel": {"POST": tasks.cancel_task},
@@ -31,6 +33,8 @@ API_ROUTES = {
         "PUT": checkpoints.put_checkpoint,
         "GET": checkpoints.get_checkpoint,
     },
+}
+RUN_ROUTES = {
     "/runs": {"GET": runs.list_runs},
     "/runs/complete": {"POST": runs.complete_runs},
     "/runs/{run_id}/complete": {"POST": runs.complete_run},
@@ -38,6 +42,8 @@ API_ROUTES = {
     "/runs/{run_id}/schedule": {"POST": runs.schedule_run},
     "/runs/{run_id}/wait-for-event": {"POST": runs.wait_for_event},
     "/runs/{run_id}/heartbeat": {"POST": runs.heartbeat},
+}
+EVENT_AND_WORKFLOW_ROUTES = {
     "/events": {"POST": events.emit_event},
     "/workflow-runs": {
         "POST": workflow_runs.create_workflow_run,
@@ -48,6 +54,7 @@ API_ROUTES = {
         "PATCH": workflow_runs.update_workflow_run,
     },
 }
+API_ROUTES = {**QUEUE_ROUTES, **TASK_ROUTES, **RUN_ROUTES, **EVENT_AND_WORKFLOW_ROUTES}
 OTHER_ROUTES = {
     "/": {"GET": redirect_to_docs},
     "/healthz": {"GET": health.healthz},

@@ -1,0 +1,99 @@
+"""A periodic job that one server process among many runs, elected by an advisory lock.
+
+Every process runs the loop, but only the holder of a session-level PostgreSQL
+advisory lock does the work. The lock lives on a connection of its own, so when
+its process dies the lock goes with it and another process takes over at its
+next interval. Maintenance (the sweeper) and the monitoring history sampler
+are such jobs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import ClassVar
+
+import aiopg
+
+from durable_queue.db import domain_errors, queries
+from durable_queue.errors import Unavailable
+
+
+class ElectedLoop:
+    """Hold (or try to take) the lock, do one pass if held, wait one interval; until `stop()`.
+
+    A subclass names its `job` (in log lines, "maintenance"), the `role` of the
+    elected process ("sweeper"), the `application_name` of its lock connection,
+    and defines `try_lock` and `one_pass`. Stopping lets the current pass finish
+    instead of cancelling it, so no pooled connection is abandoned mid-query.
+    """
+
+    job: ClassVar[str]
+    role: ClassVar[str]
+    application_name: ClassVar[str]
+    log: ClassVar[logging.Logger]
+
+    def __init__(self, dsn: str, *, interval: float) -> None:
+        self.dsn = dsn
+        self.interval = interval
+        self.active = False  # whether this process holds the lock
+        self._lock_conn: aiopg.Connection | None = None
+        self._stopping = asyncio.Event()
+
+    async def try_lock(self, conn: aiopg.Connection) -> bool:
+        """Take the job's advisory lock on `conn` if it is free; whether it was taken."""
+        raise NotImplementedError
+
+    async def one_pass(self) -> object:
+        """The job's work, done while this process holds the lock."""
+        raise NotImplementedError
+
+    async def run(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                with domain_errors():
+                    if await self._hold_lock():
+                        await self.one_pass()
+            except Unavailable as exc:
+                reason = str(exc.__cause__ or exc).strip()[:200]
+                self.log.warning(f"{self.job}: database unavailable", extra={"reason": reason})
+                self._drop_lock(lost=True)
+            except Exception:
+                self.log.exception(f"{self.job} pass failed")
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self.interval):
+                    await self._stopping.wait()
+        self._drop_lock(lost=False)
+
+    def stop(self) -> None:
+        """Ask `run()` to return after the current pass."""
+        self._stopping.set()
+
+    async def _hold_lock(self) -> bool:
+        """Whether this process is the elected one; checks the lock connection is alive."""
+        if self._lock_conn is None or self._lock_conn.closed:
+            self.active = False
+            self._lock_conn = await aiopg.connect(
+                self.dsn, timeout=10.0, application_name=self.application_name
+            )
+        if self.active:
+            await queries.ping(self._lock_conn)  # a dead connection means the lock is gone
+        else:
+            self.active = bool(await self.try_lock(self._lock_conn))
+            if self.active:
+                self.log.info(f"{self.job}: this instance is now the {self.role}")
+        return self.active
+
+    def _drop_lock(self, *, lost: bool) -> None:
+        """Close the lock connection (the lock goes with it): `lost` when the database
+        took it away, else a clean release at stop."""
+        if self.active:
+            verb = "lost" if lost else "released"
+            log_line = self.log.warning if lost else self.log.info
+            log_line(f"{self.job}: {verb} the {self.role} lock")
+        self.active = False
+        if self._lock_conn is not None:
+            with contextlib.suppress(Exception):
+                self._lock_conn.close()
+            self._lock_conn = None
