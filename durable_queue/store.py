@@ -463,8 +463,12 @@ class Store:
             raise NotFound(f"run {owner_run} not found")
         if outcome == "not_of_task":
             raise Conflict(f"run {owner_run} is not a run of task {task_id}")
-        if outcome == "conflict":
+        if outcome == "conflict" and claim_token is None:
             raise Conflict(f"run {owner_run} is {row['status']}: it does not hold a claim")
+        if outcome == "conflict":
+            raise Conflict(
+                _not_claimed_message(owner_run, row["status"], "write a checkpoint", claim_token)
+            )
         if outcome == "stale_token":
             raise Conflict(_stale_token_message(owner_run, "write a checkpoint"))
         return CheckpointSaved(task_id, step_name, row["updated_at"])
