@@ -576,6 +576,13 @@ async def runs_list(state: State, task: str | None, status: str | None, paging: 
     )
 
 
+CLAIM_TOKEN_HELP = (
+    "The claim_token the claim answered (tasks claim): the call is refused (409) once that "
+    "claim has ended, even if the run was claimed again."
+)
+claim_token_option = click.option("--claim-token", help=CLAIM_TOKEN_HELP)
+
+
 @runs.command(
     "complete",
     help=doc(
@@ -584,9 +591,12 @@ async def runs_list(state: State, task: str | None, status: str | None, paging: 
 )
 @click.argument("run_id")
 @click.option("--result", type=JSON, help="Result as JSON.")
+@claim_token_option
 @click.pass_obj
-async def runs_complete(state: State, run_id: str, result: JSONArg | None) -> None:
-    await call(state, lambda c: c.complete_run(run_id, json_value(result)))
+async def runs_complete(
+    state: State, run_id: str, result: JSONArg | None, claim_token: str | None
+) -> None:
+    await call(state, lambda c: c.complete_run(run_id, json_value(result), claim_token=claim_token))
 
 
 @runs.command(
@@ -598,9 +608,10 @@ async def runs_complete(state: State, run_id: str, result: JSONArg | None) -> No
 )
 @click.argument("run_id")
 @click.option("--error", required=True, help="Why the run failed.")
+@claim_token_option
 @click.pass_obj
-async def runs_fail(state: State, run_id: str, error: str) -> None:
-    await call(state, lambda c: c.fail_run(run_id, error))
+async def runs_fail(state: State, run_id: str, error: str, claim_token: str | None) -> None:
+    await call(state, lambda c: c.fail_run(run_id, error, claim_token=claim_token))
 
 
 @runs.command(
@@ -613,14 +624,19 @@ async def runs_fail(state: State, run_id: str, error: str) -> None:
 @click.argument("run_id")
 @click.option("--at", "at", type=TIME, help="RFC 3339 time with a zone.")
 @click.option("--in", "in_seconds", type=click.FloatRange(min=0), help="Seconds from now.")
+@claim_token_option
 @click.pass_obj
 async def runs_schedule(
-    state: State, run_id: str, at: dt.datetime | None, in_seconds: float | None
+    state: State,
+    run_id: str,
+    at: dt.datetime | None,
+    in_seconds: float | None,
+    claim_token: str | None,
 ) -> None:
     if (at is None) == (in_seconds is None):
         raise click.UsageError("give exactly one of --at TIME or --in SECONDS")
     run_at = at or dt.datetime.now(dt.UTC) + dt.timedelta(seconds=in_seconds or 0)
-    await call(state, lambda c: c.schedule_run(run_id, run_at))
+    await call(state, lambda c: c.schedule_run(run_id, run_at, claim_token=claim_token))
 
 
 @runs.command(
@@ -631,9 +647,12 @@ async def runs_schedule(
 @click.option(
     "--extend-by", type=int, required=True, help="Seconds from now the claim stays yours."
 )
+@claim_token_option
 @click.pass_obj
-async def runs_heartbeat(state: State, run_id: str, extend_by: int) -> None:
-    await call(state, lambda c: c.heartbeat(run_id, extend_by))
+async def runs_heartbeat(
+    state: State, run_id: str, extend_by: int, claim_token: str | None
+) -> None:
+    await call(state, lambda c: c.heartbeat(run_id, extend_by, claim_token=claim_token))
 
 
 # -- events -----------------------------------------------------------------------------
@@ -689,6 +708,7 @@ async def checkpoints_get(state: State, task_id: str, step_name: str) -> None:
 @click.option("--state", "state_json", type=JSON, required=True, help="State as JSON.")
 @click.option("--owner-run", required=True, help="The run holding the task's claim.")
 @click.option("--extend-claim-by", type=int, help="Also extend the claim by S seconds.")
+@claim_token_option
 @click.pass_obj
 async def checkpoints_set(
     state: State,
@@ -697,6 +717,7 @@ async def checkpoints_set(
     state_json: JSONArg,
     owner_run: str,
     extend_claim_by: int | None,
+    claim_token: str | None,
 ) -> None:
     await call(
         state,
@@ -706,6 +727,7 @@ async def checkpoints_set(
             state_json.value,
             owner_run=owner_run,
             extend_claim_by=extend_claim_by,
+            claim_token=claim_token,
         ),
     )
 

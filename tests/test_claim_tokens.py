@@ -23,6 +23,7 @@ from durable_queue_client.models import RetryStrategy, RunCompletion
 from durable_queue.api.keys import MAINTENANCE
 from durable_queue.resources import resource_dir
 from tests.helpers import call, claim, error, eventually, make_queue, make_task
+from tests.test_cli import Ctl
 
 Q = aiosql.from_path(Path(__file__).with_name("claim_tokens.sql"), "aiopg")
 
@@ -401,3 +402,45 @@ async def test_migration_0006_rolls_back_and_applies_again(database_url: str) ->
         assert [
             (r["proname"], r["arguments"]) async for r in Q.holder_functions(conn)
         ] == with_tokens
+
+
+# -- durablectl ---------------------------------------------------------------------------
+
+
+async def test_durablectl_holder_commands_take_the_claim_token(
+    server_url: str, tmp_path: Path
+) -> None:
+    ctl = Ctl(
+        {
+            "DURABLE_SERVER": server_url,
+            "DURABLECTL_CONFIG": str(tmp_path / "config.json"),
+            "DURABLE_TOKEN": None,
+        }
+    )
+    await ctl.ok("queues", "create", "--name", "cli")
+    await ctl.ok("tasks", "create", "--queue", "cli", "--name", "job", "--max-attempts", "2")
+    [old] = (await ctl.ok("tasks", "claim", "--queue", "cli"))["tasks"]
+    token = old["claim_token"]
+    run, task = old["run_id"], old["task_id"]
+    await ctl.ok("runs", "heartbeat", run, "--extend-by", "60", "--claim-token", token)
+    await ctl.ok(
+        "checkpoints", "set", task, "s", "--state", "1", "--owner-run", run, "--claim-token", token
+    )
+    await ctl.ok("runs", "schedule", run, "--in", "0", "--claim-token", token)
+    [new] = (await ctl.ok("tasks", "claim", "--queue", "cli"))["tasks"]
+    assert (new["run_id"], new["claim_token"] != token) == (run, True)
+
+    stale = {
+        "complete": ("runs", "complete", run, "--result", "1"),
+        "fail": ("runs", "fail", run, "--error", "stale"),
+        "schedule": ("runs", "schedule", run, "--in", "60"),
+        "heartbeat": ("runs", "heartbeat", run, "--extend-by", "60"),
+        "checkpoint": ("checkpoints", "set", task, "s", "--state", "2", "--owner-run", run),
+    }
+    for action, args in stale.items():
+        result = await ctl(*args, "--claim-token", token)
+        assert result.exit_code == 1, action
+        assert result.stderr.startswith("error: 409 CONFLICT: "), (action, result.stderr)
+    assert (await ctl.ok("checkpoints", "get", task, "s"))["state"] == 1
+    done = await ctl.ok("runs", "complete", run, "--claim-token", new["claim_token"])
+    assert done["status"] == "completed"
