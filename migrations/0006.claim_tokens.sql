@@ -149,7 +149,8 @@ BEGIN
         SET status = 'completed', result = items.result, completed_at = now(),
             claim_expires_at = NULL, claim_token = NULL
         FROM items
-        WHERE r.id = items.run_id AND items.first AND dq_holds(r, items.claim_token) = 'ok'
+        WHERE r.id = items.run_id AND items.first AND r.status = 'claimed'
+          AND (items.claim_token IS NULL OR items.claim_token = CAST(r.claim_token AS text))
         RETURNING r.id, r.task_id, r.result
     ), done_tasks AS (
         UPDATE tasks t
@@ -161,7 +162,8 @@ BEGIN
     SELECT items.run_id,
            CASE WHEN r.id IS NULL THEN 'not_found'
                 WHEN items.first AND d.id IS NOT NULL THEN 'completed'
-                WHEN items.first THEN dq_holds(r, items.claim_token)
+                -- claimed before this statement and not completed by it: another token
+                WHEN items.first AND r.status = 'claimed' THEN 'stale_token'
                 ELSE 'conflict' END,
            CASE WHEN r.id IS NULL THEN NULL
                 WHEN EXISTS (SELECT 1 FROM done_runs d2 WHERE d2.id = items.run_id)

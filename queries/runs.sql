@@ -1,7 +1,7 @@
 -- name: claim_runs(queue_name, limit, claim_timeout)
 -- Claim up to limit due pending runs of a queue, oldest due first, with their task and a new claim token; one not_found row for an unknown queue (dq_claim).
 SELECT outcome, run_id, task_id, attempt, task_name, params, headers, retry_strategy,
-       max_attempts, claim_expires_at, workflow_run_id, claim_token
+       max_attempts, claim_expires_at, workflow_run_id, CAST(claim_token AS text) AS claim_token
 FROM dq_claim(:queue_name, :limit, :claim_timeout);
 
 -- name: complete_run(run_id, result, claim_token)^
