@@ -114,6 +114,7 @@ async def test_claimed_task_shape_with_every_field(client, queue):
         "retry_strategy",
         "max_attempts",
         "claim_expires_at",
+        "claim_token",
     }
     assert task["run_id"] == created["run_id"]
     assert task["task_id"] == created["task_id"]
@@ -136,6 +137,7 @@ async def test_claimed_task_omits_absent_optional_fields(client, queue):
         "task_name",
         "max_attempts",
         "claim_expires_at",
+        "claim_token",
     }
     assert task["max_attempts"] == 1
 

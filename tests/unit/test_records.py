@@ -19,6 +19,7 @@ def row(**extra: object) -> dict[str, object]:
         "task_name": "t",
         "max_attempts": 1,
         "claim_expires_at": NOW,
+        "claim_token": "a-claim-token",
         "column_the_record_does_not_declare": 1,
         **extra,
     }
