@@ -37,7 +37,6 @@ async def put_checkpoint(request: web.Request) -> web.Response:
 @docs(tags=TAG, summary="Read a step's stored state")
 @match_info_schema(schemas.CheckpointPathSchema)
 @response_schema(response_schema_of(records.Checkpoint), 200)
-@response_schema(schemas.ErrorSchema, 404)
 async def get_checkpoint(request: web.Request) -> web.Response:
     return json_response(await request.app[STORE].get_checkpoint(**request[PATH]))
 
@@ -45,7 +44,6 @@ async def get_checkpoint(request: web.Request) -> web.Response:
 @docs(tags=TAG, summary="Every checkpoint of a task")
 @match_info_schema(schemas.TaskPathSchema)
 @response_schema(response_schema_of(records.CheckpointList), 200)
-@response_schema(schemas.ErrorSchema, 404)
 async def list_checkpoints(request: web.Request) -> web.Response:
     entries = await request.app[STORE].list_checkpoints(request[PATH]["task_id"])
     return json_response(records.CheckpointList(entries))

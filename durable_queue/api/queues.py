@@ -46,7 +46,6 @@ async def create_queue(request: web.Request) -> web.Response:
 )
 @match_info_schema(schemas.QueuePathSchema)
 @querystring_schema(schemas.DeleteQueueQuerySchema)
-@response_schema(schemas.ErrorSchema, 404)
 @response_schema(schemas.ErrorSchema, 409)
 async def delete_queue(request: web.Request) -> web.Response:
     await request.app[STORE].delete_queue(request[PATH]["queue_name"], **request[QUERY])
@@ -56,6 +55,5 @@ async def delete_queue(request: web.Request) -> web.Response:
 @docs(tags=TAG, summary="Run and task counts of a queue, and its consumer lag")
 @match_info_schema(schemas.QueuePathSchema)
 @response_schema(response_schema_of(records.QueueStats), 200)
-@response_schema(schemas.ErrorSchema, 404)
 async def queue_stats(request: web.Request) -> web.Response:
     return json_response(await request.app[STORE].queue_stats(request[PATH]["queue_name"]))

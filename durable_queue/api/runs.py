@@ -24,6 +24,8 @@ CONFLICT = (
     "the run does not hold a claim (finished, expired, canceled or not claimed), or "
     "claim_token was given and is not the run's current one"
 )
+# The 409 of a holder call (complete, fail, heartbeat, wait-for-event).
+holder_conflict = response_schema(schemas.ErrorSchema, 409, description=CONFLICT)
 
 
 @docs(tags=TAG, summary="List runs, newest first (cursor pagination)")
@@ -38,8 +40,7 @@ async def list_runs(request: web.Request) -> web.Response:
 @match_info_schema(schemas.RunPathSchema)
 @request_schema(schemas.CompleteRunSchema)
 @response_schema(response_schema_of(records.RunCompleted), 200)
-@response_schema(schemas.ErrorSchema, 404)
-@response_schema(schemas.ErrorSchema, 409, description=CONFLICT)
+@holder_conflict
 async def complete_run(request: web.Request) -> web.Response:
     body: records.RunResult = request[BODY]
     completed = await request.app[STORE].complete_run(
@@ -69,8 +70,7 @@ async def complete_runs(request: web.Request) -> web.Response:
 @match_info_schema(schemas.RunPathSchema)
 @request_schema(schemas.FailRunSchema)
 @response_schema(response_schema_of(records.RunFailed), 200)
-@response_schema(schemas.ErrorSchema, 404)
-@response_schema(schemas.ErrorSchema, 409, description=CONFLICT)
+@holder_conflict
 async def fail_run(request: web.Request) -> web.Response:
     body: records.RunFailure = request[BODY]
     failed = await request.app[STORE].fail_run(
@@ -83,7 +83,6 @@ async def fail_run(request: web.Request) -> web.Response:
 @match_info_schema(schemas.RunPathSchema)
 @request_schema(schemas.ScheduleRunSchema)
 @response_schema(response_schema_of(records.RunScheduled), 200)
-@response_schema(schemas.ErrorSchema, 404)
 @response_schema(
     schemas.ErrorSchema,
     409,
@@ -115,8 +114,7 @@ async def schedule_run(request: web.Request) -> web.Response:
     description="the run sleeps until the event or the timeout",
 )
 @response_schema(response_schema_of(records.WaitTimedOut), 408, description="the wait timed out")
-@response_schema(schemas.ErrorSchema, 404)
-@response_schema(schemas.ErrorSchema, 409, description=CONFLICT)
+@holder_conflict
 async def wait_for_event(request: web.Request) -> web.Response:
     wait: records.EventWait = request[BODY]
     outcome = await request.app[STORE].wait_for_event(
@@ -137,8 +135,7 @@ async def wait_for_event(request: web.Request) -> web.Response:
 @match_info_schema(schemas.RunPathSchema)
 @request_schema(schemas.HeartbeatSchema)
 @response_schema(response_schema_of(records.ClaimExtended), 200)
-@response_schema(schemas.ErrorSchema, 404)
-@response_schema(schemas.ErrorSchema, 409, description=CONFLICT)
+@holder_conflict
 async def heartbeat(request: web.Request) -> web.Response:
     body: records.ClaimExtension = request[BODY]
     extended = await request.app[STORE].heartbeat(

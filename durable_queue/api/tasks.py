@@ -64,7 +64,6 @@ async def create_tasks(request: web.Request) -> web.Response:
 @match_info_schema(schemas.QueuePathSchema)
 @request_schema(schemas.ClaimSchema)
 @response_schema(response_schema_of(records.ClaimedTasks), 200)
-@response_schema(schemas.ErrorSchema, 404)
 async def claim_tasks(request: web.Request) -> web.Response:
     wanted: records.ClaimRequest = request[BODY]
     claimed = await long_poll.claim(
@@ -90,7 +89,6 @@ async def list_tasks(request: web.Request) -> web.Response:
 @docs(tags=TAG, summary="One task with its runs, result or error, and checkpoint step names")
 @match_info_schema(schemas.TaskPathSchema)
 @response_schema(response_schema_of(records.TaskDetail), 200)
-@response_schema(schemas.ErrorSchema, 404)
 async def get_task(request: web.Request) -> web.Response:
     return json_response(await request.app[STORE].get_task(request[PATH]["task_id"]))
 
@@ -98,7 +96,6 @@ async def get_task(request: web.Request) -> web.Response:
 @docs(tags=TAG, summary="Cancel a pending task; its holder's next call gets 409")
 @match_info_schema(schemas.TaskPathSchema)
 @response_schema(response_schema_of(records.TaskCanceled), 200)
-@response_schema(schemas.ErrorSchema, 404)
 @response_schema(schemas.ErrorSchema, 409, description="the task is already finished")
 async def cancel_task(request: web.Request) -> web.Response:
     return json_response(await request.app[STORE].cancel_task(request[PATH]["task_id"]))

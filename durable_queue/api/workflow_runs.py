@@ -33,7 +33,6 @@ async def create_workflow_run(request: web.Request) -> web.Response:
 @match_info_schema(schemas.WorkflowRunPathSchema)
 @request_schema(schemas.PatchWorkflowRunSchema)
 @response_schema(response_schema_of(records.WorkflowRunUpdated), 200)
-@response_schema(schemas.ErrorSchema, 404)
 async def update_workflow_run(request: web.Request) -> web.Response:
     store = request.app[STORE]
     updated = await store.update_workflow_run(request[PATH]["workflow_run_id"], request[BODY])
@@ -43,7 +42,6 @@ async def update_workflow_run(request: web.Request) -> web.Response:
 @docs(tags=TAG, summary="One workflow run with its tasks and task counts by status")
 @match_info_schema(schemas.WorkflowRunPathSchema)
 @response_schema(response_schema_of(records.WorkflowRunDetail), 200)
-@response_schema(schemas.ErrorSchema, 404)
 async def get_workflow_run(request: web.Request) -> web.Response:
     return json_response(await request.app[STORE].get_workflow_run(**request[PATH]))
 
