@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import logging
 from collections.abc import AsyncIterator
 
 from aiohttp import web
@@ -22,8 +20,6 @@ from durable_queue.maintenance import Maintenance
 from durable_queue.monitoring import http_metrics_middleware, setup_monitoring
 from durable_queue.store import Store
 from durable_queue.waiters import Waiters
-
-log = logging.getLogger("durable_queue.app")
 
 
 def create_app(settings: Settings) -> web.Application:
@@ -82,15 +78,8 @@ def create_app(settings: Settings) -> web.Application:
             max_claim_expiries=settings.max_claim_expiries,
         )
         app[MAINTENANCE] = sweeper
-        task = asyncio.create_task(sweeper.run(), name="durable-queue-maintenance")
-        try:
+        async with sweeper.running():
             yield
-        finally:
-            sweeper.stop()
-            try:
-                await asyncio.wait_for(task, timeout=30)
-            except TimeoutError:
-                log.warning("maintenance pass did not finish in time; abandoned")
 
     app.cleanup_ctx.append(database)
     app.cleanup_ctx.append(listener)

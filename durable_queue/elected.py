@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import AsyncIterator
 from typing import ClassVar
 
 import aiopg
@@ -69,6 +70,20 @@ class ElectedLoop:
     def stop(self) -> None:
         """Ask `run()` to return after the current pass."""
         self._stopping.set()
+
+    @contextlib.asynccontextmanager
+    async def running(self, stop_timeout: float = 30.0) -> AsyncIterator[None]:
+        """`run()` in a task for the body's duration (an app's cleanup context); on exit,
+        stop and let the current pass finish, abandoning it after `stop_timeout` seconds."""
+        task = asyncio.create_task(self.run(), name=f"durable-queue-{self.job}")
+        try:
+            yield
+        finally:
+            self.stop()
+            try:
+                await asyncio.wait_for(task, timeout=stop_timeout)
+            except TimeoutError:
+                self.log.warning(f"{self.job} pass did not finish in time; abandoned")
 
     async def _hold_lock(self) -> bool:
         """Whether this process is the elected one; checks the lock connection is alive."""

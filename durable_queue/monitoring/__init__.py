@@ -7,8 +7,6 @@ pool it uses); `http_metrics_middleware` goes first in the app's middleware list
 
 from __future__ import annotations
 
-import asyncio
-import logging
 from collections.abc import AsyncIterator
 
 import aiohttp_jinja2
@@ -25,7 +23,6 @@ from durable_queue.monitoring.sampler import Sampler
 from durable_queue.monitoring.store import MonitoringStore
 
 __all__ = ["http_metrics_middleware", "setup_monitoring"]
-log = logging.getLogger("durable_queue.monitoring")
 
 # The classic text format every Prometheus version reads (our names need no escaping).
 TEXT_FORMAT = "text/plain; version=0.0.4; charset=utf-8"
@@ -69,12 +66,5 @@ async def _monitoring(app: web.Application) -> AsyncIterator[None]:
     app[METRICS] = Metrics(store, lambda: LISTENER in app and app[LISTENER].connected)
     sampler = Sampler(store, app[SETTINGS].database_url)
     app[SAMPLER] = sampler
-    task = asyncio.create_task(sampler.run(), name="durable-queue-sampler")
-    try:
+    async with sampler.running():
         yield
-    finally:
-        sampler.stop()
-        try:
-            await asyncio.wait_for(task, timeout=30)
-        except TimeoutError:
-            log.warning("history sample did not finish in time; abandoned")
