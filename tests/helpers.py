@@ -10,6 +10,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import psycopg2
 from aiohttp.test_utils import TestClient
 
 API = "/api/v1"
@@ -99,3 +100,20 @@ def has_route(app: Any, method: str, path: str) -> bool:
         route.method == method and route.resource is not None and route.resource.canonical == path
         for route in app.router.routes()
     )
+
+
+def query_all(dsn: str, sql: str, params: tuple = ()) -> list[tuple]:
+    """Test-only inspection of the database: every row of `sql`, on a connection of its own."""
+    conn = psycopg2.connect(dsn)
+    try:
+        with conn.cursor() as cur:
+            cur.execute(sql, params)
+            return cur.fetchall()
+    finally:
+        conn.close()
+
+
+def query_one(dsn: str, sql: str, params: tuple = ()) -> tuple | None:
+    """Test-only inspection of the database: the first row of `sql`, None without one."""
+    rows = query_all(dsn, sql, params)
+    return rows[0] if rows else None

@@ -8,24 +8,12 @@ import asyncio
 import random
 import uuid
 
-import psycopg2
 import pytest
 
-from tests.helpers import call, claim, error, is_uuid7, make_queue, make_task
+from tests.helpers import call, claim, error, is_uuid7, make_queue, make_task, query_one
 
 BATCH = "/queues/q/tasks/batch"
 COMPLETE = "/runs/complete"
-
-
-def query_one(dsn: str, sql: str, params: tuple = ()) -> tuple:
-    """Test-only inspection of the database."""
-    conn = psycopg2.connect(dsn)
-    try:
-        with conn.cursor() as cur:
-            cur.execute(sql, params)
-            return cur.fetchone()
-    finally:
-        conn.close()
 
 
 def stored(dsn: str) -> tuple[int, int]:

@@ -14,18 +14,7 @@ import aiohttp
 import psycopg2
 import pytest
 
-from tests.helpers import API, call, claim, eventually, make_queue, make_task
-
-
-def query_one(dsn, sql, params=()):
-    """Test-only inspection of the database."""
-    conn = psycopg2.connect(dsn)
-    try:
-        with conn.cursor() as cur:
-            cur.execute(sql, params)
-            return cur.fetchone()
-    finally:
-        conn.close()
+from tests.helpers import API, call, claim, eventually, make_queue, make_task, query_one
 
 
 async def test_each_task_is_delivered_exactly_once_to_concurrent_claimers(client, database_url):

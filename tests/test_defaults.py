@@ -9,42 +9,28 @@ because it inserts from JSON. These tests fail when one side moves alone.
 from __future__ import annotations
 
 import attrs
-import psycopg2
 import pytest
 
 from durable_queue.db import create_pool
 from durable_queue.records import NewTask
 from durable_queue.store import DEFAULT_TTL_SECONDS, Store
+from tests.helpers import query_all, query_one
 
 TASK_DEFAULTS = ("max_attempts", "start_timeout", "execution_timeout")
 
 
 def column_defaults(dsn: str, table: str) -> dict[str, str]:
     """Test-only inspection of the schema: column name → default expression."""
-    conn = psycopg2.connect(dsn)
-    try:
-        with conn.cursor() as cur:
-            cur.execute(
-                "SELECT column_name, column_default FROM information_schema.columns"
-                " WHERE table_name = %s AND column_default IS NOT NULL",
-                (table,),
-            )
-            return dict(cur.fetchall())
-    finally:
-        conn.close()
+    sql = (
+        "SELECT column_name, column_default FROM information_schema.columns"
+        " WHERE table_name = %s AND column_default IS NOT NULL"
+    )
+    return dict(query_all(dsn, sql, (table,)))
 
 
 def stored_task(dsn: str, task_id) -> dict[str, int]:
-    conn = psycopg2.connect(dsn)
-    try:
-        with conn.cursor() as cur:
-            cur.execute(
-                "SELECT max_attempts, start_timeout, execution_timeout FROM tasks WHERE id = %s",
-                (str(task_id),),
-            )
-            return dict(zip(TASK_DEFAULTS, cur.fetchone(), strict=True))
-    finally:
-        conn.close()
+    sql = "SELECT max_attempts, start_timeout, execution_timeout FROM tasks WHERE id = %s"
+    return dict(zip(TASK_DEFAULTS, query_one(dsn, sql, (str(task_id),)), strict=True))
 
 
 def test_new_task_defaults_are_the_columns_defaults(database_url):

@@ -4,13 +4,21 @@ from __future__ import annotations
 
 import uuid
 
-import psycopg2
 import pytest
 
 from durable_queue.api.keys import MAINTENANCE
 from durable_queue.app import create_app
 from durable_queue.config import Settings
-from tests.helpers import call, claim, error, eventually, is_timestamp, make_queue, make_task
+from tests.helpers import (
+    call,
+    claim,
+    error,
+    eventually,
+    is_timestamp,
+    make_queue,
+    make_task,
+    query_one,
+)
 
 
 @pytest.fixture
@@ -245,26 +253,12 @@ async def test_wait_timeout_answers_408_on_the_next_ask(client, queue):
 
 async def db_clock_past(dsn, timestamp, plus_seconds=0):
     """Whether the database's clock has passed `timestamp` + plus_seconds (test-only inspection)."""
-    conn = psycopg2.connect(dsn)
-    try:
-        with conn.cursor() as cur:
-            cur.execute(
-                "SELECT now() > %s::timestamptz + make_interval(secs => %s)",
-                (timestamp, plus_seconds),
-            )
-            return cur.fetchone()[0]
-    finally:
-        conn.close()
+    sql = "SELECT now() > %s::timestamptz + make_interval(secs => %s)"
+    return query_one(dsn, sql, (timestamp, plus_seconds))[0]
 
 
 def count_rows(dsn, sql_table):
-    conn = psycopg2.connect(dsn)
-    try:
-        with conn.cursor() as cur:
-            cur.execute(f"SELECT count(*) FROM {sql_table}")  # test-only inspection
-            return cur.fetchone()[0]
-    finally:
-        conn.close()
+    return query_one(dsn, f"SELECT count(*) FROM {sql_table}")[0]  # test-only inspection
 
 
 async def test_retention_deletes_after_the_ttl_and_not_before(client, database_url):

@@ -8,7 +8,6 @@ import random
 import secrets
 import uuid
 
-import psycopg2
 import pytest
 
 from durable_queue.db import create_pool
@@ -16,17 +15,7 @@ from durable_queue.errors import NotFound, ValidationError
 from durable_queue.jsonvalue import JSON_NULL
 from durable_queue.records import NewTask
 from durable_queue.store import Store
-
-
-def query_one(dsn: str, sql: str, params: tuple = ()) -> tuple:
-    """Test-only inspection of the database."""
-    conn = psycopg2.connect(dsn)
-    try:
-        with conn.cursor() as cur:
-            cur.execute(sql, params)
-            return cur.fetchone()
-    finally:
-        conn.close()
+from tests.helpers import query_one
 
 
 @pytest.fixture
