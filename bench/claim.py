@@ -14,7 +14,6 @@ in milliseconds. Timings belong here, never in the test suite.
 from __future__ import annotations
 
 import argparse
-import statistics
 import time
 from pathlib import Path
 
@@ -23,6 +22,7 @@ import aiopg
 import aiosql
 from aiohttp import web
 from database import run_on_database
+from latency import percentiles, print_table
 
 from durable_queue.app import create_app
 from durable_queue.config import Settings
@@ -30,12 +30,6 @@ from durable_queue.db import queries
 from durable_queue.migrate import apply_migrations
 
 SEED = aiosql.from_path(Path(__file__).with_name("seed.sql"), "aiopg")
-
-
-def percentiles(samples: list[float]) -> tuple[float, float, float]:
-    ordered = sorted(samples)
-    q = statistics.quantiles(ordered, n=100, method="inclusive")
-    return q[49], q[94], q[98]
 
 
 async def time_claims(
@@ -91,9 +85,7 @@ async def run(database_url: str, sizes: list[int], claims: int, limit: int) -> N
         await runner.cleanup()
     print()
     print(f"claim limit {limit}")
-    print(f"{'backlog':<32} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8}")
-    for label, p50, p95, p99 in rows:
-        print(f"{label:<32} {p50:>8.2f} {p95:>8.2f} {p99:>8.2f}")
+    print_table("backlog", rows)
 
 
 def main() -> None:

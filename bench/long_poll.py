@@ -34,7 +34,6 @@ import contextlib
 import os
 import signal
 import socket
-import statistics
 import subprocess
 import sys
 import time
@@ -47,6 +46,7 @@ import aiopg
 import psutil
 from aiohttp import web
 from database import run_on_database
+from latency import percentiles
 
 from durable_queue.api.keys import LISTENER, STORE
 from durable_queue.app import create_app
@@ -55,11 +55,6 @@ from durable_queue.db import queries
 
 API = "/api/v1"
 LONG_POLL_SECONDS = 30
-
-
-def percentiles(samples: list[float]) -> tuple[float, float, float]:
-    q = statistics.quantiles(sorted(samples), n=100, method="inclusive")
-    return q[49], q[94], q[98]
 
 
 def free_port() -> int:

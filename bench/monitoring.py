@@ -15,7 +15,6 @@ Timings belong here, never in the test suite.
 from __future__ import annotations
 
 import argparse
-import statistics
 import time
 from pathlib import Path
 
@@ -24,6 +23,7 @@ import aiopg
 import aiosql
 from aiohttp import web
 from database import run_on_database
+from latency import percentiles, print_table
 
 from durable_queue.app import create_app
 from durable_queue.config import Settings
@@ -33,11 +33,6 @@ from durable_queue.monitoring.keys import METRICS, SAMPLER
 
 SEED = aiosql.from_path(Path(__file__).with_name("seed.sql"), "aiopg")
 MONITORING_SEED = aiosql.from_path(Path(__file__).with_name("monitoring.sql"), "aiopg")
-
-
-def percentiles(samples: list[float]) -> tuple[float, float, float]:
-    q = statistics.quantiles(sorted(samples), n=100, method="inclusive")
-    return q[49], q[94], q[98]
 
 
 async def time_gets(session: aiohttp.ClientSession, url: str, count: int) -> list[float]:
@@ -100,9 +95,7 @@ async def run(database_url: str, finished: int, queues: int, pending: int, reque
         await runner.cleanup()
     print()
     print(f"{finished:,} finished tasks, {pending:,} pending, {queues} queues, a day of history")
-    print(f"{'request':<34} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8}")
-    for label, p50, p95, p99 in rows:
-        print(f"{label:<34} {p50:>8.2f} {p95:>8.2f} {p99:>8.2f}")
+    print_table("request", rows)
 
 
 def main() -> None:

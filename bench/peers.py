@@ -42,6 +42,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from database import run_on_database
+from latency import percentiles
 from peers_procs import Worker, durable_queue_server, fresh_database, install_pgqueuer
 from peers_worker import HANDLER
 
@@ -280,11 +281,11 @@ async def wake(peer: Ours | Theirs, samples: int, loops: int, **_: Any) -> dict[
                 latencies.append((started - returned) * 1000)
         await worker.send(f"EXPECT {WAKE_WARMUP + samples}")
         await worker.done(within=60)
-    q = statistics.quantiles(sorted(latencies), n=100, method="inclusive")
+    p50, p95, p99 = percentiles(latencies)
     return {
-        "wake latency p50 (ms)": q[49],
-        "wake latency p95 (ms)": q[94],
-        "wake latency p99 (ms)": q[98],
+        "wake latency p50 (ms)": p50,
+        "wake latency p95 (ms)": p95,
+        "wake latency p99 (ms)": p99,
     }
 
 

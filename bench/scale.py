@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import statistics
 import time
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -27,6 +26,7 @@ import aiopg
 import aiosql
 from aiohttp import web
 from database import run_on_database
+from latency import percentiles
 
 from durable_queue.api.keys import MAINTENANCE
 from durable_queue.app import create_app
@@ -39,20 +39,14 @@ CHUNK = 100_000  # tasks per seeding statement
 RETENTION_BATCH = 500  # the maintenance loop's default batch size
 
 
-def p50_p99(samples: list[float]) -> tuple[float, float]:
-    if len(samples) == 1:
-        return samples[0], samples[0]
-    q = statistics.quantiles(sorted(samples), n=100, method="inclusive")
-    return q[49], q[98]
-
-
 class Report:
     def __init__(self, size: int) -> None:
         self.size = size
         self.rows: list[tuple[str, float, float, str]] = []
 
     def add(self, label: str, samples: list[float], touched: str) -> None:
-        self.rows.append((label, *p50_p99(samples), touched))
+        p50, _, p99 = percentiles(samples)
+        self.rows.append((label, p50, p99, touched))
 
     def print(self) -> None:
         print(f"\n{self.size:,} finished tasks")
