@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from typing import Any
 
 import aiopg
 
@@ -120,10 +121,15 @@ class Listener:
                 async with asyncio.timeout(self.probe_seconds):
                     await queries.ping(conn)
                 continue
-            if notify.payload:
-                self.waiters.wake_one(notify.payload, Wake.NOTIFIED)
-            else:
-                log.warning("notification without a queue name", extra={"channel": notify.channel})
+            self._dispatch(notify)
+            while not conn.notifies.empty():  # the rest of a burst, without a task per get
+                self._dispatch(conn.notifies.get_nowait())
+
+    def _dispatch(self, notify: Any) -> None:
+        if notify.payload:
+            self.waiters.wake_one(notify.payload, Wake.NOTIFIED)
+        else:
+            log.warning("notification without a queue name", extra={"channel": notify.channel})
 
     async def _backoff(self, delay: float) -> None:
         try:

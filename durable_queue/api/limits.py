@@ -39,7 +39,9 @@ def request_limits(read_timeout: float) -> Middleware:
                 response.force_close()  # the body is not read: the connection cannot be reused
                 return response
             try:
-                await asyncio.wait_for(request.read(), read_timeout)
+                # asyncio.timeout, not wait_for: no task is created per request
+                async with asyncio.timeout(read_timeout):
+                    await request.read()
             except TimeoutError:
                 message = f"request body not received within {read_timeout:g} s"
                 response = error_body_response(408, "REQUEST_TIMEOUT", message)
