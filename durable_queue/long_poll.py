@@ -59,7 +59,7 @@ async def claim(
         woken_by: Wake | None = None
         woken_at: float | None = None
         while True:
-            claimed = await store.claim(queue_name, limit, claim_timeout)
+            claimed, seconds_until_due = await store.claim_or_due(queue_name, limit, claim_timeout)
             if claimed:
                 if woken_at is not None and on_wake is not None:
                     on_wake(loop.time() - woken_at)
@@ -68,7 +68,7 @@ async def claim(
                 return claimed
             if waiters.closed:
                 return []
-            waiters.wake_when_due(queue_name, await store.seconds_until_due(queue_name))
+            waiters.wake_when_due(queue_name, seconds_until_due)
             remaining = deadline - loop.time()
             if remaining <= 0:
                 return []

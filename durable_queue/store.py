@@ -228,6 +228,26 @@ class Store:
             raise NotFound(f'queue "{queue_name}" not found')
         return [from_row(row, ClaimedTask) for row in rows]
 
+    async def claim_or_due(
+        self, queue_name: str, limit: int, claim_timeout: int
+    ) -> tuple[list[ClaimedTask], float | None]:
+        """`claim`, and when nothing was claimed `seconds_until_due` too, in one statement:
+        (claimed, None) or ([], seconds until the earliest pending run is due)."""
+        async with connection(self.pool) as conn:
+            self.claim_queries += 1
+            rows = [
+                row
+                async for row in queries.claim_runs_or_due(
+                    conn, queue_name=queue_name, limit=limit, claim_timeout=claim_timeout
+                )
+            ]
+        outcome = rows[0]["outcome"]
+        if outcome == "not_found":
+            raise NotFound(f'queue "{queue_name}" not found')
+        if outcome == "none":
+            return [], rows[0]["seconds_until_due"]
+        return [from_row(row, ClaimedTask) for row in rows], None
+
     async def seconds_until_due(self, queue_name: str) -> float | None:
         """Seconds until the queue's earliest pending run is due, by the database's clock
         (<= 0: due now; None: nothing pending, or no such queue)."""

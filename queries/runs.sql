@@ -4,6 +4,23 @@ SELECT outcome, run_id, task_id, attempt, task_name, params, headers, retry_stra
        max_attempts, claim_expires_at, workflow_run_id, CAST(claim_token AS text) AS claim_token
 FROM dq_claim(:queue_name, :limit, :claim_timeout);
 
+-- name: claim_runs_or_due(queue_name, limit, claim_timeout)
+-- claim_runs; when it claims nothing, one row 'none' carrying seconds_until_due instead (the long poll's empty claim and its next wake in one round trip).
+WITH claimed AS MATERIALIZED (
+    SELECT * FROM dq_claim(:queue_name, :limit, :claim_timeout)
+)
+SELECT outcome, run_id, task_id, attempt, task_name, params, headers, retry_strategy,
+       max_attempts, claim_expires_at, workflow_run_id, CAST(claim_token AS text) AS claim_token,
+       CAST(NULL AS float8) AS seconds_until_due
+FROM claimed
+UNION ALL
+SELECT 'none', NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+       (SELECT extract(epoch FROM min(r.available_at) - now())::float8
+        FROM runs r
+        WHERE r.queue_id = (SELECT q.id FROM queues q WHERE q.name = :queue_name)
+          AND r.status = 'pending')
+WHERE NOT EXISTS (SELECT FROM claimed);
+
 -- name: complete_run(run_id, result, claim_token)^
 -- Complete a claimed run (under claim_token when given) and its task: ok, not_found, or conflict / stale_token with the run's status (dq_complete_run).
 SELECT outcome, status FROM dq_complete_run(:run_id, CAST(:result AS jsonb), :claim_token);

@@ -196,6 +196,11 @@ PLAN_CASES: dict[str, tuple[str, Callable[[dict], dict], str]] = {
         "runs_claimable",
     ),
     "seconds until due": ("seconds_until_due", lambda i: {"queue_name": "big"}, "runs_claimable"),
+    "claim, else when due": (
+        "claim_runs_or_due",
+        lambda i: {"queue_name": "big", "limit": 1, "claim_timeout": 60},
+        "runs_claimable",
+    ),
     "retention": ("delete_expired_tasks", lambda i: {"batch_size": 500}, "tasks_finished"),
     "event retention": ("delete_expired_events", lambda i: {"batch_size": 500}, "events_by_age"),
     "queue deletion batch": (
@@ -289,6 +294,13 @@ SCAN_CASES: dict[str, tuple[Callable[[Any, dict], Any], set[str]]] = {
             for run in [held(c)]
         ],
         {"claim_runs", "complete_run"},
+    ),
+    "claim or learn when due": (
+        lambda c, i: (
+            list(Q.claim_runs_or_due(c, queue_name="small", limit=2, claim_timeout=60)),
+            list(Q.claim_runs_or_due(c, queue_name="nosuch", limit=2, claim_timeout=60)),
+        ),
+        {"claim_runs_or_due"},
     ),
     "complete many": (
         lambda c, i: list(
