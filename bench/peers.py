@@ -12,10 +12,12 @@ For each peer it measures:
     `create_tasks`, POST /queues/{q}/tasks/batch, or, on a server without that
     route, 64 single creates in flight);
 (b) drain N pending tasks with the worker as a separate OS process (durable-queue:
-    the async client, claim limit 100 with long polling, then one batch complete,
-    POST /runs/complete, or, without that route, one complete per task, all in
-    flight; pgqueuer: one QueueManager, batch size 100); from GO to the worker
-    reporting every task done;
+    the async client, claim limit 100 with long polling, completions sent in
+    batches by `CompletionBatcher` (POST /runs/complete, 100 runs or 10 ms after
+    the first waits, the loop claiming again meanwhile), or, without that route,
+    one complete per task, all in flight; pgqueuer: one QueueManager, batch size
+    100, whose completions are buffered likewise: 100 or 0.1 s); from GO to the
+    worker reporting every task done (acknowledged by the queue);
 (c) pipeline: one producer creating one task at a time for S seconds while the
     worker runs; tasks created / (worker done - start);
 (d) wake latency: an idle worker, single creates 50 ms apart; from the create's
@@ -98,7 +100,7 @@ class Ours:
     @property
     def complete_mode(self) -> str:
         return (
-            "complete_runs, one call per claim"
+            "CompletionBatcher: complete_runs of 100 runs or after 10 ms"
             if self.batch_complete
             else ("one complete per task, a claim's worth in flight (no batch route)")
         )

@@ -1,6 +1,7 @@
 """Async Python client of the durable-queue HTTP API."""
 
 from durable_queue_client.client import DurableClient
+from durable_queue_client.completions import CompletionBatcher
 from durable_queue_client.convert import structure, to_dict
 from durable_queue_client.errors import (
     Conflict,
@@ -60,6 +61,7 @@ __all__ = [
     "ClaimedTask",
     "CleanupPolicy",
     "CompletedRun",
+    "CompletionBatcher",
     "Conflict",
     "ConnectionFailed",
     "CreateTaskRequest",
