@@ -11,11 +11,14 @@ Driver errors are classified here and only here, by SQLSTATE
 from __future__ import annotations
 
 import contextlib
+import re
+import weakref
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import aiopg
 import aiosql
+import attrs
 import psycopg2
 import psycopg2.extras
 from aiosql.adapters.apyformat import AsyncPyFormatAdapter
@@ -68,10 +71,76 @@ def domain_errors() -> Iterator[None]:
         raise error from exc
 
 
-class AiopgAdapter(AsyncPyFormatAdapter):
-    """aiosql driver adapter for aiopg: aiosql's pyformat conversion, aiopg cursors, dict rows."""
+# The hot path's statements: prepared on a connection at their first use there and sent as
+# EXECUTE afterwards, so PostgreSQL parses and plans them once per connection, not per call.
+# (A prepared statement lives as long as its session, and survives a rollback.)
+PREPARED_QUERIES = frozenset(
+    {
+        "create_task",
+        "create_tasks",
+        "claim_runs",
+        "claim_runs_or_due",
+        "complete_run",
+        "complete_runs",
+        "fail_run",
+        "extend_claim",
+    }
+)
+_PYFORMAT_PARAMETER = re.compile(r"%\((\w+)\)s")
 
-    async def _run(self, cur: aiopg.Cursor, sql: str, parameters: Any) -> None:
+
+@attrs.frozen
+class PreparedStatement:
+    """One named query as PREPARE text ($n placeholders) and the EXECUTE sent per call."""
+
+    prepare_sql: str
+    execute_sql: str
+
+    @classmethod
+    def of(cls, query_name: str, sql: str) -> PreparedStatement:
+        """From aiosql's pyformat SQL: each distinct %(name)s becomes $n, by first use."""
+        names: list[str] = []
+
+        def positional(match: re.Match[str]) -> str:
+            if match.group(1) not in names:
+                names.append(match.group(1))
+            return f"${names.index(match.group(1)) + 1}"
+
+        body = _PYFORMAT_PARAMETER.sub(positional, sql).rstrip().rstrip(";")
+        statement = f"durable_{query_name}"
+        arguments = ", ".join(f"%({name})s" for name in names)
+        return cls(
+            prepare_sql=f"PREPARE {statement} AS {body}",
+            execute_sql=f"EXECUTE {statement}({arguments})" if names else f"EXECUTE {statement}",
+        )
+
+
+class AiopgAdapter(AsyncPyFormatAdapter):
+    """aiosql driver adapter for aiopg: aiosql's pyformat conversion, aiopg cursors, dict rows;
+    the queries of PREPARED_QUERIES go out as EXECUTE of their prepared statement."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.prepared: dict[str, PreparedStatement] = {}
+        # the queries prepared on each connection so far
+        self._prepared_on: weakref.WeakKeyDictionary[aiopg.Connection, set[str]] = (
+            weakref.WeakKeyDictionary()
+        )
+
+    def process_sql(self, query_name: str, op_type: Any, sql: str) -> str:
+        sql = super().process_sql(query_name, op_type, sql)
+        if query_name in PREPARED_QUERIES:
+            self.prepared[query_name] = PreparedStatement.of(query_name, sql)
+        return sql
+
+    async def _run(self, cur: aiopg.Cursor, sql: str, parameters: Any, query_name: str) -> None:
+        prepared = self.prepared.get(query_name)
+        if prepared is not None:
+            done = self._prepared_on.setdefault(cur.connection, set())
+            if query_name not in done:
+                await cur.execute(prepared.prepare_sql)
+                done.add(query_name)
+            sql = prepared.execute_sql
         try:
             await cur.execute(sql, parameters)
         except ValueError as exc:
@@ -81,14 +150,14 @@ class AiopgAdapter(AsyncPyFormatAdapter):
 
     async def select(self, conn, query_name, sql, parameters, record_class=None):
         async with conn.cursor() as cur:
-            await self._run(cur, sql, parameters)
+            await self._run(cur, sql, parameters, query_name)
             columns = [c[0] for c in cur.description]
             for row in await cur.fetchall():
                 yield dict(zip(columns, row, strict=True))
 
     async def select_one(self, conn, query_name, sql, parameters, record_class=None):
         async with conn.cursor() as cur:
-            await self._run(cur, sql, parameters)
+            await self._run(cur, sql, parameters, query_name)
             row = await cur.fetchone()
             if row is None:
                 return None
@@ -96,7 +165,7 @@ class AiopgAdapter(AsyncPyFormatAdapter):
 
     async def select_value(self, conn, query_name, sql, parameters):
         async with conn.cursor() as cur:
-            await self._run(cur, sql, parameters)
+            await self._run(cur, sql, parameters, query_name)
             row = await cur.fetchone()
             return row[0] if row else None
 
@@ -105,20 +174,20 @@ class AiopgAdapter(AsyncPyFormatAdapter):
 
     async def insert_update_delete(self, conn, query_name, sql, parameters):
         async with conn.cursor() as cur:
-            await self._run(cur, sql, parameters)
+            await self._run(cur, sql, parameters, query_name)
             return cur.rowcount
 
     async def insert_update_delete_many(self, conn, query_name, sql, parameters):
         async with conn.cursor() as cur:
             total = 0
             for params in parameters:
-                await self._run(cur, sql, params)
+                await self._run(cur, sql, params, query_name)
                 total += cur.rowcount
             return total
 
     async def execute_script(self, conn, sql):
         async with conn.cursor() as cur:
-            await self._run(cur, sql, None)
+            await self._run(cur, sql, None, "")
             return cur.statusmessage
 
 
