@@ -27,15 +27,16 @@ def create_app(settings: Settings) -> web.Application:
     with the app."""
     if not settings.database_url:
         raise ValueError("settings.database_url must be set (start the embedded database first)")
+    middlewares = [
+        http_metrics_middleware,  # outermost: every answer's final status and time
+        access_log_middleware,
+        error_middleware,
+        bearer_auth(settings.api_tokens, settings.host),  # None: no tokens, no auth layer
+        request_limits(settings.read_timeout),
+        validation_middleware,
+    ]
     app = web.Application(
-        middlewares=[
-            http_metrics_middleware,  # outermost: every answer's final status and time
-            access_log_middleware,
-            error_middleware,
-            bearer_auth(settings.api_tokens, settings.host),
-            request_limits(settings.read_timeout),
-            validation_middleware,
-        ],
+        middlewares=[middleware for middleware in middlewares if middleware is not None],
         # aiohttp closes a connection idle, or without a complete request head, this long.
         handler_args={"keepalive_timeout": settings.read_timeout},
         client_max_size=settings.max_body_bytes,

@@ -158,9 +158,9 @@ def is_loopback(host: str) -> bool:
         return False  # a host name other than localhost, or "" (every address)
 
 
-def bearer_auth(tokens: tuple[str, ...], host: str) -> Middleware:
-    """The auth middleware for `tokens`; with none, a pass-through, and a warning when the
-    server is about to bind an address other machines can reach."""
+def bearer_auth(tokens: tuple[str, ...], host: str) -> Middleware | None:
+    """The auth middleware for `tokens`; with none, no middleware at all (None), and a
+    warning when the server is about to bind an address other machines can reach."""
     if not tokens:
         if not is_loopback(host):
             log.warning(
@@ -168,12 +168,7 @@ def bearer_auth(tokens: tuple[str, ...], host: str) -> Middleware:
                 f"set {TOKENS_ENV} or {TOKENS_FILE_ENV}, or bind 127.0.0.1",
                 extra={"host": host},
             )
-
-        @web.middleware
-        async def no_auth(request: web.Request, handler: Handler) -> web.StreamResponse:
-            return await handler(request)
-
-        return no_auth
+        return None
 
     @web.middleware
     async def auth(request: web.Request, handler: Handler) -> web.StreamResponse:
