@@ -38,11 +38,13 @@ import argparse
 import asyncio
 import contextlib
 import json
+import os
 import statistics
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
+from cpu import CpuMeter
 from database import run_on_database
 from latency import percentiles
 from peers_procs import Worker, durable_queue_server, fresh_database, install_pgqueuer
@@ -83,9 +85,12 @@ class Ours:
 
     name = OURS
 
-    def __init__(self, client: Any, base: str, batch_create: bool, batch_complete: bool):
+    def __init__(
+        self, client: Any, base: str, server_pid: int, batch_create: bool, batch_complete: bool
+    ):
         self.client = client
         self.base = base
+        self.server_pid = server_pid
         self.batch_create = batch_create
         self.batch_complete = batch_complete
 
@@ -131,6 +136,14 @@ class Ours:
         args += ["--batch-complete"] if self.batch_complete else []
         return args + (["--report-starts"] if report_starts else [])
 
+    def meter(self) -> CpuMeter:
+        """CPU of the bench process, the server (with its --workers children) and PostgreSQL."""
+        meter = CpuMeter()
+        meter.add_process("bench", os.getpid(), tree=False)  # its children are roles
+        meter.add_process("server", self.server_pid)
+        meter.add_postgres()
+        return meter
+
     async def counts(self) -> tuple[int, int]:
         """(tasks waiting or running, tasks completed)."""
         stats = await self.client.get_queue_stats(QUEUE)
@@ -157,7 +170,7 @@ async def ours(admin_url: str, label: str, server_workers: int | None) -> AsyncI
 
     async with (
         fresh_database(admin_url, f"ours_{label}") as url,
-        durable_queue_server(url, server_workers) as base,
+        durable_queue_server(url, server_workers) as (base, server_pid),
         DurableClient(base, timeout=300) as client,
     ):
         await client.create_queue(QUEUE)
@@ -167,7 +180,7 @@ async def ours(admin_url: str, label: str, server_workers: int | None) -> AsyncI
         batch_complete = await _route_served(
             client, "complete_runs", lambda: client.complete_runs([])
         )
-        yield Ours(client, base, batch_create, batch_complete)
+        yield Ours(client, base, server_pid, batch_create, batch_complete)
 
 
 class Theirs:
@@ -195,6 +208,13 @@ class Theirs:
 
     def worker_args(self, report_starts: bool, loops: int) -> list[str]:
         return ["theirs", "--dsn", self.dsn] + (["--report-starts"] if report_starts else [])
+
+    def meter(self) -> CpuMeter:
+        """CPU of the bench process and PostgreSQL (pgqueuer has no server of its own)."""
+        meter = CpuMeter()
+        meter.add_process("bench", os.getpid(), tree=False)  # its children are roles
+        meter.add_postgres()
+        return meter
 
     async def counts(self) -> tuple[int, int]:
         """(jobs waiting or running, jobs completed per pgqueuer's log)."""
@@ -228,46 +248,63 @@ PEERS = {OURS: ours, THEIRS: theirs}
 # -- the measurements ---------------------------------------------------------------------
 
 
-async def enqueue_single(peer: Ours | Theirs, n: int, **_: Any) -> dict[str, float]:
-    started = now()
-    for seq in range(n):
-        await peer.enqueue_one(seq)
-    rate = n / (now() - started)
+Cpu = dict[str, dict[str, float]]  # figure → role → CPU ms per task
+
+
+async def enqueue_single(peer: Ours | Theirs, n: int, cpu: Cpu, **_: Any) -> dict[str, float]:
+    figure = "enqueue, one by one (tasks/s)"
+    with peer.meter().measure(cpu.setdefault(figure, {}), lambda: n):
+        started = now()
+        for seq in range(n):
+            await peer.enqueue_one(seq)
+        rate = n / (now() - started)
     await expect_counts(peer, waiting=n)
-    return {"enqueue, one by one (tasks/s)": rate}
+    return {figure: rate}
 
 
-async def enqueue_bulk(peer: Ours | Theirs, n: int, **_: Any) -> dict[str, float]:
-    started = now()
-    await peer.enqueue_bulk(0, n)
-    rate = n / (now() - started)
+async def enqueue_bulk(peer: Ours | Theirs, n: int, cpu: Cpu, **_: Any) -> dict[str, float]:
+    figure = "enqueue, batches of 1,000 (tasks/s)"
+    with peer.meter().measure(cpu.setdefault(figure, {}), lambda: n):
+        started = now()
+        await peer.enqueue_bulk(0, n)
+        rate = n / (now() - started)
     await expect_counts(peer, waiting=n)
-    return {"enqueue, batches of 1,000 (tasks/s)": rate}
+    return {figure: rate}
 
 
-async def drain(peer: Ours | Theirs, n: int, loops: int, **_: Any) -> dict[str, float]:
+async def drain(peer: Ours | Theirs, n: int, loops: int, cpu: Cpu, **_: Any) -> dict[str, float]:
+    figure = f"drain {n:,} pending (tasks/s)"
     await peer.enqueue_bulk(0, n)
     async with Worker(peer.worker_args(False, loops)) as worker:
-        started = now()
-        await worker.send("GO")
-        await worker.send(f"EXPECT {n}")
-        done = await worker.done(within=max(120.0, n / 20))
+        meter = peer.meter()
+        meter.add_process("worker", worker.pid)
+        with meter.measure(cpu.setdefault(figure, {}), lambda: n):
+            started = now()
+            await worker.send("GO")
+            await worker.send(f"EXPECT {n}")
+            done = await worker.done(within=max(120.0, n / 20))
     await expect_counts(peer, waiting=0, completed=n)
-    return {f"drain {n:,} pending (tasks/s)": n / (done - started)}
+    return {figure: n / (done - started)}
 
 
-async def pipeline(peer: Ours | Theirs, seconds: float, loops: int, **_: Any) -> dict[str, float]:
+async def pipeline(
+    peer: Ours | Theirs, seconds: float, loops: int, cpu: Cpu, **_: Any
+) -> dict[str, float]:
+    figure = "pipeline, one producer (completed/s)"
+    created = 0
     async with Worker(peer.worker_args(False, loops)) as worker:
-        started = now()
-        await worker.send("GO")
-        created = 0
-        while now() - started < seconds:
-            await peer.enqueue_one(created)
-            created += 1
-        await worker.send(f"EXPECT {created}")
-        done = await worker.done(within=120)
+        meter = peer.meter()
+        meter.add_process("worker", worker.pid)
+        with meter.measure(cpu.setdefault(figure, {}), lambda: created):
+            started = now()
+            await worker.send("GO")
+            while now() - started < seconds:
+                await peer.enqueue_one(created)
+                created += 1
+            await worker.send(f"EXPECT {created}")
+            done = await worker.done(within=120)
     await expect_counts(peer, waiting=0, completed=created)
-    return {"pipeline, one producer (completed/s)": created / (done - started)}
+    return {figure: created / (done - started)}
 
 
 async def wake(peer: Ours | Theirs, samples: int, loops: int, **_: Any) -> dict[str, float]:
@@ -329,18 +366,27 @@ def fmt(figure: str, value: float) -> str:
 async def run(admin_url: str, args: argparse.Namespace) -> None:
     n, seconds, samples = args.tasks, args.pipeline_seconds, args.wake_samples
     results: dict[str, dict[str, list[float]]] = {}
+    cpu_runs: dict[str, dict[str, list[dict[str, float]]]] = {}  # figure → peer → runs
     modes: dict[str, set[str]] = {OURS: set(), THEIRS: set()}
     peers = [p for p in (OURS, THEIRS) if args.only in (None, p)]
     for run_index in range(args.runs):
         order = peers if run_index % 2 == 0 else list(reversed(peers))
         for label, measure in MEASUREMENTS:
             for name in order:
+                cpu: Cpu = {}
                 async with PEERS[name](admin_url, label, args.server_workers) as peer:
                     modes[name].add(f"bulk enqueue: {peer.bulk_mode}")
                     modes[name].add(f"worker: {peer.complete_mode}")
                     figures = await measure(
-                        peer, n=n, seconds=seconds, samples=samples, loops=args.worker_loops
+                        peer,
+                        n=n,
+                        seconds=seconds,
+                        samples=samples,
+                        loops=args.worker_loops,
+                        cpu=cpu,
                     )
+                for figure, by_role in cpu.items():
+                    cpu_runs.setdefault(figure, {}).setdefault(name, []).append(by_role)
                 for figure, value in figures.items():
                     results.setdefault(figure, {}).setdefault(name, []).append(value)
                     print(
@@ -348,6 +394,24 @@ async def run(admin_url: str, args: argparse.Namespace) -> None:
                         flush=True,
                     )
     print_table(results, args.runs, modes, args.worker_loops)
+    print_cpu_table(cpu_runs)
+
+
+def print_cpu_table(cpu_runs: dict[str, dict[str, list[dict[str, float]]]]) -> None:
+    """CPU ms per task of each process, median over the runs: where the time went."""
+    roles = ["bench", "server", "worker", "postgres"]
+    print()
+    print("CPU per task (ms, median of the runs; bench: the producer process, postgres: all")
+    print("its processes; a blank: the peer has no such process)")
+    print(f"| {'figure':<38} | {'peer':<13} | " + " | ".join(f"{r:>8}" for r in roles) + " |")
+    print(f"|{'-' * 40}|{'-' * 15}|" + "|".join("-" * 9 + ":" for _ in roles) + "|")
+    for figure, by_peer in cpu_runs.items():
+        for name, runs in by_peer.items():
+            cells = []
+            for role in roles:
+                values = [run[role] for run in runs if role in run]
+                cells.append(f"{statistics.median(values):>8.3f}" if values else " " * 8)
+            print(f"| {figure:<38} | {name:<13} | " + " | ".join(cells) + " |")
 
 
 def print_table(

@@ -80,8 +80,8 @@ def _tail(path: str, lines: int = 30) -> str:
 @contextlib.asynccontextmanager
 async def durable_queue_server(
     database_url: str, server_workers: int | None = None
-) -> AsyncIterator[str]:
-    """A durable-queue server process on `database_url`; its base URL."""
+) -> AsyncIterator[tuple[str, int]]:
+    """A durable-queue server process on `database_url`; its base URL and PID."""
     port = free_port()
     env = {**os.environ, "DATABASE_URL": database_url, "DURABLE_LOG_LEVEL": "WARNING"}
     command = [sys.executable, "-m", "durable_queue", "serve"]
@@ -107,7 +107,7 @@ async def durable_queue_server(
                 if time.monotonic() > deadline:
                     raise RuntimeError(f"the server never became ready:\n{_tail(log_path)}")
                 await asyncio.sleep(0.1)
-        yield base
+        yield base, proc.pid
     finally:
         await stop(proc)
         os.unlink(log_path)
@@ -205,6 +205,11 @@ class Worker:
             self._changed.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._changed.wait(), left)
+
+    @property
+    def pid(self) -> int:
+        assert self.proc is not None
+        return self.proc.pid
 
     async def send(self, line: str) -> None:
         assert self.proc is not None and self.proc.stdin is not None
