@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import json
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from types import TracebackType
@@ -15,7 +14,7 @@ import aiohttp
 import cattrs
 import yarl
 
-from durable_queue_client.convert import structure, to_dict
+from durable_queue_client.convert import decode, encode, structure
 from durable_queue_client.errors import (
     ConnectionFailed,
     DurableError,
@@ -79,6 +78,7 @@ P = TypeVar("P", bound=Page)
 API_PREFIX: Final = "/api/v1"
 DEFAULT_URL: Final = "http://localhost:8080"
 USER_AGENT: Final = "durable-queue-client/0.1.0"
+JSON_BODY: Final = {"Content-Type": "application/json"}
 
 log = logging.getLogger("durable_queue_client")
 log.addHandler(logging.NullHandler())  # a library: silent unless the application logs
@@ -194,7 +194,8 @@ class DurableClient:
             idempotent = method in ("GET", "PUT", "DELETE")
         kwargs: dict[str, Any] = {}
         if body is not None:
-            kwargs["json"] = to_dict(body)
+            kwargs["data"] = encode(body)
+            kwargs["headers"] = JSON_BODY
         if params:
             kwargs["params"] = _query(params)
         if total_timeout is not None:
@@ -205,7 +206,7 @@ class DurableClient:
             try:
                 async with session.request(method, url, **kwargs) as resp:
                     status = resp.status
-                    text = await resp.text()
+                    raw = await resp.read()
             except TimeoutError as exc:
                 wait = total_timeout if total_timeout is not None else self.timeout
                 raise RequestTimeout(
@@ -222,8 +223,8 @@ class DurableClient:
                 ) from exc
             else:
                 if status in ok:
-                    return status, self._decode(status, text)
-                error = self._error(status, text, resp.reason)
+                    return status, self._decode(status, raw)
+                error = self._error(status, raw, resp.reason)
                 if not isinstance(error, Unavailable):
                     raise error
             if not idempotent or attempt >= self.retries:
@@ -244,21 +245,22 @@ class DurableClient:
             await asyncio.sleep(delay)
 
     @staticmethod
-    def _decode(status: int, text: str) -> Any:
-        if status == 204 or not text.strip():
+    def _decode(status: int, raw: bytes) -> Any:
+        if status == 204 or not raw.strip():
             return None
         try:
-            return json.loads(text)
+            return decode(raw)
         except ValueError as exc:
             raise InvalidResponse(
                 status, "INVALID_RESPONSE", f"response is not JSON: {exc}"
             ) from exc
 
     @staticmethod
-    def _error(status: int, text: str, reason: str | None) -> DurableError:
+    def _error(status: int, raw: bytes, reason: str | None) -> DurableError:
         code, message = "", ""
+        text = raw.decode("utf-8", "replace")
         try:
-            data = json.loads(text) if text.strip() else None
+            data = decode(raw) if text.strip() else None
         except ValueError:
             data = None
         if isinstance(data, dict):
