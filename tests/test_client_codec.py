@@ -144,6 +144,13 @@ def test_decode() -> None:
     for bad in (b"<html>", b'{"a": 1', b"\xff\xfe{"):
         with pytest.raises(ValueError):
             decode(bad)
+        with pytest.raises(ValueError):
+            decode(bad, exact_ints=False)
+
+
+def test_decode_of_ids_only_bodies() -> None:
+    body = json.dumps({"runs": [{"run_id": RUN, "status": "completed", "n": 7}]}).encode()
+    assert decode(body, exact_ints=False) == json.loads(body)
 
 
 # -- structuring responses --------------------------------------------------------------

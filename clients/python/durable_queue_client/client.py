@@ -183,10 +183,13 @@ class DurableClient:
         idempotent: bool | None = None,
         total_timeout: float | None = None,
         ok: tuple[int, ...] = (200, 201, 202, 204),
+        ids_only: bool = False,
     ) -> tuple[int, Any]:
         """Send one request (retrying when allowed); return (status, decoded body or None).
 
         `body` is a record (unstructured without its None fields) or plain JSON data.
+        `ids_only`: the answer holds no JSON value of the user's (params, results), so no
+        integer beyond 64 bits to read exactly.
         """
         session = self._ensure_session()
         url = yarl.URL(f"{self.base_url}{API_PREFIX}{path}", encoded=True)
@@ -223,7 +226,7 @@ class DurableClient:
                 ) from exc
             else:
                 if status in ok:
-                    return status, self._decode(status, raw)
+                    return status, self._decode(status, raw, ids_only)
                 error = self._error(status, raw, resp.reason)
                 if not isinstance(error, Unavailable):
                     raise error
@@ -245,11 +248,11 @@ class DurableClient:
             await asyncio.sleep(delay)
 
     @staticmethod
-    def _decode(status: int, raw: bytes) -> Any:
+    def _decode(status: int, raw: bytes, ids_only: bool = False) -> Any:
         if status == 204 or not raw.strip():
             return None
         try:
-            return decode(raw)
+            return decode(raw, exact_ints=not ids_only)
         except ValueError as exc:
             raise InvalidResponse(
                 status, "INVALID_RESPONSE", f"response is not JSON: {exc}"
@@ -359,6 +362,7 @@ class DurableClient:
             f"/queues/{_segment(queue)}/tasks",
             body=request,
             idempotent=idempotency_key is not None,
+            ids_only=True,
         )
         return self._structure(data, CreatedTask)
 
@@ -373,6 +377,7 @@ class DurableClient:
             f"/queues/{_segment(queue)}/tasks/batch",
             body=CreateTasksRequest(tasks=list(tasks)),
             idempotent=bool(tasks) and all(t.idempotency_key is not None for t in tasks),
+            ids_only=True,
         )
         return self._structure(self._field(data, "tasks"), list[BatchCreatedTask])
 
@@ -471,7 +476,9 @@ class DurableClient:
         `claim_token` (the claimed task's), `Conflict` unless the run is still held under
         that claim; so for every call that acts on a claimed run."""
         request = CompleteRunRequest(result=result, claim_token=claim_token)
-        _, data = await self._request("POST", f"/runs/{_segment(run_id)}/complete", body=request)
+        _, data = await self._request(
+            "POST", f"/runs/{_segment(run_id)}/complete", body=request, ids_only=True
+        )
         return self._structure(data, CompletedRun)
 
     async def complete_runs(self, runs: Sequence[RunCompletion]) -> list[RunCompletionResult]:
@@ -480,7 +487,7 @@ class DurableClient:
         nothing; an item whose `claim_token` is not its run's current one is a conflict).
         Sent once (a repeat would report the completed runs as conflicts)."""
         _, data = await self._request(
-            "POST", "/runs/complete", body=CompleteRunsRequest(runs=list(runs))
+            "POST", "/runs/complete", body=CompleteRunsRequest(runs=list(runs)), ids_only=True
         )
         return self._structure(self._field(data, "runs"), list[RunCompletionResult])
 

@@ -166,9 +166,11 @@ _DIGITS_AS_ZERO = bytes(0x30 if 0x30 <= byte <= 0x39 else 0x20 for byte in range
 _LONG_RUN = b"0" * 19
 
 
-def decode(body: bytes) -> Any:
-    """A response body's JSON; `ValueError` when it is not JSON."""
-    if orjson is not None and _LONG_RUN not in body.translate(_DIGITS_AS_ZERO):
+def decode(body: bytes, *, exact_ints: bool = True) -> Any:
+    """A response body's JSON; `ValueError` when it is not JSON. `exact_ints=False` skips
+    the look for integers beyond 64 bits (a tenth of a millisecond per 100 kB), for the
+    bodies made of ids, statuses and counts only, which hold none."""
+    if orjson is not None and (not exact_ints or _LONG_RUN not in body.translate(_DIGITS_AS_ZERO)):
         try:
             return orjson.loads(body)
         except orjson.JSONDecodeError:
