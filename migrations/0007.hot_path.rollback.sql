@@ -1,5 +1,35 @@
--- Undo 0007.hot_path: dq_complete_runs of 0006.claim_tokens, the per-row claimable
+-- Undo 0007.hot_path: dq_complete_run and dq_complete_runs of 0006.claim_tokens, the per-row claimable
 -- notification, both foreign keys of runs and runs_by_queue_status again.
+CREATE OR REPLACE FUNCTION dq_complete_run(p_run_id uuid, p_result jsonb,
+                                           p_claim_token text DEFAULT NULL)
+RETURNS TABLE (outcome text, status text)
+LANGUAGE plpgsql AS $$
+#variable_conflict use_column
+DECLARE
+    v_run runs;
+    v_holds text;
+BEGIN
+    v_run := dq_lock_run(p_run_id);
+    IF v_run.id IS NULL THEN
+        RETURN QUERY SELECT 'not_found', NULL::text;
+        RETURN;
+    END IF;
+    v_holds := dq_holds(v_run, p_claim_token);
+    IF v_holds <> 'ok' THEN
+        RETURN QUERY SELECT v_holds, v_run.status;
+        RETURN;
+    END IF;
+    UPDATE runs r
+    SET status = 'completed', result = p_result, completed_at = now(), claim_expires_at = NULL,
+        claim_token = NULL
+    WHERE r.id = p_run_id;
+    UPDATE tasks t
+    SET status = 'completed', error = NULL, result = p_result, completed_at = now()
+    WHERE t.id = v_run.task_id AND t.status = 'pending';
+    RETURN QUERY SELECT 'ok', 'completed';
+END
+$$;
+
 CREATE OR REPLACE FUNCTION dq_complete_runs(p_runs jsonb)
 RETURNS TABLE (run_id uuid, outcome text, status text)
 LANGUAGE plpgsql AS $$

@@ -44,6 +44,12 @@
 --    with the JSON items: the planner hash-joined those by scanning all of runs and
 --    tasks (three full scans per batch at 20,000 runs). Same locks in the same
 --    order (tasks by id, then runs by id), same answers.
+--
+-- 6. dq_complete_run locks the task, then completes the run in one UPDATE that checks
+--    the fence itself (claimed, under the token when given), so the usual case takes
+--    no separate lock and lookup of the run; only a refused call locks and reads the
+--    run to answer (not_found, conflict or stale_token, as before). Lock order task
+--    then run, as in every transition.
 
 DROP INDEX runs_by_queue_status;
 
@@ -156,5 +162,50 @@ BEGIN
     LEFT JOIN runs r ON r.id = items.run_id AND r.id = ANY (v_run_ids)
     LEFT JOIN done_runs d ON d.id = items.run_id
     ORDER BY items.ord;
+END
+$$;
+
+-- Complete a claimed run with its result, and its task.
+-- outcome: ok, not_found, conflict / stale_token (status: the run's status).
+CREATE OR REPLACE FUNCTION dq_complete_run(p_run_id uuid, p_result jsonb,
+                                           p_claim_token text DEFAULT NULL)
+RETURNS TABLE (outcome text, status text)
+LANGUAGE plpgsql AS $$
+#variable_conflict use_column
+DECLARE
+    v_task_id uuid;
+    v_run runs;
+    v_holds text;
+BEGIN
+    SELECT t.id INTO v_task_id FROM tasks t
+    WHERE t.id = (SELECT r.task_id FROM runs r WHERE r.id = p_run_id)
+    FOR UPDATE;
+    UPDATE runs r
+    SET status = 'completed', result = p_result, completed_at = now(), claim_expires_at = NULL,
+        claim_token = NULL
+    WHERE r.id = p_run_id AND r.status = 'claimed'
+      AND (p_claim_token IS NULL OR p_claim_token = CAST(r.claim_token AS text));
+    IF NOT FOUND THEN
+        -- refused, or claimed meanwhile (a claim does not lock the task): decide under the
+        -- run's lock, as dq_lock_run would have
+        SELECT * INTO v_run FROM runs r WHERE r.id = p_run_id FOR UPDATE;
+        IF NOT FOUND THEN
+            RETURN QUERY SELECT 'not_found', NULL::text;
+            RETURN;
+        END IF;
+        v_holds := dq_holds(v_run, p_claim_token);
+        IF v_holds <> 'ok' THEN
+            RETURN QUERY SELECT v_holds, v_run.status;
+            RETURN;
+        END IF;
+        UPDATE runs r
+        SET status = 'completed', result = p_result, completed_at = now(),
+            claim_expires_at = NULL, claim_token = NULL
+        WHERE r.id = p_run_id;
+    END IF;
+    UPDATE tasks t
+    SET status = 'completed', error = NULL, result = p_result, completed_at = now()
+    WHERE t.id = v_task_id AND t.status = 'pending';
+    RETURN QUERY SELECT 'ok', 'completed';
 END
 $$;

@@ -1,6 +1,8 @@
 -- name: hot_path_shape()$
--- Test-only: what 0007.hot_path changes, as one JSON value: the foreign keys of runs, whether runs_by_queue_status exists, and the user triggers on runs and tasks.
+-- Test-only: what 0007.hot_path changes, as one JSON value: the foreign keys of runs, whether runs_by_queue_status exists, the user triggers on runs and tasks, and the bodies (md5) of the functions it replaces.
 SELECT jsonb_build_object(
+    'functions', (SELECT jsonb_object_agg(p.proname, md5(p.prosrc)) FROM pg_proc p
+                  WHERE p.proname IN ('dq_complete_run', 'dq_complete_runs')),
     'runs_fkeys', (SELECT coalesce(jsonb_agg(c.conname ORDER BY c.conname), '[]')
                    FROM pg_constraint c
                    WHERE c.conrelid = CAST('runs' AS regclass) AND c.contype = 'f'),
