@@ -11,6 +11,9 @@ an empty body is `{}` when the schema requires no field. Every failure is a
 `ValidationError` whose message starts with the field's path
 ("tasks[3].task_name is required"), strings included: PostgreSQL cannot store a
 NUL character or an unpaired surrogate, so those are refused here, by name.
+
+A part is loaded by the schema's compiled loader (api/fast_load.py) first; whatever
+that cannot vouch for is loaded by marshmallow, which accepts it or words the error.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ import marshmallow
 from aiohttp import web
 
 from durable_queue.api import json_codec
+from durable_queue.api.fast_load import Unsure, loader_of
 from durable_queue.api.keys import SETTINGS
 from durable_queue.errors import PayloadTooLarge, ValidationError
 
@@ -68,6 +72,10 @@ def load(schema: marshmallow.Schema, data: Any, part_name: str = "request body")
     """Load `data` (a JSON object) with `schema`; a ValidationError names the first bad field."""
     if not isinstance(data, dict):
         raise ValidationError(f"{part_name} must be a JSON object")
+    try:
+        return loader_of(schema)(data)
+    except Unsure:
+        pass
     try:
         return schema.load(data)
     except marshmallow.ValidationError as exc:

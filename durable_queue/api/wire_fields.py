@@ -4,15 +4,22 @@ A message is the problem only ("is required", "must be a valid UUID"); the
 validation step puts the field's path in front ("tasks[3].task_name is required"),
 so no marshmallow message is rewritten after the fact. Integers are strict (no
 strings, no fractions, no booleans), numbers are finite JSON numbers.
+
+Each type also gives its compiled loader (`fast_loader()`, used by api/fast_load.py):
+what `deserialize` gives for a present value, or `Unsure` where marshmallow must decide.
+A type without a cheaper exact check runs its own `_deserialize`; validators run as
+marshmallow runs them.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from typing import Any
 
 from marshmallow import ValidationError, fields, validate
 
+from durable_queue.api.fast_load import Loader, Unsure, field_loader, loader_of
 from durable_queue.jsonvalue import JSON_NULL
 
 # PostgreSQL's integer: the bound of every stored count and number of seconds.
@@ -34,7 +41,7 @@ _TIMESTAMP = "must be an RFC 3339 timestamp with a zone"
 
 
 class _Messages:
-    """Messages every field shares (merged below each type's own)."""
+    """Messages every field shares (merged below each type's own), and the compiled loader."""
 
     default_error_messages = {
         "required": "is required",
@@ -42,9 +49,49 @@ class _Messages:
         "validator_failed": "is invalid",
     }
 
+    def fast_loader(self) -> Loader:
+        """A present value → what `deserialize` gives, or Unsure (api/fast_load.py)."""
+        field: Any = self
+        allow_none = field.allow_none
+        convert = self._fast_convert()
+        validators = tuple(field.validators)
+
+        def load(value: Any) -> Any:
+            if value is None:
+                if allow_none:
+                    return None
+                raise Unsure
+            output = convert(value)
+            for validator in validators:
+                try:
+                    if validator(output) is False:
+                        raise Unsure
+                except ValidationError:
+                    raise Unsure from None
+            return output
+
+        return load
+
+    def _fast_convert(self) -> Callable[[Any], Any]:
+        """`_deserialize` of a non-null value, or Unsure; this default is marshmallow's own."""
+        deserialize = self._deserialize  # type: ignore[attr-defined]
+
+        def convert(value: Any) -> Any:
+            try:
+                return deserialize(value, None, None)
+            except ValidationError:
+                raise Unsure from None
+
+        return convert
+
 
 class _Integer(_Messages, fields.Integer):
     default_error_messages = {"invalid": "must be an integer", "too_large": "is too large"}
+
+    def _fast_convert(self) -> Callable[[Any], Any]:
+        if not self.strict:  # a query string's "3": marshmallow converts
+            return super()._fast_convert()
+        return _exactly(int)  # a JSON integer, never a bool (int(value) is value)
 
 
 class _Float(_Messages, fields.Float):
@@ -63,6 +110,9 @@ class _Float(_Messages, fields.Float):
 class _String(_Messages, fields.String):
     default_error_messages = {"invalid": "must be a string", "invalid_utf8": "must be UTF-8"}
 
+    def _fast_convert(self) -> Callable[[Any], Any]:
+        return _exactly(str)
+
 
 class _UUID(_Messages, fields.UUID):
     default_error_messages = {"invalid_uuid": "must be a valid UUID"}
@@ -70,6 +120,9 @@ class _UUID(_Messages, fields.UUID):
 
 class _Boolean(_Messages, fields.Boolean):
     default_error_messages = {"invalid": "must be a boolean"}
+
+    def _fast_convert(self) -> Callable[[Any], Any]:
+        return _exactly(bool)  # true and false; "yes", 1 and the like: marshmallow decides
 
 
 class _Dict(_Messages, fields.Dict):
@@ -79,9 +132,24 @@ class _Dict(_Messages, fields.Dict):
 class _List(_Messages, fields.List):
     default_error_messages = {"invalid": "must be a list"}
 
+    def _fast_convert(self) -> Callable[[Any], Any]:
+        load_item = field_loader(self.inner)
+
+        def convert(value: Any) -> Any:
+            if type(value) is not list:
+                raise Unsure
+            return [load_item(item) for item in value]
+
+        return convert
+
 
 class _Nested(_Messages, fields.Nested):
     default_error_messages = {"type": "must be an object"}
+
+    def _fast_convert(self) -> Callable[[Any], Any]:
+        if self.many or self.unknown is not None:
+            return super()._fast_convert()
+        return loader_of(self.schema)
 
 
 class _Timestamp(_Messages, fields.AwareDateTime):
@@ -99,6 +167,32 @@ class _JsonValue(_Messages, fields.Raw):
         if value is None:
             return JSON_NULL
         return super().deserialize(value, attr, data, **kwargs)
+
+    def fast_loader(self) -> Loader:
+        load = super().fast_loader()
+
+        def load_json(value: Any) -> Any:
+            return JSON_NULL if value is None else load(value)
+
+        return load_json
+
+    def _fast_convert(self) -> Callable[[Any], Any]:
+        return _identity  # Raw: any JSON value as parsed
+
+
+def _exactly(cls: type) -> Callable[[Any], Any]:
+    """A value of exactly `cls` as it is (no subclass: a bool is not an int); else Unsure."""
+
+    def convert(value: Any) -> Any:
+        if type(value) is cls:
+            return value
+        raise Unsure
+
+    return convert
+
+
+def _identity(value: Any) -> Any:
+    return value
 
 
 class FullMatch(validate.Regexp):
