@@ -232,3 +232,26 @@ def db_runs_of(conn: Any, queue: str) -> list[Any]:
     queue_id = Q.get_queue_by_name(conn, name=queue)["id"]
     tasks = Q.list_tasks_of_queue(conn, queue_id=queue_id, task_name=None, cursor=None, limit=100)
     return [run["id"] for task in tasks for run in Q.list_task_runs(conn, task_id=task["id"])]
+
+
+def test_complete_run_answers_as_before(db: Any) -> None:
+    """The fenced UPDATE first, the run's lock only when refused: every outcome of 0006."""
+    make_queue(db, "q")
+    create(db, "q", 2)
+    [held, other] = claim(db, "q", 2)
+    token = str(held["claim_token"])
+
+    def complete(run_id: Any, claim_token: str | None) -> tuple[str, str | None]:
+        row = Q.complete_run(db, run_id=run_id, result='{"ok": 1}', claim_token=claim_token)
+        return row["outcome"], row["status"]
+
+    assert complete("01890000-0000-7000-8000-000000000000", None) == ("not_found", None)
+    assert complete(held["run_id"], "not-the-token") == ("stale_token", "claimed")
+    assert complete(held["run_id"], token) == ("ok", "completed")
+    assert complete(held["run_id"], token) == ("conflict", "completed")
+    assert complete(other["run_id"], None) == ("ok", "completed")
+    [pending] = create(db, "q", 1)
+    [run_id] = [run["id"] for run in Q.list_task_runs(db, task_id=pending)]
+    assert complete(run_id, None) == ("conflict", "pending")
+    task = Q.get_task_detail(db, task_id=held["task_id"])
+    assert (task["status"], task["result"]) == ("completed", {"ok": 1})
