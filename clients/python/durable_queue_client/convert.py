@@ -82,7 +82,11 @@ def structure(data: Any, cls: type[T]) -> T:
     unknown keys are ignored."""
     fast = _structurers.get(cls, _UNKNOWN)
     if fast is _UNKNOWN:
-        fast = _structurers[cls] = _compile_structure(cls)
+        try:
+            fast = _compile_structure(cls)
+        except Exception:
+            fast = None  # e.g. an annotation that does not resolve: the converter's job
+        _structurers[cls] = fast
     if fast is not None:
         try:
             return fast(data)  # type: ignore[no-any-return]
