@@ -96,6 +96,7 @@ class Listener:
                 continue
             try:
                 await queries.listen_claimable(conn)
+                self.waiters.listening = True
                 self._connected.set()
                 delay = self.min_backoff
                 log.info("listener connected")
@@ -106,6 +107,7 @@ class Listener:
             except Exception as exc:
                 _log_failure("listener connection lost", exc, delay)
             finally:
+                self.waiters.stop_listening()
                 self._connected.clear()
                 conn.close()
             await self._backoff(delay)
@@ -127,7 +129,7 @@ class Listener:
 
     def _dispatch(self, notify: Any) -> None:
         if notify.payload:
-            self.waiters.wake_one(notify.payload, Wake.NOTIFIED)
+            self.waiters.notified(notify.payload)
         else:
             log.warning("notification without a queue name", extra={"channel": notify.channel})
 

@@ -1,13 +1,15 @@
 """The long-poll claim: claim now, else sleep (holding no connection) until a wake, then claim again.
 
 The waiter registers before its first claim, so a run that becomes claimable
-between "claimed nothing" and "sleep" leaves a wake on its future. After an
-empty claim it tells the registry when the queue's earliest pending run is
-due; the registry wakes one waiter then (scheduled runs and retries are
+between "claimed nothing" and "sleep" leaves a wake on its future. The claim
+statement also answers when the earliest run it left pending is due. After an
+empty claim the registry wakes one waiter then (scheduled runs and retries are
 delivered when due, without every waiter waking for them). A waiter that
-claimed a full batch looks whether more runs are due and if so hands the wake
-on (a batch of inserts may fold into one notification), without sending a
-second waiter to claim after every single run. Which waiter wakes when is
+claimed a full batch hands the wake on when more runs are due (a batch of
+inserts may fold into one notification), without sending a second waiter to
+claim after every single run. A claim that got fewer runs than it asked for
+tells the registry the queue is drained, so the next long poll arriving soon
+after sleeps at once instead of claiming nothing. Which waiter wakes when is
 decided in `durable_queue.waiters`; this module only asks the store.
 """
 
@@ -16,10 +18,10 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 
-from durable_queue.errors import DurableError, Unavailable
+from durable_queue.errors import Unavailable
 from durable_queue.records import ClaimedTask
 from durable_queue.store import MAX_CLAIM_BATCH, Store
-from durable_queue.waiters import Waiter, Waiters, WaitersFull, Wake, hands_on
+from durable_queue.waiters import Waiters, WaitersFull, Wake, hands_on
 
 # What a refused long poll is told to wait before it asks again (the Retry-After header).
 RETRY_AFTER_SECONDS = 1
@@ -58,17 +60,25 @@ async def claim(
     try:
         woken_by: Wake | None = None
         woken_at: float | None = None
+        # found drained a moment ago by this process, nothing notified since: sleep first
+        must_claim = not waiters.drained(queue_name)
         while True:
-            claimed, seconds_until_due = await store.claim_or_due(queue_name, limit, claim_timeout)
-            if claimed:
-                if woken_at is not None and on_wake is not None:
-                    on_wake(loop.time() - woken_at)
-                if hands_on(len(claimed), limit, woken_by):
-                    await _hand_on(store, waiters, waiter)
-                return claimed
-            if waiters.closed:
-                return []
-            waiters.wake_when_due(queue_name, seconds_until_due)
+            if must_claim:
+                seen = waiters.seen(queue_name)
+                claimed, seconds_until_due = await store.claim_or_due(
+                    queue_name, limit, claim_timeout
+                )
+                waiters.note_drained(queue_name, seen, len(claimed), limit, seconds_until_due)
+                if claimed:
+                    if woken_at is not None and on_wake is not None:
+                        on_wake(loop.time() - woken_at)
+                    if hands_on(len(claimed), limit, woken_by):
+                        waiters.hand_on(waiter, seconds_until_due)
+                    return claimed
+                if waiters.closed:
+                    return []
+                waiters.wake_when_due(queue_name, seconds_until_due)
+            must_claim = True
             remaining = deadline - loop.time()
             if remaining <= 0:
                 return []
@@ -78,14 +88,3 @@ async def claim(
                 return []
     finally:
         waiters.unregister(waiter)
-
-
-async def _hand_on(store: Store, waiters: Waiters, waiter: Waiter) -> None:
-    """`waiter` leaves with runs: let the registry wake the next one now or when due."""
-    try:
-        seconds_until_due = await store.seconds_until_due(waiter.queue_name)
-    except DurableError:
-        # The claimed runs must still reach the client: hand on blindly instead.
-        waiters.pass_on(waiter)
-        return
-    waiters.hand_on(waiter, seconds_until_due)

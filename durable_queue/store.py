@@ -231,8 +231,8 @@ class Store:
     async def claim_or_due(
         self, queue_name: str, limit: int, claim_timeout: int
     ) -> tuple[list[ClaimedTask], float | None]:
-        """`claim`, and when nothing was claimed `seconds_until_due` too, in one statement:
-        (claimed, None) or ([], seconds until the earliest pending run is due)."""
+        """`claim`, and `seconds_until_due` of the runs it left pending, in one statement:
+        (claimed, seconds until the earliest run still pending is due; None: none is)."""
         async with connection(self.pool) as conn:
             self.claim_queries += 1
             rows = [
@@ -241,12 +241,12 @@ class Store:
                     conn, queue_name=queue_name, limit=limit, claim_timeout=claim_timeout
                 )
             ]
-        outcome = rows[0]["outcome"]
+        outcome, seconds_until_due = rows[0]["outcome"], rows[0]["seconds_until_due"]
         if outcome == "not_found":
             raise NotFound(f'queue "{queue_name}" not found')
         if outcome == "none":
-            return [], rows[0]["seconds_until_due"]
-        return [from_row(row, ClaimedTask) for row in rows], None
+            return [], seconds_until_due
+        return [from_row(row, ClaimedTask) for row in rows], seconds_until_due
 
     async def seconds_until_due(self, queue_name: str) -> float | None:
         """Seconds until the queue's earliest pending run is due, by the database's clock

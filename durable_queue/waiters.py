@@ -8,6 +8,12 @@ known `available_at`, wakes one waiter when scheduled runs and retries come
 due; a reconnect of the listener wakes every waiter once; shutdown answers
 them all at once. Callers pass in "seconds until due" (measured by the
 database's clock); the timers run on a `Clock`, the event loop by default.
+
+A claim that got fewer runs than it asked for left nothing claimable behind
+(as of its statement). While the listener listens and no notification for
+the queue arrives, a run that becomes claimable later is notified, or comes
+due on the timer, so a long poll arriving within DRAINED_TRUST_SECONDS may
+sleep at once instead of sending a claim that would find nothing (`drained`).
 """
 
 from __future__ import annotations
@@ -22,6 +28,10 @@ from typing import Any, Protocol
 MIN_SLEEP_SECONDS = 0.05
 # Wake a little after available_at, so the claim's now() has surely passed it.
 DUE_MARGIN_SECONDS = 0.002
+# How long a claim that found its queue drained is believed: a long poll arriving this soon
+# after, with no notification for the queue since, sleeps without claiming first. Bounds how
+# long a run nobody notifies about (a claim that locked it, then failed) can be overlooked.
+DRAINED_TRUST_SECONDS = 1.0
 
 
 class Wake(enum.Enum):
@@ -112,6 +122,10 @@ class Waiters:
         self._by_queue: dict[str, dict[Waiter, None]] = {}  # insertion-ordered sets
         self._due: dict[str, Timer] = {}
         self.closed = False
+        # set by the listener while its LISTEN is live: only then is a drained queue believed
+        self.listening = False
+        self._notifications: dict[str, int] = {}  # per queue, since start
+        self._drained: dict[str, tuple[float, float | None]] = {}  # queue → (noted, due at)
 
     def __len__(self) -> int:
         return self._count
@@ -161,6 +175,64 @@ class Waiters:
                 fallback = waiter
         return fallback.wake(reason) if fallback is not None else False
 
+    def notified(self, queue_name: str) -> bool:
+        """A notification for the queue (a run became claimable): count it, stop believing
+        the queue drained, and wake one waiter."""
+        self._notifications[queue_name] = self.seen(queue_name) + 1
+        self._drained.pop(queue_name, None)
+        return self.wake_one(queue_name, Wake.NOTIFIED)
+
+    def seen(self, queue_name: str) -> int:
+        """How many notifications for the queue arrived so far (read before a claim)."""
+        return self._notifications.get(queue_name, 0)
+
+    def note_drained(
+        self,
+        queue_name: str,
+        seen_before: int,
+        claimed: int,
+        limit: int,
+        seconds_until_due: float | None,
+    ) -> None:
+        """A claim sent when `seen_before` notifications had arrived got `claimed` of `limit`
+        runs, and the earliest run it left pending is due in `seconds_until_due` (None: none
+        is pending). Fewer than asked: the queue is drained, unless a notification came in
+        meanwhile, the listener is away, or a run left pending is due already (another
+        claimer holds it)."""
+        if claimed >= limit or not self.listening or self.closed:
+            return
+        if self.seen(queue_name) != seen_before:
+            return
+        if seconds_until_due is not None and seconds_until_due <= 0:
+            return
+        now = self._now()
+        due_at = None if seconds_until_due is None else now + seconds_until_due
+        self._drained[queue_name] = (now, due_at)
+
+    def drained(self, queue_name: str) -> bool:
+        """Whether a long poll on the queue (registered already) may sleep before claiming:
+        the queue was found drained less than DRAINED_TRUST_SECONDS ago, with nothing
+        notified since and its next run not due yet. Arms the timer for that run."""
+        note = self._drained.get(queue_name)
+        if note is None or not self.listening:
+            return False
+        noted_at, due_at = note
+        now = self._now()
+        if now - noted_at >= DRAINED_TRUST_SECONDS or (due_at is not None and due_at <= now):
+            del self._drained[queue_name]
+            return False
+        if due_at is not None:
+            self.wake_at(queue_name, due_at - now + DUE_MARGIN_SECONDS)
+        return True
+
+    def stop_listening(self) -> None:
+        """The listener lost its connection: notifications may be missed until it is back."""
+        self.listening = False
+        self._drained.clear()
+
+    def _now(self) -> float:
+        return (self._clock or asyncio.get_running_loop()).time()
+
     def pass_on(self, waiter: Waiter) -> bool:
         """`waiter` claimed and leaves while more runs may be due: wake the next one."""
         return self.wake_one(waiter.queue_name, Wake.NOTIFIED, exclude=waiter)
@@ -187,6 +259,7 @@ class Waiters:
 
     def wake_all(self, reason: Wake) -> None:
         """Wake every waiter not woken yet (after a listener reconnect: each looks once)."""
+        self._drained.clear()
         for waiters in self._by_queue.values():
             for waiter in waiters:
                 waiter.wake(reason)
@@ -206,11 +279,13 @@ class Waiters:
 
     def _due_now(self, queue_name: str) -> None:
         self._due.pop(queue_name, None)
+        self._drained.pop(queue_name, None)
         self.wake_one(queue_name, Wake.DUE)
 
     def close(self) -> None:
         """Shutdown: wake every waiter (they answer with nothing) and every later one too."""
         self.closed = True
+        self._drained.clear()
         for timer in self._due.values():
             timer.cancel()
         self._due.clear()

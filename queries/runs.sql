@@ -5,20 +5,24 @@ SELECT outcome, run_id, task_id, attempt, task_name, params, headers, retry_stra
 FROM dq_claim(:queue_name, :limit, :claim_timeout);
 
 -- name: claim_runs_or_due(queue_name, limit, claim_timeout)
--- claim_runs; when it claims nothing, one row 'none' carrying seconds_until_due instead (the long poll's empty claim and its next wake in one round trip).
+-- claim_runs, each row carrying seconds_until_due of the runs left pending (those this statement claimed excluded); when it claims nothing, one row 'none' carrying it: the long poll's claim and its next wake in one round trip.
 WITH claimed AS MATERIALIZED (
     SELECT * FROM dq_claim(:queue_name, :limit, :claim_timeout)
+), due AS (
+    SELECT extract(epoch FROM min(r.available_at) - now())::float8 AS seconds_until_due
+    FROM runs r
+    WHERE r.queue_id = (SELECT q.id FROM queues q WHERE q.name = :queue_name)
+      AND r.status = 'pending'
+      AND r.id <> ALL (ARRAY(SELECT c.run_id FROM claimed c WHERE c.run_id IS NOT NULL))
 )
-SELECT outcome, run_id, task_id, attempt, task_name, params, headers, retry_strategy,
-       max_attempts, claim_expires_at, workflow_run_id, CAST(claim_token AS text) AS claim_token,
-       CAST(NULL AS float8) AS seconds_until_due
-FROM claimed
+SELECT c.outcome, c.run_id, c.task_id, c.attempt, c.task_name, c.params, c.headers,
+       c.retry_strategy, c.max_attempts, c.claim_expires_at, c.workflow_run_id,
+       CAST(c.claim_token AS text) AS claim_token, due.seconds_until_due
+FROM claimed c CROSS JOIN due
 UNION ALL
 SELECT 'none', NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
-       (SELECT extract(epoch FROM min(r.available_at) - now())::float8
-        FROM runs r
-        WHERE r.queue_id = (SELECT q.id FROM queues q WHERE q.name = :queue_name)
-          AND r.status = 'pending')
+       due.seconds_until_due
+FROM due
 WHERE NOT EXISTS (SELECT FROM claimed);
 
 -- name: complete_run(run_id, result, claim_token)^

@@ -163,6 +163,50 @@ async def test_long_poll_is_woken_when_an_event_wakes_a_sleeping_run(client, app
 # -- many waiters ---------------------------------------------------------
 
 
+async def test_a_long_poll_right_after_a_short_claim_sleeps_without_claiming(client, app):
+    await make_queue(client)
+    listener = app[LISTENER]
+    await eventually(lambda: listener.waiters.listening, what="the listener listening")
+    await make_task(client, params={"n": 1})
+    # its notification is in: one arriving during the claim below would make it unsure
+    await eventually(lambda: listener.waiters.seen("q") == 1, what="the notification")
+    first = await call(
+        client,
+        "POST",
+        "/queues/q/tasks/claim",
+        200,
+        json={"limit": 10, "claim_timeout": 60, "long_poll_seconds": 30},
+    )
+    assert len(first["tasks"]) == 1  # fewer than asked: the queue is drained
+    store = store_of(app)
+    before = store.claim_queries
+    waiting = poll(client, limit=10)
+    await sleeping_waiters(app, 1)
+    assert store.claim_queries == before  # it went to sleep without a claim statement
+    created = await make_task(client, params={"n": 2})
+    assert [t["task_id"] for t in await waiting] == [created["task_id"]]
+    assert store.claim_queries == before + 1
+
+
+async def test_a_scheduled_run_is_delivered_when_due_past_a_drained_queue(client, app):
+    await make_queue(client)
+    listener = app[LISTENER]
+    await eventually(lambda: listener.waiters.listening, what="the listener listening")
+    run_at = dt.datetime.now(dt.UTC) + dt.timedelta(milliseconds=300)
+    created = await make_task(client, run_at=run_at.isoformat())
+    await eventually(lambda: listener.waiters.seen("q") == 1, what="the notification")
+    store = store_of(app)
+    first = poll(client, limit=10)  # claims nothing, learns when the run is due, sleeps
+    await sleeping_waiters(app, 1)
+    before = store.claim_queries
+    second = poll(client, limit=10, seconds=1)  # the queue is known drained: sleeps at once
+    await sleeping_waiters(app, 2)
+    assert store.claim_queries == before
+    # the due timer wakes the first in line, which claims the run; the other times out
+    assert [t["task_id"] for t in await first] == [created["task_id"]]
+    assert await second == []
+
+
 async def test_many_waiters_each_get_distinct_tasks_exactly_once(client, app):
     await make_queue(client)
     waiters = [poll(client, limit=1) for _ in range(40)]

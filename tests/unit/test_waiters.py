@@ -18,6 +18,7 @@ import pytest
 
 import durable_queue
 from durable_queue.waiters import (
+    DRAINED_TRUST_SECONDS,
     DUE_MARGIN_SECONDS,
     MIN_SLEEP_SECONDS,
     Waiter,
@@ -393,3 +394,92 @@ async def test_no_limit_by_default(waiters):
     for _ in range(100):
         waiters.register("q")
     assert len(waiters) == 100
+
+
+# -- a drained queue: the next long poll may sleep without claiming ---------------
+
+
+@pytest.fixture
+def listening(waiters: Waiters) -> Waiters:
+    waiters.listening = True
+    return waiters
+
+
+def test_a_short_claim_marks_the_queue_drained_for_a_while(listening, clock):
+    seen = listening.seen("q")
+    listening.note_drained("q", seen, claimed=1, limit=10, seconds_until_due=None)
+    assert listening.drained("q")
+    clock.advance_to(DRAINED_TRUST_SECONDS - 0.001)
+    assert listening.drained("q")
+    clock.advance_to(DRAINED_TRUST_SECONDS)
+    assert not listening.drained("q")  # too old to believe: claim again
+
+
+@pytest.mark.parametrize(
+    ("claimed", "limit", "due", "listening_now"),
+    [
+        (10, 10, None, True),  # a full batch: more may be waiting
+        (0, 10, 0.0, True),  # a run left pending is due already (another claimer holds it)
+        (0, 10, -5.0, True),
+        (0, 10, None, False),  # the listener is away: notifications may be lost
+    ],
+)
+def test_a_claim_that_may_have_left_runs_behind_is_not_believed(
+    waiters, claimed, limit, due, listening_now
+):
+    waiters.listening = listening_now
+    waiters.note_drained("q", waiters.seen("q"), claimed, limit, due)
+    assert not waiters.drained("q")
+
+
+async def test_a_notification_ends_the_drained_state(listening):
+    waiter = listening.register("q")
+    seen = listening.seen("q")
+    listening.note_drained("q", seen, claimed=0, limit=10, seconds_until_due=None)
+    assert listening.notified("q")  # wakes the registered waiter too
+    assert waiter.pending_wake is Wake.NOTIFIED
+    assert listening.seen("q") == seen + 1
+    assert not listening.drained("q")
+
+
+def test_a_notification_during_the_claim_makes_its_answer_stale(listening):
+    seen = listening.seen("q")
+    listening.notified("q")  # arrived while the claim statement ran
+    listening.note_drained("q", seen, claimed=0, limit=10, seconds_until_due=None)
+    assert not listening.drained("q")
+
+
+def test_each_queue_is_drained_on_its_own(listening):
+    listening.note_drained("a", listening.seen("a"), 0, 10, None)
+    listening.notified("b")
+    assert listening.drained("a") and not listening.drained("b")
+
+
+async def test_a_drained_queue_with_a_scheduled_run_arms_its_timer(listening, clock):
+    listening.note_drained("q", listening.seen("q"), 0, 10, seconds_until_due=0.5)
+    waiter = listening.register("q")  # the next long poll, registered before asking
+    assert listening.drained("q")
+    assert clock.pending() == [0.5 + DUE_MARGIN_SECONDS]
+    sleeping = await asleep(waiter, listening)
+    clock.advance_to(0.5 + DUE_MARGIN_SECONDS)
+    assert await sleeping is Wake.DUE
+    assert not listening.drained("q")  # the run is due: claim it
+
+
+def test_a_scheduled_run_that_is_due_ends_the_drained_state(listening, clock):
+    listening.note_drained("q", listening.seen("q"), 0, 10, seconds_until_due=0.2)
+    clock.advance_to(0.2)
+    assert not listening.drained("q")
+
+
+@pytest.mark.parametrize("end", ["reconnect", "listener lost", "shutdown"])
+def test_losing_notifications_ends_every_drained_state(listening, end):
+    listening.note_drained("q", listening.seen("q"), 0, 10, None)
+    if end == "reconnect":
+        listening.wake_all(Wake.RECONNECTED)
+    elif end == "listener lost":
+        listening.stop_listening()
+        assert not listening.listening
+    else:
+        listening.close()
+    assert not listening.drained("q")
