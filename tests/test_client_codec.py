@@ -11,7 +11,8 @@ from typing import Any
 import attrs
 import cattrs
 import pytest
-from durable_queue_client import convert
+from aiohttp import web
+from durable_queue_client import Conflict, DurableClient, InvalidResponse, convert
 from durable_queue_client.convert import converter, decode, encode, structure, to_dict
 from durable_queue_client.models import (
     BatchCreatedTask,
@@ -272,3 +273,81 @@ def test_structure_raises_the_converters_error(cls: Any, data: Any) -> None:
     with pytest.raises(type(fast.value)) as slow:
         converter.structure(data, cls)
     assert str(fast.value) == str(slow.value)
+
+
+# -- through the client's transport -----------------------------------------------------
+
+
+@pytest.fixture
+async def fake_url(aiohttp_server: Any) -> tuple[str, list[tuple[str, str, Any]]]:
+    """A server that records each request (path, Content-Type, JSON body) and answers
+    with canned bodies, some of them odd."""
+    seen: list[tuple[str, str, Any]] = []
+
+    async def handle(request: web.Request) -> web.Response:
+        raw = await request.read()
+        seen.append((request.path, request.content_type, json.loads(raw) if raw else None))
+        queue = request.match_info.get("queue", "")
+        if request.path.endswith("/claim"):
+            task = {**CLAIMED, "params": {"big": 2**70, "small": -(2**63)}}
+            return web.json_response({"tasks": [task]})
+        if request.path == "/api/v1/runs/complete":
+            runs = [{"run_id": r["run_id"], "status": "completed"} for r in json.loads(raw)["runs"]]
+            return web.json_response({"runs": runs})
+        if queue == "html":
+            return web.Response(status=201, body=b"<html>oops</html>")
+        if queue == "conflict":
+            return web.Response(status=409, body=b"\xffnot json at all")
+        if queue == "odd":
+            return web.json_response({"task_id": 5, "run_id": RUN}, status=201)
+        return web.json_response({"task_id": TASK, "run_id": RUN}, status=201)
+
+    app = web.Application()
+    app.router.add_post("/api/v1/queues/{queue}/tasks", handle)
+    app.router.add_post("/api/v1/queues/{queue}/tasks/claim", handle)
+    app.router.add_post("/api/v1/runs/complete", handle)
+    server = await aiohttp_server(app)
+    return str(server.make_url("")), seen
+
+
+async def test_the_client_sends_json_and_reads_answers(
+    fake_url: tuple[str, list[tuple[str, str, Any]]],
+) -> None:
+    url, seen = fake_url
+    async with DurableClient(url, retries=0) as client:
+        created = await client.create_task(
+            "q",
+            FULL_TASK.task_name,
+            params=FULL_TASK.params,
+            headers=FULL_TASK.headers,
+            retry_strategy=FULL_TASK.retry_strategy,
+            max_attempts=FULL_TASK.max_attempts,
+            run_at=FULL_TASK.run_at,
+        )
+        assert created == CreatedTask(task_id=TASK, run_id=RUN)
+        [task] = await client.claim_tasks("q", limit=100)
+        assert task.params == {"big": 2**70, "small": -(2**63)}
+        results = await client.complete_runs([RunCompletion(run_id=RUN, claim_token=TOKEN)])
+        assert results == [RunCompletionResult(run_id=RUN, status="completed")]
+        assert await client.create_task("odd", "t") == CreatedTask(task_id="5", run_id=RUN)
+        with pytest.raises(InvalidResponse, match="response is not JSON"):
+            await client.create_task("html", "t")
+        with pytest.raises(Conflict, match="not json at all"):
+            await client.create_task("conflict", "t")
+    expected = CreateTaskRequest(
+        task_name=FULL_TASK.task_name,
+        params=FULL_TASK.params,
+        headers=FULL_TASK.headers,
+        retry_strategy=FULL_TASK.retry_strategy,
+        max_attempts=FULL_TASK.max_attempts,
+        run_at=FULL_TASK.run_at,
+    )
+    assert seen[:3] == [
+        ("/api/v1/queues/q/tasks", "application/json", old_encoding(expected)),
+        ("/api/v1/queues/q/tasks/claim", "application/json", {"limit": 100, "claim_timeout": 30}),
+        (
+            "/api/v1/runs/complete",
+            "application/json",
+            {"runs": [{"run_id": RUN, "claim_token": TOKEN}]},
+        ),
+    ]
