@@ -1,0 +1,87 @@
+"""Migration 0008.claim: the claim picks its ids first and returns before any UPDATE when
+there are none; same answers, in the same order; it rolls back and applies again."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import aiosql
+import psycopg2
+import psycopg2.extensions
+import psycopg2.extras
+import pytest
+
+from durable_queue.resources import resource_dir
+
+Q = aiosql.from_path(resource_dir("queries"), "psycopg2")
+MIGRATIONS = resource_dir("migrations")
+
+
+@pytest.fixture
+def db(database_url: str) -> Iterator[psycopg2.extensions.connection]:
+    conn = psycopg2.connect(database_url, cursor_factory=psycopg2.extras.DictCursor)
+    conn.autocommit = True
+    yield conn
+    conn.close()
+
+
+def run(db: Any, sql: str) -> list[Any]:
+    with db.cursor() as cur:
+        cur.execute(sql)
+        return cur.fetchall() if cur.description else []
+
+
+def queue_with(db: Any, name: str, count: int, **item: Any) -> None:
+    Q.insert_queue(db, name=name, task_ttl_seconds=0, event_ttl_seconds=0)
+    items = json.dumps([{"task_name": "t", "params": {"i": i}, **item} for i in range(count)])
+    list(Q.create_tasks(db, queue_name=name, tasks=items))
+
+
+def claimed(db: Any, queue: str, limit: int) -> list[Any]:
+    return list(Q.claim_runs(db, queue_name=queue, limit=limit, claim_timeout=600))
+
+
+def count_trigger_calls(db: Any) -> int:
+    rows = run(db, "SELECT calls FROM pg_stat_user_functions WHERE funcname = 'dq_count_changes'")
+    return rows[0]["calls"] if rows else 0
+
+
+def test_a_claim_that_finds_nothing_updates_nothing(db: Any) -> None:
+    queue_with(db, "nothing_due", 2, run_at="2999-01-01T00:00:00+00:00")
+    run(db, "SET track_functions = 'pl'")
+    run(db, "SELECT pg_stat_clear_snapshot()")
+    before = count_trigger_calls(db)
+    assert claimed(db, "nothing_due", 10) == []
+    run(db, "SELECT pg_stat_clear_snapshot()")
+    # no UPDATE statement ran, so its statement-level count trigger did not fire either
+    assert count_trigger_calls(db) == before
+
+
+def test_claims_oldest_due_first_with_their_tasks(db: Any) -> None:
+    queue_with(db, "ordered", 0)
+    for i in range(5):  # one transaction each: each later due than the one before
+        items = json.dumps([{"task_name": "t", "params": {"i": i}}])
+        list(Q.create_tasks(db, queue_name="ordered", tasks=items))
+    first, second = claimed(db, "ordered", 3), claimed(db, "ordered", 3)
+    assert [r["params"]["i"] for r in first + second] == [0, 1, 2, 3, 4]
+    assert all(r["outcome"] == "ok" and r["claim_token"] for r in first + second)
+    assert claimed(db, "ordered", 3) == []
+    [missing] = claimed(db, "no such queue", 3)
+    assert missing["outcome"] == "not_found"
+
+
+def test_rolls_back_and_applies_again(db: Any) -> None:
+    def claim_config() -> Any:
+        return run(db, "SELECT proconfig FROM pg_proc WHERE proname = 'dq_claim'")[0][0]
+
+    assert claim_config() == ["plan_cache_mode=force_generic_plan"]
+    run(db, (MIGRATIONS / "0008.claim.rollback.sql").read_text())
+    assert claim_config() is None
+    queue_with(db, "rolled_back", 2)
+    assert len(claimed(db, "rolled_back", 5)) == 2  # 0006's claim
+    run(db, (MIGRATIONS / "0008.claim.sql").read_text())
+    assert claim_config() == ["plan_cache_mode=force_generic_plan"]
+    queue_with(db, "applied_again", 2)
+    assert len(claimed(db, "applied_again", 5)) == 2
