@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import orjson
 import psycopg2.extras
 
 
@@ -27,7 +28,10 @@ JSON_NULL: Any = _JsonNull()
 
 
 def _loads(text: str) -> Any:
-    value = json.loads(text)
+    try:
+        value = orjson.loads(text)
+    except orjson.JSONDecodeError:  # a number beyond orjson's 64-bit range: json's reading
+        value = json.loads(text)
     return JSON_NULL if value is None else value
 
 
@@ -42,7 +46,7 @@ def to_db(value: Any) -> str | None:
     JSON_NULL (a given null) becomes the JSON value null."""
     if value is None:
         return None
-    return json.dumps(None if value is JSON_NULL else value)
+    return dumps(None if value is JSON_NULL else value)
 
 
 def _default(obj: Any) -> Any:
@@ -52,5 +56,9 @@ def _default(obj: Any) -> Any:
 
 
 def dumps(value: Any) -> str:
-    """Serialise a response body, rendering JSON_NULL as null."""
-    return json.dumps(value, default=_default, separators=(",", ":"))
+    """Serialise compactly, rendering JSON_NULL as null (orjson; json's encoder for what
+    orjson refuses, an integer beyond 64 bits, so every value keeps its exact text)."""
+    try:
+        return orjson.dumps(value, default=_default).decode()
+    except TypeError:  # orjson.JSONEncodeError
+        return json.dumps(value, default=_default, separators=(",", ":"))
