@@ -9,11 +9,23 @@ from typing import Any
 
 
 def run_on_database(
-    database_url: str | None, main: Callable[[str], Coroutine[Any, Any, None]]
+    database_url: str | None,
+    main: Callable[[str], Coroutine[Any, Any, None]],
+    *,
+    uvloop: bool = False,
 ) -> None:
-    """Run `main(url)` on `database_url`, or on an embedded PostgreSQL deleted afterwards."""
+    """Run `main(url)` on `database_url`, or on an embedded PostgreSQL deleted afterwards;
+    on uvloop when asked and installed, else on asyncio's own loop."""
+    run = asyncio.run
+    if uvloop:
+        try:
+            import uvloop as uvloop_module
+        except ImportError:
+            pass
+        else:
+            run = uvloop_module.run
     if database_url:
-        asyncio.run(main(database_url))
+        run(main(database_url))
         return
     import pgserver
 
@@ -21,6 +33,6 @@ def run_on_database(
         tempfile.mkdtemp(prefix="durable-queue-bench-"), cleanup_mode="delete"
     )
     try:
-        asyncio.run(main(server.get_uri()))
+        run(main(server.get_uri()))
     finally:
         server.cleanup()

@@ -477,7 +477,8 @@ def main() -> None:
     args.tasks = args.tasks or (2000 if quick else 20000)
     args.pipeline_seconds = args.pipeline_seconds or (5.0 if quick else 20.0)
     args.wake_samples = args.wake_samples or (50 if quick else 200)
-    run_on_database(args.database_url, lambda url: run(url, args))
+    # the producer side of both peers on uvloop, as their workers
+    run_on_database(args.database_url, lambda url: run(url, args), uvloop=True)
 
 
 if __name__ == "__main__":

@@ -183,15 +183,15 @@ def main() -> None:
     theirs.add_argument("--dsn", required=True)
     theirs.add_argument("--report-starts", action="store_true")
     args = parser.parse_args()
-    if args.peer == "ours":
-        asyncio.run(run_ours(args))  # what the client's README shows
+    # both on uvloop: what `pgq run` uses, and what `durablectl worker` uses (and the
+    # README recommends) for durable-queue; plain asyncio when it is not installed
+    main = run_ours(args) if args.peer == "ours" else run_theirs(args)
+    try:
+        import uvloop
+    except ImportError:
+        asyncio.run(main)
     else:
-        try:
-            import uvloop  # what `pgq run` uses when it is installed (it is a dependency)
-        except ImportError:
-            asyncio.run(run_theirs(args))
-        else:
-            uvloop.run(run_theirs(args))
+        uvloop.run(main)
 
 
 if __name__ == "__main__":
