@@ -1,0 +1,158 @@
+-- depends: 0008.claim
+-- Batch create at half the database time.
+--
+-- dq_create_tasks of 0003 spent most of a 1,000-item call on three things beside the
+-- inserts themselves: 2,000 calls of uuidv7() (about 3 us each, nearly all of it in
+-- gen_random_uuid's strong random bytes), reading the JSON array three times, and a
+-- final lookup of every task and run by index to answer. Now:
+-- - uuidv7_series(n) draws one UUIDv7 and counts up from it in its random low bits
+--   (the counter method of RFC 9562, section 6.2), so the ids of one batch are n
+--   consecutive UUIDv7s of one millisecond, in input order;
+-- - a batch without idempotency keys (the common bulk load) is one statement: both
+--   inserts are data-modifying CTEs over the array read once, and the answer is the
+--   ids chosen up front (every item inserts, so no lookup is needed);
+-- - a batch with idempotency keys keeps the 0003 statement (an item may name a task
+--   inserted by an earlier item of the same batch, which only a later statement sees);
+-- - workflow runs are checked only when an item names one.
+-- Same answers, in the same order, same locks; 1,000 items went from about 19 to 9 ms
+-- of database CPU on the development machine.
+
+-- n UUIDv7s of the current millisecond: one drawn, the next ones counting up in its 62
+-- low random bits (the variant bits kept), so they sort in the order returned.
+CREATE FUNCTION uuidv7_series(n integer) RETURNS uuid[]
+LANGUAGE sql VOLATILE AS $$
+    WITH stem AS (SELECT uuid_send(uuidv7()) AS bytes)
+    SELECT ARRAY(
+        SELECT encode(
+                   overlay(stem.bytes PLACING int8send(
+                       ((CAST(CAST('x' || encode(substring(stem.bytes FROM 9 FOR 8), 'hex')
+                                   AS bit(64)) AS bigint)
+                         & 4611686018427387903) + g) & 4611686018427387903
+                       | -9223372036854775808)
+                   FROM 9 FOR 8),
+                   'hex')::uuid
+        FROM generate_series(1, n) AS g
+        ORDER BY g)
+    FROM stem
+$$;
+
+CREATE OR REPLACE FUNCTION dq_create_tasks(p_queue_name text, p_tasks jsonb)
+RETURNS TABLE (outcome text, task_id uuid, run_id uuid, workflow_run_id uuid, created boolean)
+LANGUAGE plpgsql AS $$
+#variable_conflict use_column
+DECLARE
+    v_queue_id uuid;
+    v_missing uuid;
+    v_ids uuid[];
+    v_run_ids uuid[];
+BEGIN
+    SELECT q.id INTO v_queue_id FROM queues q WHERE q.name = p_queue_name FOR KEY SHARE;
+    IF NOT FOUND THEN
+        RETURN QUERY SELECT 'queue_not_found', NULL::uuid, NULL::uuid, NULL::uuid, false;
+        RETURN;
+    END IF;
+    IF p_tasks @? '$[*].workflow_run_id ? (@ != null)' THEN
+        -- every workflow run named must exist (key-share locked until the tasks reference it)
+        WITH wanted AS (
+            SELECT DISTINCT CAST(e->>'workflow_run_id' AS uuid) AS id
+            FROM jsonb_array_elements(p_tasks) e
+            WHERE e->>'workflow_run_id' IS NOT NULL
+        ), present AS (
+            SELECT w.id FROM workflow_runs w WHERE w.id IN (SELECT id FROM wanted)
+            ORDER BY w.id
+            FOR KEY SHARE
+        )
+        SELECT wanted.id INTO v_missing
+        FROM wanted LEFT JOIN present ON present.id = wanted.id
+        WHERE present.id IS NULL
+        ORDER BY wanted.id
+        LIMIT 1;
+        IF v_missing IS NOT NULL THEN
+            RETURN QUERY SELECT 'workflow_run_not_found', NULL::uuid, NULL::uuid, v_missing, false;
+            RETURN;
+        END IF;
+    END IF;
+    -- ids chosen up front, so the rows inserted below can be told from those found
+    v_ids := uuidv7_series(jsonb_array_length(p_tasks));
+
+    IF NOT p_tasks @? '$[*].idempotency_key ? (@ != null)' THEN
+        -- no idempotency keys: every item inserts, answered with the ids chosen here
+        v_run_ids := uuidv7_series(jsonb_array_length(p_tasks));
+        RETURN QUERY
+        WITH items AS MATERIALIZED (
+            SELECT i.ord, i.e,
+                   CAST(i.e->>'start_timeout' AS integer) AS start_timeout,
+                   CAST(i.e->>'execution_timeout' AS integer) AS execution_timeout
+            FROM jsonb_array_elements(p_tasks) WITH ORDINALITY AS i(e, ord)
+        ), new_tasks AS (
+            INSERT INTO tasks (id, queue_id, task_name, params, headers, retry_strategy,
+                               max_attempts, start_timeout, execution_timeout, workflow_run_id,
+                               idempotency_key, start_deadline, execution_deadline)
+            SELECT v_ids[items.ord], v_queue_id, e->>'task_name', e->'params', e->'headers',
+                   e->'retry_strategy', coalesce(CAST(e->>'max_attempts' AS integer), 1),
+                   coalesce(items.start_timeout, 0), coalesce(items.execution_timeout, 0),
+                   CAST(e->>'workflow_run_id' AS uuid), NULL,
+                   CASE WHEN items.start_timeout > 0
+                        THEN now() + make_interval(secs => items.start_timeout) END,
+                   CASE WHEN items.execution_timeout > 0
+                        THEN now() + make_interval(secs => items.execution_timeout) END
+            FROM items
+            ORDER BY items.ord
+        ), new_runs AS (
+            INSERT INTO runs (id, task_id, queue_id, attempt, available_at)
+            SELECT v_run_ids[items.ord], v_ids[items.ord], v_queue_id, 1,
+                   coalesce(CAST(items.e->>'run_at' AS timestamptz), now())
+            FROM items
+            ORDER BY items.ord
+        )
+        SELECT 'ok', v_ids[items.ord], v_run_ids[items.ord],
+               CAST(items.e->>'workflow_run_id' AS uuid), true
+        FROM items
+        ORDER BY items.ord;
+        RETURN;
+    END IF;
+
+    WITH items AS (
+        SELECT v_ids[i.ord] AS id, i.ord, i.e
+        FROM jsonb_array_elements(p_tasks) WITH ORDINALITY AS i(e, ord)
+    ), new_tasks AS (
+        -- in input order: of two items with one idempotency key, the first is inserted
+        INSERT INTO tasks (id, queue_id, task_name, params, headers, retry_strategy,
+                           max_attempts, start_timeout, execution_timeout, workflow_run_id,
+                           idempotency_key, start_deadline, execution_deadline)
+        SELECT items.id, v_queue_id, e->>'task_name', e->'params', e->'headers',
+               e->'retry_strategy', coalesce(CAST(e->>'max_attempts' AS integer), 1),
+               coalesce(CAST(e->>'start_timeout' AS integer), 0),
+               coalesce(CAST(e->>'execution_timeout' AS integer), 0),
+               CAST(e->>'workflow_run_id' AS uuid), e->>'idempotency_key',
+               CASE WHEN CAST(e->>'start_timeout' AS integer) > 0
+                    THEN now() + make_interval(secs => CAST(e->>'start_timeout' AS integer)) END,
+               CASE WHEN CAST(e->>'execution_timeout' AS integer) > 0
+                    THEN now() + make_interval(secs => CAST(e->>'execution_timeout' AS integer))
+               END
+        FROM items
+        ORDER BY items.ord
+        ON CONFLICT (queue_id, idempotency_key) DO NOTHING
+        RETURNING id
+    )
+    INSERT INTO runs (task_id, queue_id, attempt, available_at)
+    SELECT items.id, v_queue_id, 1,
+           coalesce(CAST(items.e->>'run_at' AS timestamptz), now())
+    FROM new_tasks JOIN items ON items.id = new_tasks.id
+    ORDER BY items.ord;
+
+    RETURN QUERY
+    SELECT 'ok', t.id, r.id, t.workflow_run_id, t.id = v_ids[x.ord]
+    FROM jsonb_array_elements(p_tasks) WITH ORDINALITY AS x(e, ord)
+    CROSS JOIN LATERAL (
+        -- the task this item inserted, else the one that holds its idempotency key
+        (SELECT t1.id, t1.workflow_run_id FROM tasks t1 WHERE t1.id = v_ids[x.ord])
+        UNION ALL
+        (SELECT t2.id, t2.workflow_run_id FROM tasks t2
+         WHERE t2.queue_id = v_queue_id AND t2.idempotency_key = x.e->>'idempotency_key')
+        LIMIT 1
+    ) t
+    JOIN runs r ON r.task_id = t.id AND r.attempt = 1
+    ORDER BY x.ord;
+END
+$$;
