@@ -3,7 +3,9 @@
 Linux only. A role is one process tree (the process and its live descendants, e.g. a
 server started with --workers N) or every process named `postgres` (the database's
 backends, its listener's and the bench's connections included). CPU of a process that
-exits during the measurement is lost, so roles are processes that outlive it.
+exits during the measurement is lost, so roles are processes that outlive it; the one
+exception is PostgreSQL, whose postmaster is charged with the CPU of every backend it has
+reaped (a worker's connection that closed before the measurement ended).
 """
 
 from __future__ import annotations
@@ -17,13 +19,18 @@ CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 PROC = Path("/proc")
 
 
-def _stat_seconds(pid: int) -> float:
-    """utime + stime of one process (all its threads), in seconds; 0 when it is gone."""
+def _stat_seconds(pid: int, *, reaped_children: bool = False) -> float:
+    """utime + stime of one process (all its threads), in seconds; 0 when it is gone.
+    With `reaped_children`, plus cutime + cstime: its children that exited and were waited
+    for."""
     try:
         fields = (PROC / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()
     except (FileNotFoundError, ProcessLookupError, IndexError):
         return 0.0
-    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS  # fields 14 and 15 of stat
+    ticks = int(fields[11]) + int(fields[12])  # fields 14 and 15 of stat
+    if reaped_children:
+        ticks += int(fields[13]) + int(fields[14])  # fields 16 and 17
+    return ticks / CLOCK_TICKS
 
 
 def _children(pid: int) -> list[int]:
@@ -46,13 +53,14 @@ def tree_seconds(pid: int) -> float:
 
 
 def postgres_seconds() -> float:
-    """CPU seconds of every live process named postgres."""
+    """CPU seconds of every live process named postgres, and of the backends that exited
+    (charged to the postmaster, which reaps them; a backend reaps nothing)."""
     total = 0.0
     for entry in PROC.iterdir():
         if entry.name.isdigit():
             with contextlib.suppress(FileNotFoundError, ProcessLookupError):
                 if (entry / "comm").read_text().strip() == "postgres":
-                    total += _stat_seconds(int(entry.name))
+                    total += _stat_seconds(int(entry.name), reaped_children=True)
     return total
 
 
