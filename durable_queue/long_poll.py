@@ -9,7 +9,8 @@ claimed a full batch hands the wake on when more runs are due (a batch of
 inserts may fold into one notification), without sending a second waiter to
 claim after every single run. A claim that got fewer runs than it asked for
 tells the registry the queue is drained, so the next long poll arriving soon
-after sleeps at once instead of claiming nothing. Which waiter wakes when is
+after sleeps at once instead of claiming nothing; so does one arriving while
+another waiter's claim will see every run notified so far. Which waiter wakes when is
 decided in `durable_queue.waiters`; this module only asks the store.
 """
 
@@ -60,14 +61,16 @@ async def claim(
     try:
         woken_by: Wake | None = None
         woken_at: float | None = None
-        # found drained a moment ago by this process, nothing notified since: sleep first
-        must_claim = not waiters.drained(queue_name)
+        # found drained a moment ago by this process, nothing notified since, or another
+        # waiter about to claim what was notified: sleep first
+        must_claim = not (waiters.drained(queue_name) or waiters.covered(waiter))
         while True:
             if must_claim:
-                seen = waiters.seen(queue_name)
+                seen = waiters.begin_claim(waiter)
                 claimed, seconds_until_due = await store.claim_or_due(
                     queue_name, limit, claim_timeout
                 )
+                waiters.end_claim(waiter)
                 waiters.note_drained(queue_name, seen, len(claimed), limit, seconds_until_due)
                 if claimed:
                     if woken_at is not None and on_wake is not None:

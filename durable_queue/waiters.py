@@ -14,6 +14,12 @@ A claim that got fewer runs than it asked for left nothing claimable behind
 the queue arrives, a run that becomes claimable later is notified, or comes
 due on the timer, so a long poll arriving within DRAINED_TRUST_SECONDS may
 sleep at once instead of sending a claim that would find nothing (`drained`).
+
+Likewise a long poll arriving while another waiter of its queue is about to claim (woken)
+or is claiming with nothing notified since its claim began sleeps first (`covered`): that
+claim sees every run notified so far and, when it takes a full batch, hands the wake on;
+a run notified later wakes the sleeper. Without this, a worker's next poll and the waiter
+woken for the same run both claimed it, and one of them found nothing.
 """
 
 from __future__ import annotations
@@ -70,11 +76,13 @@ class Waiter:
     consumed by its next `wait()`, so no wake-up is lost in between.
     """
 
-    __slots__ = ("_future", "idle", "queue_name")
+    __slots__ = ("_future", "claim_seen", "idle", "queue_name")
 
     def __init__(self, queue_name: str) -> None:
         self.queue_name = queue_name
         self.idle = False
+        # while it claims: how many notifications of its queue had arrived when it began
+        self.claim_seen: int | None = None
         self._future: asyncio.Future[Wake] = asyncio.get_running_loop().create_future()
 
     @property
@@ -147,11 +155,16 @@ class Waiters:
         return waiter
 
     def unregister(self, waiter: Waiter) -> None:
-        """Remove a waiter; a wake it got but did not use goes to the next one in line."""
+        """Remove a waiter; a wake it got but did not use goes to the next one in line, and so
+        does the claim it left unfinished (others may be sleeping on it: `covered`)."""
         waiters = self._by_queue.get(waiter.queue_name)
         if waiters is None or waiters.pop(waiter, False) is False:
             return
         self._count -= 1
+        if waiter.claim_seen is not None and waiters and not self.closed:
+            waiter.claim_seen = None
+            self.wake_one(waiter.queue_name, Wake.NOTIFIED)
+            return
         if not waiters:
             del self._by_queue[waiter.queue_name]
             timer = self._due.pop(waiter.queue_name, None)
@@ -185,6 +198,29 @@ class Waiters:
     def seen(self, queue_name: str) -> int:
         """How many notifications for the queue arrived so far (read before a claim)."""
         return self._notifications.get(queue_name, 0)
+
+    def begin_claim(self, waiter: Waiter) -> int:
+        """`waiter` sends its claim now; returns `seen` for `note_drained`."""
+        waiter.claim_seen = self.seen(waiter.queue_name)
+        return waiter.claim_seen
+
+    def end_claim(self, waiter: Waiter) -> None:
+        """`waiter`'s claim answered."""
+        waiter.claim_seen = None
+
+    def covered(self, waiter: Waiter) -> bool:
+        """Whether `waiter`, new, may sleep before claiming because another waiter of its
+        queue will claim everything notified so far: one woken and not claiming yet, or one
+        claiming that began after the last notification. Only while the listener listens
+        (else a run that comes claimable later may go unnoticed)."""
+        if not self.listening or self.closed:
+            return False
+        seen = self.seen(waiter.queue_name)
+        return any(
+            other is not waiter
+            and ((other.woken and other.claim_seen is None) or other.claim_seen == seen)
+            for other in self._by_queue.get(waiter.queue_name, ())
+        )
 
     def note_drained(
         self,

@@ -483,3 +483,66 @@ def test_losing_notifications_ends_every_drained_state(listening, end):
     else:
         listening.close()
     assert not listening.drained("q")
+
+
+# -- another waiter's claim covers what was notified: a new long poll sleeps first ----
+
+
+async def test_a_new_long_poll_sleeps_while_a_woken_waiter_is_about_to_claim(listening):
+    first = listening.register("q")
+    sleeping = await asleep(first, listening)
+    listening.notified("q")  # wakes `first`, which has not claimed yet
+    second = listening.register("q")
+    assert listening.covered(second)
+    assert await sleeping is Wake.NOTIFIED
+
+
+async def test_a_new_long_poll_sleeps_while_a_claim_begun_after_the_last_notification_runs(
+    listening,
+):
+    claimer, newcomer = listening.register("q"), listening.register("q")
+    listening.notified("q")
+    assert listening.covered(newcomer)  # `claimer` is woken
+    assert await claimer.wait(0) is Wake.NOTIFIED
+    assert not listening.covered(newcomer)  # its wake is consumed, its claim not begun
+    listening.begin_claim(claimer)
+    assert listening.covered(newcomer)
+    listening.notified("q")  # a run its claim may have missed
+    assert not listening.covered(newcomer)
+
+
+async def test_a_finished_claim_covers_nothing(listening):
+    claimer, newcomer = listening.register("q"), listening.register("q")
+    listening.begin_claim(claimer)
+    listening.end_claim(claimer)
+    assert not listening.covered(newcomer)
+    assert not listening.covered(claimer)  # never its own cover
+
+
+async def test_nothing_is_covered_while_notifications_may_be_lost(waiters):
+    claimer, newcomer = waiters.register("q"), waiters.register("q")
+    waiters.begin_claim(claimer)
+    assert not waiters.listening and not waiters.covered(newcomer)
+    waiters.listening = True
+    assert waiters.covered(newcomer)
+    other_queue = waiters.register("other")
+    assert not waiters.covered(other_queue)
+
+
+async def test_a_claim_left_unfinished_wakes_the_one_that_slept_on_it(listening):
+    claimer, newcomer = listening.register("q"), listening.register("q")
+    listening.begin_claim(claimer)
+    assert listening.covered(newcomer)
+    sleeping = await asleep(newcomer, listening)
+    listening.unregister(claimer)  # its request was cancelled in the middle of the claim
+    assert await sleeping is Wake.NOTIFIED
+
+
+async def test_a_claim_that_answered_leaves_without_waking_anyone(listening):
+    claimer, newcomer = listening.register("q"), listening.register("q")
+    listening.begin_claim(claimer)
+    sleeping = await asleep(newcomer, listening)
+    listening.end_claim(claimer)
+    listening.unregister(claimer)
+    assert newcomer.idle and not newcomer.woken
+    sleeping.cancel()
