@@ -26,6 +26,7 @@ from aiosql.adapters.apyformat import AsyncPyFormatAdapter
 from durable_queue.errors import Conflict, DurableError, Unavailable, ValidationError
 from durable_queue.jsonvalue import register_json_decoding
 from durable_queue.resources import resource_dir
+from durable_queue.uuidvalue import register_uuid_decoding
 
 POOL_APPLICATION_NAME = "durable-queue"
 LISTENER_APPLICATION_NAME = "durable-queue-listener"
@@ -193,7 +194,7 @@ class AiopgAdapter(AsyncPyFormatAdapter):
 
 aiosql.register_adapter("aiopg", AiopgAdapter)
 register_json_decoding()
-psycopg2.extras.register_uuid()
+register_uuid_decoding()
 
 
 def load_queries() -> Any:
