@@ -214,6 +214,9 @@ async def create_pool(dsn: str, *, minsize: int = 1, maxsize: int = 10) -> aiopg
         timeout=30.0,
         pool_recycle=300.0,
         application_name=POOL_APPLICATION_NAME,
+        # uuid columns through uuidvalue's process-wide caster (aiopg would register
+        # psycopg2's slower one on each connection, which takes precedence)
+        enable_uuid=False,
     )
 
 

@@ -15,6 +15,7 @@ import psycopg2.extras
 
 UUID_OID = 2950
 UUID_ARRAY_OID = 2951
+CASTER_NAME = "DURABLE_UUID"  # tells our caster from psycopg2's ("UUID")
 
 _new = object.__new__
 _set = object.__setattr__
@@ -36,8 +37,8 @@ def register_uuid_decoding() -> None:
     """UUID parameters sent as uuid (psycopg2's adapter), uuid and uuid[] columns read with
     `parse_uuid`, on every connection of the process."""
     psycopg2.extras.register_uuid()
-    uuid_type = psycopg2.extensions.new_type((UUID_OID,), "UUID", parse_uuid)
+    uuid_type = psycopg2.extensions.new_type((UUID_OID,), CASTER_NAME, parse_uuid)
     psycopg2.extensions.register_type(uuid_type)
     psycopg2.extensions.register_type(
-        psycopg2.extensions.new_array_type((UUID_ARRAY_OID,), "UUID[]", uuid_type)
+        psycopg2.extensions.new_array_type((UUID_ARRAY_OID,), f"{CASTER_NAME}[]", uuid_type)
     )

@@ -20,3 +20,24 @@ def test_uuid_columns_and_arrays_are_uuids(database_url: str) -> None:
     assert array == [value, None] and type(array[0]) is uuid.UUID
     assert null is None
     assert type(fresh) is uuid.UUID and fresh.version == 7
+
+
+async def test_the_pool_reads_uuids_with_parse_uuid(database_url: str) -> None:
+    from psycopg2.extensions import string_types
+
+    from durable_queue.db import connection, create_pool
+    from durable_queue.uuidvalue import CASTER_NAME, UUID_OID, parse_uuid
+
+    pool = await create_pool(database_url, minsize=1, maxsize=1)
+    try:
+        async with connection(pool) as conn:
+            # no per-connection caster shadows the process-wide one
+            assert UUID_OID not in conn.raw.string_types
+            assert string_types[UUID_OID].name == CASTER_NAME
+            async with conn.cursor() as cur:
+                await cur.execute("SELECT uuidv7()")
+                (value,) = await cur.fetchone()
+        assert type(value) is uuid.UUID and parse_uuid(str(value)) == value
+    finally:
+        pool.close()
+        await pool.wait_closed()
