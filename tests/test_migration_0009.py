@@ -17,6 +17,7 @@ import psycopg2.extras
 import pytest
 
 from durable_queue.resources import resource_dir
+from durable_queue.uuidvalue import register_uuid_decoding
 
 Q = aiosql.from_path(resource_dir("queries"), "psycopg2")
 MIGRATIONS = resource_dir("migrations")
@@ -24,7 +25,7 @@ MIGRATIONS = resource_dir("migrations")
 
 @pytest.fixture
 def db(database_url: str) -> Iterator[psycopg2.extensions.connection]:
-    psycopg2.extras.register_uuid()
+    register_uuid_decoding()  # uuid columns as uuid.UUID, as the server reads them
     conn = psycopg2.connect(database_url, cursor_factory=psycopg2.extras.DictCursor)
     conn.autocommit = True
     yield conn
