@@ -1,0 +1,61 @@
+"""The server's pool hands out the free connection released last (LifoPool)."""
+
+from __future__ import annotations
+
+import aiopg
+
+from durable_queue.db import LifoPool, create_pool
+
+
+async def _backend_pid(conn: aiopg.Connection) -> int:
+    async with conn.cursor() as cur:
+        await cur.execute("SELECT pg_backend_pid()")
+        (pid,) = await cur.fetchone()
+    return pid
+
+
+async def test_the_connection_released_last_is_handed_out_first(database_url: str) -> None:
+    pool = await create_pool(database_url, minsize=0, maxsize=3)
+    assert isinstance(pool, LifoPool)
+    try:
+        first, second, third = [await pool.acquire() for _ in range(3)]
+        pids = [await _backend_pid(c) for c in (first, second, third)]
+        assert len(set(pids)) == 3
+        for conn in (first, second, third):
+            await pool.release(conn)
+        # last in, first out: third, then second; aiopg's own order would give first
+        again = await pool.acquire()
+        assert await _backend_pid(again) == pids[2]
+        after = await pool.acquire()
+        assert await _backend_pid(after) == pids[1]
+        await pool.release(after)
+        await pool.release(again)
+        # one request at a time keeps using one backend
+        seen = set()
+        for _ in range(5):
+            conn = await pool.acquire()
+            seen.add(await _backend_pid(conn))
+            await pool.release(conn)
+        assert seen == {pids[2]}
+        assert pool.size == 3 and pool.freesize == 3
+    finally:
+        pool.close()
+        await pool.wait_closed()
+
+
+async def test_a_full_pool_waits_for_a_release(database_url: str) -> None:
+    import asyncio
+
+    pool = await create_pool(database_url, minsize=0, maxsize=1)
+    try:
+        held = await pool.acquire()
+        waiting = asyncio.ensure_future(pool.acquire())
+        await asyncio.sleep(0)
+        assert not waiting.done()
+        await pool.release(held)
+        conn = await asyncio.wait_for(waiting, 10)
+        assert conn is held
+        await pool.release(conn)
+    finally:
+        pool.close()
+        await pool.wait_closed()
