@@ -77,6 +77,10 @@ async def claim(
                         on_wake(loop.time() - woken_at)
                     if hands_on(len(claimed), limit, woken_by):
                         waiters.hand_on(waiter, seconds_until_due)
+                    elif seconds_until_due is not None and seconds_until_due <= 0:
+                        # runs due that another claimer holds locked: whoever slept on
+                        # this claim (`covered`) looks again soon, as it would have
+                        waiters.wake_when_due(queue_name, seconds_until_due)
                     return claimed
                 if waiters.closed:
                     return []
