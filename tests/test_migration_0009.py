@@ -148,15 +148,18 @@ def test_rolls_back_and_applies_again(db: Any) -> None:
     def has_series() -> bool:
         return bool(run(db, "SELECT 1 FROM pg_proc WHERE proname = 'uuidv7_series'"))
 
-    assert has_series()
+    def has_keyed() -> bool:
+        return bool(run(db, "SELECT 1 FROM pg_proc WHERE proname = 'dq_create_tasks_keyed'"))
+
+    assert has_series() and has_keyed()
     run(db, (MIGRATIONS / "0009.batch_create.rollback.sql").read_text())
-    assert not has_series()
+    assert not has_series() and not has_keyed()
     Q.insert_queue(db, name="batch_rolled_back", task_ttl_seconds=0, event_ttl_seconds=0)
     assert [r["created"] for r in create(db, "batch_rolled_back", [{"task_name": "a"}] * 2)] == [
         True,
         True,
     ]
     run(db, (MIGRATIONS / "0009.batch_create.sql").read_text())
-    assert has_series()
+    assert has_series() and has_keyed()
     Q.insert_queue(db, name="batch_applied_again", task_ttl_seconds=0, event_ttl_seconds=0)
     assert len(create(db, "batch_applied_again", [{"task_name": "a"}] * 2)) == 2
