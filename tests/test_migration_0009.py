@@ -68,9 +68,6 @@ def test_uuidv7_series_counts_up_from_one_uuidv7(db: Any) -> None:
 
 def test_a_batch_without_keys_stores_every_field_and_answers_its_ids(db: Any) -> None:
     Q.insert_queue(db, name="plain_batch", task_ttl_seconds=0, event_ttl_seconds=0)
-    [[workflow_run_id]] = run(
-        db, "INSERT INTO workflow_runs (workflow_name) VALUES ('w') RETURNING id"
-    )
     items = [
         {"task_name": "a"},
         {
@@ -81,14 +78,13 @@ def test_a_batch_without_keys_stores_every_field_and_answers_its_ids(db: Any) ->
             "max_attempts": 3,
             "start_timeout": 60,
             "execution_timeout": 120,
-            "workflow_run_id": str(workflow_run_id),
             "run_at": "2999-01-01T00:00:00+00:00",
         },
         {"task_name": "c", "params": {"i": 3}},
     ]
     rows = create(db, "plain_batch", items)
     assert [(r["outcome"], r["created"]) for r in rows] == [("ok", True)] * 3
-    assert [r["workflow_run_id"] for r in rows] == [None, workflow_run_id, None]
+    assert [r["workflow_run_id"] for r in rows] == [None, None, None]
     assert rows[0]["task_id"] < rows[1]["task_id"] < rows[2]["task_id"]
     a, b, c = (stored(db, r["task_id"]) for r in rows)
     assert [a["run_id"], b["run_id"], c["run_id"]] == [r["run_id"] for r in rows]
@@ -104,8 +100,22 @@ def test_a_batch_without_keys_stores_every_field_and_answers_its_ids(db: Any) ->
     assert b["headers"] == {"h": 1} and b["max_attempts"] == 3
     assert b["retry_strategy"] == {"kind": "fixed", "base_delay_seconds": 2}
     assert b["start_deadline"] is not None and b["execution_deadline"] is not None
-    assert b["workflow_run_id"] == workflow_run_id and b["available_at"].year == 2999
+    assert b["workflow_run_id"] is None and b["available_at"].year == 2999
     assert c["params"] == {"i": 3} and c["run_status"] == "pending"
+
+
+def test_a_batch_naming_a_workflow_run_stores_it(db: Any) -> None:
+    Q.insert_queue(db, name="workflow_batch", task_ttl_seconds=0, event_ttl_seconds=0)
+    [[workflow_run_id]] = run(
+        db, "INSERT INTO workflow_runs (workflow_name) VALUES ('w') RETURNING id"
+    )
+    items = [{"task_name": "a"}, {"task_name": "b", "workflow_run_id": str(workflow_run_id)}]
+    rows = create(db, "workflow_batch", items)
+    assert [(r["outcome"], r["created"]) for r in rows] == [("ok", True)] * 2
+    assert [r["workflow_run_id"] for r in rows] == [None, workflow_run_id]
+    a, b = (stored(db, r["task_id"]) for r in rows)
+    assert [a["run_id"], b["run_id"]] == [r["run_id"] for r in rows]
+    assert a["workflow_run_id"] is None and b["workflow_run_id"] == workflow_run_id
 
 
 def test_missing_workflow_run_and_queue_create_nothing(db: Any) -> None:
@@ -149,7 +159,7 @@ def test_rolls_back_and_applies_again(db: Any) -> None:
         return bool(run(db, "SELECT 1 FROM pg_proc WHERE proname = 'uuidv7_series'"))
 
     def has_keyed() -> bool:
-        return bool(run(db, "SELECT 1 FROM pg_proc WHERE proname = 'dq_create_tasks_keyed'"))
+        return bool(run(db, "SELECT 1 FROM pg_proc WHERE proname = 'dq_create_tasks_general'"))
 
     assert has_series() and has_keyed()
     run(db, (MIGRATIONS / "0009.batch_create.rollback.sql").read_text())
