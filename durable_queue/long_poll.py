@@ -77,9 +77,10 @@ async def claim(
                         on_wake(loop.time() - woken_at)
                     if hands_on(len(claimed), limit, woken_by):
                         waiters.hand_on(waiter, seconds_until_due)
-                    elif seconds_until_due is not None and seconds_until_due <= 0:
-                        # runs due that another claimer holds locked: whoever slept on
-                        # this claim (`covered`) looks again soon, as it would have
+                    else:
+                        # whoever slept on this claim (`covered`) is woken when the next
+                        # pending run is due (soon, if another claimer holds it locked),
+                        # as an empty claim of its own would have arranged
                         waiters.wake_when_due(queue_name, seconds_until_due)
                     return claimed
                 if waiters.closed:

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from durable_queue import long_poll
-from durable_queue.waiters import MIN_SLEEP_SECONDS, Waiters
+from durable_queue.waiters import DUE_MARGIN_SECONDS, MIN_SLEEP_SECONDS, Waiters
 from tests.unit.test_waiters import ManualClock
 
 LONG = 3600
@@ -107,6 +107,23 @@ async def test_runs_locked_by_another_claimer_send_the_sleeper_back_soon(waiters
     await turn()
     assert not second.done()
     second.cancel()
+
+
+async def test_a_run_scheduled_later_wakes_the_sleeper_when_due(waiters, clock) -> None:
+    store = ScriptedStore()
+    first = poll(store, waiters)
+    await turn()
+    second = poll(store, waiters)
+    await turn()
+    store.answer(["run"], 0.5)  # fewer than asked; the next pending run is due in 0.5 s
+    assert await first == ["run"]
+    await turn()
+    assert clock.pending() == [0.5 + DUE_MARGIN_SECONDS]
+    clock.advance_to(0.5 + DUE_MARGIN_SECONDS)
+    await turn()
+    assert len(store.pending) == 1  # the sleeper claims the run that came due
+    store.answer(["scheduled"], None)
+    assert await second == ["scheduled"]
 
 
 async def test_a_claim_cancelled_midway_wakes_the_sleeper(waiters) -> None:
