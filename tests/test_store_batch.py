@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import json
 import random
 import secrets
 import uuid
@@ -13,9 +14,21 @@ import pytest
 from durable_queue.db import create_pool
 from durable_queue.errors import NotFound, ValidationError
 from durable_queue.jsonvalue import JSON_NULL
-from durable_queue.records import NewTask
+from durable_queue.records import CreatedTask, CreatedTasks, JsonText, NewTask, converter, to_wire
 from durable_queue.store import Store
 from tests.helpers import query_one
+
+
+def answered(answer: JsonText) -> list[tuple[CreatedTask, bool]]:
+    """The (ids, created) pairs of a batch create's JSON text, which must be exactly the
+    wire form of the record it names (same keys, an absent workflow run omitted)."""
+    wire = json.loads(answer.text)
+    record = converter.structure(wire, answer.record)
+    assert answer.record is CreatedTasks and to_wire(record) == wire
+    return [
+        (CreatedTask(item.task_id, item.run_id, item.workflow_run_id), item.created)
+        for item in record.tasks
+    ]
 
 
 @pytest.fixture
@@ -45,7 +58,7 @@ async def test_batch_create_answers_in_input_order_with_every_field_stored(store
             execution_timeout=120,
         ),
     ]
-    answers = await store.create_tasks("q", tasks)
+    answers = answered(await store.create_tasks("q", tasks))
     assert [created for _, created in answers] == [True, True, True]
     assert answers[1][0].workflow_run_id == workflow.workflow_run_id
     for new, (ids, _) in zip(tasks, answers, strict=True):
@@ -92,15 +105,17 @@ async def test_batch_create_is_all_or_nothing(store, database_url):
 
 async def test_idempotency_keys_inside_one_batch_and_against_earlier_tasks(store, database_url):
     earlier, _ = await store.create_task("q", NewTask("old", idempotency_key="k2"))
-    answers = await store.create_tasks(
-        "q",
-        [
-            NewTask("first", idempotency_key="k"),
-            NewTask("plain"),
-            NewTask("second", idempotency_key="k"),
-            NewTask("again", idempotency_key="k2"),
-            NewTask("third", idempotency_key="k"),
-        ],
+    answers = answered(
+        await store.create_tasks(
+            "q",
+            [
+                NewTask("first", idempotency_key="k"),
+                NewTask("plain"),
+                NewTask("second", idempotency_key="k"),
+                NewTask("again", idempotency_key="k2"),
+                NewTask("third", idempotency_key="k"),
+            ],
+        )
     )
     created = [flag for _, flag in answers]
     assert created == [True, True, False, False, False]
@@ -110,12 +125,12 @@ async def test_idempotency_keys_inside_one_batch_and_against_earlier_tasks(store
     assert (await store.get_task(first.task_id)).task_name == "first"
     assert counts(database_url) == (3, 3)
     # the same batch again creates nothing and answers the same ids
-    again = await store.create_tasks("q", [NewTask("first", idempotency_key="k")])
+    again = answered(await store.create_tasks("q", [NewTask("first", idempotency_key="k")]))
     assert again == [(first, False)]
 
 
 async def test_batch_complete_fences_each_item_on_its_own(store, database_url):
-    made = await store.create_tasks("q", [NewTask(f"t{i}") for i in range(4)])
+    made = answered(await store.create_tasks("q", [NewTask(f"t{i}") for i in range(4)]))
     claimed = await store.claim("q", 3, 60)
     assert len(claimed) == 3
     done, twice, canceled = claimed

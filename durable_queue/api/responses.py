@@ -15,7 +15,7 @@ from durable_queue.errors import (
     Unavailable,
     ValidationError,
 )
-from durable_queue.records import ErrorBody, to_wire
+from durable_queue.records import ErrorBody, JsonText, to_wire
 
 # Domain error → (HTTP status, wire code); anything else is a 500.
 ERROR_STATUS: dict[type[DurableError], tuple[int, str]] = {
@@ -31,6 +31,13 @@ INTERNAL_ERROR = (500, "INTERNAL_ERROR")
 def json_response(data: Any, status: int = 200) -> web.Response:
     return web.Response(
         body=dumps(to_wire(data)), status=status, content_type="application/json", charset="utf-8"
+    )
+
+
+def json_text_response(body: JsonText, status: int = 200) -> web.Response:
+    """A body already in the wire format (written by PostgreSQL), sent as it is."""
+    return web.Response(
+        body=body.text.encode(), status=status, content_type="application/json", charset="utf-8"
     )
 
 

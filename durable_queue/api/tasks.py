@@ -15,7 +15,7 @@ from durable_queue import long_poll, records
 from durable_queue.api import schemas
 from durable_queue.api.keys import LISTENER, STORE
 from durable_queue.api.response_schemas import response_schema_of
-from durable_queue.api.responses import json_response
+from durable_queue.api.responses import json_response, json_text_response
 from durable_queue.api.validation import BODY, PATH, QUERY
 from durable_queue.monitoring.keys import METRICS
 
@@ -56,8 +56,8 @@ async def create_task(request: web.Request) -> web.Response:
 )
 async def create_tasks(request: web.Request) -> web.Response:
     batch: records.NewTasks = request[BODY]
-    created = await request.app[STORE].create_tasks(request[PATH]["queue_name"], batch.tasks)
-    return json_response(records.CreatedTasks.of(created))
+    answer = await request.app[STORE].create_tasks(request[PATH]["queue_name"], batch.tasks)
+    return json_text_response(answer)
 
 
 @docs(tags=TAG, summary="Claim up to `limit` due tasks of a queue")
