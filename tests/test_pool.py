@@ -59,3 +59,36 @@ async def test_a_full_pool_waits_for_a_release(database_url: str) -> None:
     finally:
         pool.close()
         await pool.wait_closed()
+
+
+async def test_a_connection_released_inside_a_transaction_is_closed(database_url: str) -> None:
+    import pytest
+
+    pool = await create_pool(database_url, minsize=0, maxsize=2)
+    try:
+        conn = await pool.acquire()
+        async with conn.cursor() as cur:
+            await cur.execute("BEGIN")
+        with pytest.warns(ResourceWarning, match="Invalid transaction status"):
+            await pool.release(conn)
+        assert conn.closed and pool.size == 0
+        fresh = await pool.acquire()  # a new connection, not the closed one
+        assert fresh is not conn and not fresh.closed
+        await pool.release(fresh)
+    finally:
+        pool.close()
+        await pool.wait_closed()
+
+
+async def test_closing_waits_for_the_connection_in_use(database_url: str) -> None:
+    import asyncio
+
+    pool = await create_pool(database_url, minsize=1, maxsize=2)
+    held = await pool.acquire()
+    pool.close()
+    closed = asyncio.ensure_future(pool.wait_closed())
+    await asyncio.sleep(0)
+    assert not closed.done()  # wait_closed waits on the pool's condition for `held`
+    await pool.release(held)  # closed, as the pool is closing, and the waiter notified
+    await asyncio.wait_for(closed, 10)
+    assert held.closed and pool.size == 0
