@@ -1,6 +1,6 @@
 """durable-queue and pgqueuer side by side: the same measurements, same PostgreSQL, one run.
 
-    python bench/peers.py [--database-url URL] [--runs 3] [--quick]
+    python bench/peers.py [--database-url URL] [--runs 3] [--quick] [--figures pipeline,wake]
 
 pgqueuer comes with the bench extra (`pip install -e '.[bench]'`). Starts an
 embedded PostgreSQL unless --database-url is given (a URI whose user may create
@@ -372,6 +372,8 @@ async def run(admin_url: str, args: argparse.Namespace) -> None:
     for run_index in range(args.runs):
         order = peers if run_index % 2 == 0 else list(reversed(peers))
         for label, measure in MEASUREMENTS:
+            if args.figures and label not in args.figures:
+                continue
             for name in order:
                 cpu: Cpu = {}
                 async with PEERS[name](admin_url, label, args.server_workers) as peer:
@@ -472,7 +474,17 @@ def main() -> None:
         help="pass `--workers N` to `durable-queue serve` (default: not passed)",
     )
     parser.add_argument("--only", choices=[OURS, THEIRS], help="measure one peer only")
+    parser.add_argument(
+        "--figures",
+        type=lambda text: text.split(","),
+        help="measure only these, comma-separated: "
+        + ",".join(label for label, _ in MEASUREMENTS)
+        + " (default: all)",
+    )
     args = parser.parse_args()
+    unknown = set(args.figures or ()) - {label for label, _ in MEASUREMENTS}
+    if unknown:
+        parser.error(f"--figures: no such figure: {', '.join(sorted(unknown))}")
     quick = args.quick
     args.tasks = args.tasks or (2000 if quick else 20000)
     args.pipeline_seconds = args.pipeline_seconds or (5.0 if quick else 20.0)
