@@ -8,6 +8,8 @@ because it inserts from JSON. These tests fail when one side moves alone.
 
 from __future__ import annotations
 
+import json
+
 import attrs
 import pytest
 
@@ -61,6 +63,7 @@ async def test_a_task_created_without_options_stores_the_columns_defaults(store,
         k: int(v) for k, v in column_defaults(database_url, "tasks").items() if k in TASK_DEFAULTS
     }
     single, _ = await store.create_task("defaults", NewTask(task_name="one"))
-    [(batched, _)] = await store.create_tasks("defaults", [NewTask(task_name="two")])
+    answer = await store.create_tasks("defaults", [NewTask(task_name="two")])
+    [batched] = json.loads(answer.text)["tasks"]
     assert stored_task(database_url, single.task_id) == columns
-    assert stored_task(database_url, batched.task_id) == columns
+    assert stored_task(database_url, batched["task_id"]) == columns

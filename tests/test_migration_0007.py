@@ -62,9 +62,10 @@ def make_queue(conn: Any, name: str, task_ttl_seconds: int = 0) -> Any:
 
 
 def create(conn: Any, queue: str, count: int, task_name: str = "t", **item: Any) -> list[Any]:
-    """`count` tasks (one run each) in one batch; their task ids."""
+    """`count` tasks (one run each) in one batch; their task ids (text)."""
     tasks = json.dumps([{"task_name": task_name, "max_attempts": 3, **item}] * count)
-    return [row["task_id"] for row in Q.create_tasks(conn, queue_name=queue, tasks=tasks)]
+    answer = Q.create_tasks(conn, queue_name=queue, tasks=tasks)
+    return [item["task_id"] for item in json.loads(answer["body"])["tasks"]]
 
 
 def claim(conn: Any, queue: str, limit: int) -> list[Any]:

@@ -36,7 +36,7 @@ def run(db: Any, sql: str) -> list[Any]:
 def queue_with(db: Any, name: str, count: int, **item: Any) -> None:
     Q.insert_queue(db, name=name, task_ttl_seconds=0, event_ttl_seconds=0)
     items = json.dumps([{"task_name": "t", "params": {"i": i}, **item} for i in range(count)])
-    list(Q.create_tasks(db, queue_name=name, tasks=items))
+    Q.create_tasks(db, queue_name=name, tasks=items)
 
 
 def claimed(db: Any, queue: str, limit: int) -> list[Any]:
@@ -63,7 +63,7 @@ def test_claims_oldest_due_first_with_their_tasks(db: Any) -> None:
     queue_with(db, "ordered", 0)
     for i in range(5):  # one transaction each: each later due than the one before
         items = json.dumps([{"task_name": "t", "params": {"i": i}}])
-        list(Q.create_tasks(db, queue_name="ordered", tasks=items))
+        Q.create_tasks(db, queue_name="ordered", tasks=items)
     first, second = claimed(db, "ordered", 3), claimed(db, "ordered", 3)
     assert [r["params"]["i"] for r in first + second] == [0, 1, 2, 3, 4]
     assert all(r["outcome"] == "ok" and r["claim_token"] for r in first + second)

@@ -285,7 +285,7 @@ def delete_queue_in_batches(conn: Any, ids: dict) -> None:
 SCAN_CASES: dict[str, tuple[Callable[[Any, dict], Any], set[str]]] = {
     "create one": (lambda c, i: Q.create_task(c, **new_task()), {"create_task"}),
     "create many": (
-        lambda c, i: list(Q.create_tasks(c, queue_name="small", tasks='[{"task_name": "t"}]')),
+        lambda c, i: Q.create_tasks(c, queue_name="small", tasks='[{"task_name": "t"}]'),
         {"create_tasks"},
     ),
     "claim and complete": (
