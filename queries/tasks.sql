@@ -7,17 +7,14 @@ FROM dq_create_task(:queue_name, :task_name, CAST(:params AS jsonb), CAST(:heade
                     CAST(:run_at AS timestamptz));
 
 -- name: create_tasks(queue_name, tasks)^
--- Create many tasks of a queue from a JSON array, all or nothing (dq_create_tasks): ok and the answer's JSON text (items in input order), or the failure's outcome and workflow run.
+-- Create many tasks of a queue from a JSON array, all or nothing (dq_create_tasks): ok and the answer's JSON text (items in input order; uuids and booleans only, so written as text: half json_agg's time), or the failure's outcome and workflow run.
 SELECT coalesce((array_agg(a.outcome) FILTER (WHERE a.outcome <> 'ok'))[1], 'ok') AS outcome,
        (array_agg(a.workflow_run_id) FILTER (WHERE a.outcome <> 'ok'))[1] AS workflow_run_id,
-       CAST(json_build_object('tasks', coalesce(json_agg(
-           CASE WHEN a.workflow_run_id IS NULL
-                THEN json_build_object('task_id', a.task_id, 'run_id', a.run_id,
-                                       'created', a.created)
-                ELSE json_build_object('task_id', a.task_id, 'run_id', a.run_id,
-                                       'created', a.created,
-                                       'workflow_run_id', a.workflow_run_id)
-           END ORDER BY a.ord), '[]')) AS text) AS body
+       '{"tasks":[' || coalesce(string_agg(
+           '{"task_id":"' || a.task_id || '","run_id":"' || a.run_id
+           || '","created":' || CAST(a.created AS text)
+           || coalesce(',"workflow_run_id":"' || a.workflow_run_id || '"', '') || '}',
+           ',' ORDER BY a.ord), '') || ']}' AS body
 FROM dq_create_tasks(:queue_name, CAST(:tasks AS jsonb))
      WITH ORDINALITY AS a(outcome, task_id, run_id, workflow_run_id, created, ord);
 
