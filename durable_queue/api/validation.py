@@ -18,6 +18,7 @@ that cannot vouch for is loaded by marshmallow, which accepts it or words the er
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -49,13 +50,21 @@ async def validation_middleware(request: web.Request, handler: Handler) -> web.S
     return await handler(request)
 
 
-def declared_inputs(handler: Any) -> list[tuple[str, marshmallow.Schema]]:
-    """The (part, schema) pairs the handler's decorators declared, in validation order."""
+@functools.cache
+def declared_inputs(handler: Any) -> tuple[tuple[str, marshmallow.Schema], ...]:
+    """The (part, schema) pairs the handler's decorators declared, in validation order
+    (read once per handler: the decorators ran at import)."""
     found = [
         (_PART_OF_LOCATION[(entry["locations"] or ["json"])[0]], entry["schema"])
         for entry in getattr(handler, "__schemas__", ())
     ]
-    return sorted(found, key=lambda pair: _PARTS.index(pair[0]))
+    return tuple(sorted(found, key=lambda pair: _PARTS.index(pair[0])))
+
+
+@functools.cache
+def _body_required(schema: marshmallow.Schema) -> bool:
+    """Whether the body schema has a required field (else an empty body reads as {})."""
+    return any(field.required for field in schema.fields.values())
 
 
 async def _load_part(request: web.Request, part: str, schema: marshmallow.Schema) -> Any:
@@ -63,8 +72,7 @@ async def _load_part(request: web.Request, part: str, schema: marshmallow.Schema
         data: Any = dict(request.match_info if part == PATH else request.query)
         check_strings(data)
     else:
-        required = any(field.required for field in schema.fields.values())
-        data = await read_json(request, allow_empty=not required)
+        data = await read_json(request, allow_empty=not _body_required(schema))
     return load(schema, data, _PART_NAMES[part])
 
 

@@ -232,4 +232,4 @@ def test_handlers_declare_path_then_query_then_body():
     assert [part for part, _ in declared_inputs(tasks.list_tasks)] == ["query"]
     assert [part for part, _ in declared_inputs(runs.complete_run)] == ["path", "body"]
     assert [part for part, _ in declared_inputs(checkpoints.get_checkpoint)] == ["path"]
-    assert declared_inputs(queues.list_queues) == []
+    assert declared_inputs(queues.list_queues) == ()
