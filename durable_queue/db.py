@@ -24,6 +24,7 @@ import attrs
 import psycopg2
 import psycopg2.extensions
 import psycopg2.extras
+from aiopg.utils import create_completed_future
 from aiosql.adapters.apyformat import AsyncPyFormatAdapter
 
 from durable_queue.errors import Conflict, DurableError, Unavailable, ValidationError
@@ -254,36 +255,31 @@ class LifoPool(aiopg.Pool):
     def release(self, conn: aiopg.Connection) -> asyncio.Future[None]:
         """Back to the free connections (closed instead if it is in a transaction or the
         pool is closing); the condition is notified only when someone waits on it."""
+        done = create_completed_future(self._loop)
         if conn in self._terminated:
             assert conn.closed, conn
             self._terminated.remove(conn)
-            return _done(self._loop)
+            return done
         assert conn in self._used, (conn, self._used)
         self._used.remove(conn)
         if conn.closed:
-            return _done(self._loop)
-        if conn.raw.get_transaction_status() != psycopg2.extensions.TRANSACTION_STATUS_IDLE:
+            return done
+        status = conn.raw.get_transaction_status()
+        if status != psycopg2.extensions.TRANSACTION_STATUS_IDLE:
             warnings.warn(
-                f"Invalid transaction status on released connection: "
-                f"{conn.raw.get_transaction_status()}",
+                f"Invalid transaction status on released connection: {status}",
                 ResourceWarning,
                 stacklevel=2,
             )
             conn.close()
-            return _done(self._loop)
+            return done
         if self._closing:
             conn.close()
         else:
             self._free.append(conn)
         if self._waited_on():
             return asyncio.ensure_future(self._wakeup())
-        return _done(self._loop)
-
-
-def _done(loop: asyncio.AbstractEventLoop) -> asyncio.Future[None]:
-    future: asyncio.Future[None] = loop.create_future()
-    future.set_result(None)
-    return future
+        return done
 
 
 async def create_pool(dsn: str, *, minsize: int = 1, maxsize: int = 10) -> aiopg.Pool:
