@@ -29,16 +29,16 @@ INTERNAL_ERROR = (500, "INTERNAL_ERROR")
 
 
 def json_response(data: Any, status: int = 200) -> web.Response:
-    return web.Response(
-        body=dumps(to_wire(data)), status=status, content_type="application/json", charset="utf-8"
-    )
+    return _json_body(dumps(to_wire(data)), status)
 
 
 def json_text_response(body: JsonText, status: int = 200) -> web.Response:
     """A body already in the wire format (written by PostgreSQL), sent as it is."""
-    return web.Response(
-        body=body.text.encode(), status=status, content_type="application/json", charset="utf-8"
-    )
+    return _json_body(body.text.encode(), status)
+
+
+def _json_body(body: bytes, status: int) -> web.Response:
+    return web.Response(body=body, status=status, content_type="application/json", charset="utf-8")
 
 
 def status_of(error: DurableError) -> tuple[int, str]:
