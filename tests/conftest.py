@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
 
+import psycopg2.extensions
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
 from durable_queue.app import create_app
 from durable_queue.config import Settings
+from tests.helpers import connect_autocommit
 from tests.pg import TestPostgres
 
 
@@ -26,6 +28,14 @@ def database_url(postgres: TestPostgres) -> Iterator[str]:
     name, url = postgres.new_database()
     yield url
     postgres.drop_database(name)
+
+
+@pytest.fixture
+def db(database_url: str) -> Iterator[psycopg2.extensions.connection]:
+    """An autocommit connection to this test's database (rows readable by column name)."""
+    conn = connect_autocommit(database_url)
+    yield conn
+    conn.close()
 
 
 @pytest.fixture

@@ -11,6 +11,8 @@ from collections.abc import Callable
 from typing import Any
 
 import psycopg2
+import psycopg2.extensions
+import psycopg2.extras
 from aiohttp.test_utils import TestClient
 
 API = "/api/v1"
@@ -100,6 +102,20 @@ def has_route(app: Any, method: str, path: str) -> bool:
         route.method == method and route.resource is not None and route.resource.canonical == path
         for route in app.router.routes()
     )
+
+
+def connect_autocommit(dsn: str) -> psycopg2.extensions.connection:
+    """A connection of the migration tests: autocommit, rows readable by column name."""
+    conn = psycopg2.connect(dsn, cursor_factory=psycopg2.extras.DictCursor)
+    conn.autocommit = True
+    return conn
+
+
+def run_sql(conn: Any, sql: str, *args: Any) -> list[Any]:
+    """Run one statement on `conn`; its rows (none for a statement without any)."""
+    with conn.cursor() as cur:
+        cur.execute(sql, args or None)
+        return cur.fetchall() if cur.description else []
 
 
 def query_all(dsn: str, sql: str, params: tuple = ()) -> list[tuple]:

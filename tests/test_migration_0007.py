@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import json
 import select
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +24,7 @@ import psycopg2.extras
 import pytest
 
 from durable_queue.resources import resource_dir
-from tests.helpers import eventually
+from tests.helpers import connect_autocommit, eventually
 
 Q = aiosql.from_path(resource_dir("queries"), "psycopg2")
 M = aiosql.from_path(Path(__file__).with_name("migration_0007.sql"), "psycopg2")
@@ -40,19 +39,6 @@ AFTER_0007 = {
         "tasks_delete_runs", "tasks_truncate_runs",
     ],
 }  # fmt: skip
-
-
-def connect(url: str) -> psycopg2.extensions.connection:
-    conn = psycopg2.connect(url, cursor_factory=psycopg2.extras.DictCursor)
-    conn.autocommit = True
-    return conn
-
-
-@pytest.fixture
-def db(database_url: str) -> Iterator[psycopg2.extensions.connection]:
-    conn = connect(database_url)
-    yield conn
-    conn.close()
 
 
 def make_queue(conn: Any, name: str, task_ttl_seconds: int = 0) -> Any:
@@ -149,7 +135,7 @@ async def test_a_retry_committed_while_its_task_is_deleted_leaves_no_orphan(
 ) -> None:
     """dq_fail_run locks the task and inserts the retry; a DELETE of the task waits for it,
     then takes the new run too (READ COMMITTED) or fails (REPEATABLE READ)."""
-    holder, deleter, watcher = (connect(database_url) for _ in range(3))
+    holder, deleter, watcher = (connect_autocommit(database_url) for _ in range(3))
     try:
         make_queue(holder, "q")
         for isolation in ("read committed", "repeatable read"):
@@ -198,7 +184,7 @@ def notified(listener: Any, actor: Any) -> list[str]:
 
 
 def test_claimable_notifications(db: Any, database_url: str) -> None:
-    listener = connect(database_url)
+    listener = connect_autocommit(database_url)
     try:
         M.listen_claimable(listener)
         make_queue(db, "a")

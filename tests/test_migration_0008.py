@@ -4,33 +4,15 @@ there are none; same answers, in the same order; it rolls back and applies again
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import aiosql
-import psycopg2
-import psycopg2.extensions
-import psycopg2.extras
-import pytest
 
 from durable_queue.resources import resource_dir
+from tests.helpers import run_sql
 
 Q = aiosql.from_path(resource_dir("queries"), "psycopg2")
 MIGRATIONS = resource_dir("migrations")
-
-
-@pytest.fixture
-def db(database_url: str) -> Iterator[psycopg2.extensions.connection]:
-    conn = psycopg2.connect(database_url, cursor_factory=psycopg2.extras.DictCursor)
-    conn.autocommit = True
-    yield conn
-    conn.close()
-
-
-def run(db: Any, sql: str) -> list[Any]:
-    with db.cursor() as cur:
-        cur.execute(sql)
-        return cur.fetchall() if cur.description else []
 
 
 def queue_with(db: Any, name: str, count: int, **item: Any) -> None:
@@ -44,17 +26,19 @@ def claimed(db: Any, queue: str, limit: int) -> list[Any]:
 
 
 def count_trigger_calls(db: Any) -> int:
-    rows = run(db, "SELECT calls FROM pg_stat_user_functions WHERE funcname = 'dq_count_changes'")
+    rows = run_sql(
+        db, "SELECT calls FROM pg_stat_user_functions WHERE funcname = 'dq_count_changes'"
+    )
     return rows[0]["calls"] if rows else 0
 
 
 def test_a_claim_that_finds_nothing_updates_nothing(db: Any) -> None:
     queue_with(db, "nothing_due", 2, run_at="2999-01-01T00:00:00+00:00")
-    run(db, "SET track_functions = 'pl'")
-    run(db, "SELECT pg_stat_clear_snapshot()")
+    run_sql(db, "SET track_functions = 'pl'")
+    run_sql(db, "SELECT pg_stat_clear_snapshot()")
     before = count_trigger_calls(db)
     assert claimed(db, "nothing_due", 10) == []
-    run(db, "SELECT pg_stat_clear_snapshot()")
+    run_sql(db, "SELECT pg_stat_clear_snapshot()")
     # no UPDATE statement ran, so its statement-level count trigger did not fire either
     assert count_trigger_calls(db) == before
 
@@ -74,14 +58,14 @@ def test_claims_oldest_due_first_with_their_tasks(db: Any) -> None:
 
 def test_rolls_back_and_applies_again(db: Any) -> None:
     def claim_config() -> Any:
-        return run(db, "SELECT proconfig FROM pg_proc WHERE proname = 'dq_claim'")[0][0]
+        return run_sql(db, "SELECT proconfig FROM pg_proc WHERE proname = 'dq_claim'")[0][0]
 
     assert "plan_cache_mode=force_generic_plan" in claim_config()  # 0010 adds its own
-    run(db, (MIGRATIONS / "0008.claim.rollback.sql").read_text())
+    run_sql(db, (MIGRATIONS / "0008.claim.rollback.sql").read_text())
     assert claim_config() is None
     queue_with(db, "rolled_back", 2)
     assert len(claimed(db, "rolled_back", 5)) == 2  # 0006's claim
-    run(db, (MIGRATIONS / "0008.claim.sql").read_text())
+    run_sql(db, (MIGRATIONS / "0008.claim.sql").read_text())
     assert claim_config() == ["plan_cache_mode=force_generic_plan"]
     queue_with(db, "applied_again", 2)
     assert len(claimed(db, "applied_again", 5)) == 2

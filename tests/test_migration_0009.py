@@ -7,7 +7,6 @@ from __future__ import annotations
 import itertools
 import json
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import aiosql
@@ -18,33 +17,25 @@ import pytest
 
 from durable_queue.resources import resource_dir
 from durable_queue.uuidvalue import register_uuid_decoding
+from tests.helpers import run_sql
 
 Q = aiosql.from_path(resource_dir("queries"), "psycopg2")
 MIGRATIONS = resource_dir("migrations")
 
 
 @pytest.fixture
-def db(database_url: str) -> Iterator[psycopg2.extensions.connection]:
+def db(db: psycopg2.extensions.connection) -> psycopg2.extensions.connection:
     register_uuid_decoding()  # uuid columns as uuid.UUID, as the server reads them
-    conn = psycopg2.connect(database_url, cursor_factory=psycopg2.extras.DictCursor)
-    conn.autocommit = True
-    yield conn
-    conn.close()
-
-
-def run(db: Any, sql: str, *args: Any) -> list[Any]:
-    with db.cursor() as cur:
-        cur.execute(sql, args or None)
-        return cur.fetchall() if cur.description else []
+    return db
 
 
 def create(db: Any, queue: str, items: list[dict[str, Any]]) -> list[Any]:
     """dq_create_tasks' rows (the named query folds them into one JSON answer)."""
-    return run(db, "SELECT * FROM dq_create_tasks(%s, %s)", queue, json.dumps(items))
+    return run_sql(db, "SELECT * FROM dq_create_tasks(%s, %s)", queue, json.dumps(items))
 
 
 def stored(db: Any, task_id: uuid.UUID) -> Any:
-    [row] = run(
+    [row] = run_sql(
         db,
         "SELECT t.*, r.id AS run_id, r.available_at, r.attempt, r.status AS run_status "
         "FROM tasks t JOIN runs r ON r.task_id = t.id WHERE t.id = %s",
@@ -54,7 +45,7 @@ def stored(db: Any, task_id: uuid.UUID) -> Any:
 
 
 def test_uuidv7_series_counts_up_from_one_uuidv7(db: Any) -> None:
-    [[ids]] = run(db, "SELECT uuidv7_series(1000)")
+    [[ids]] = run_sql(db, "SELECT uuidv7_series(1000)")
     ids = [uuid.UUID(str(i)) for i in ids]
     assert len(set(ids)) == 1000
     assert ids == sorted(ids)  # as text and as bytes: the order a btree keeps
@@ -63,7 +54,7 @@ def test_uuidv7_series_counts_up_from_one_uuidv7(db: Any) -> None:
     assert len({i.bytes[:6] for i in ids}) == 1  # one millisecond
     low = [int.from_bytes(i.bytes[8:], "big") & (2**62 - 1) for i in ids]
     assert [b - a for a, b in itertools.pairwise(low)] == [1] * 999  # no wrap in 1,000
-    [[other]] = run(db, "SELECT uuidv7_series(1000)")
+    [[other]] = run_sql(db, "SELECT uuidv7_series(1000)")
     assert not set(ids) & {uuid.UUID(str(i)) for i in other}
 
 
@@ -96,7 +87,7 @@ def test_a_batch_without_keys_stores_every_field_and_answers_its_ids(db: Any) ->
         1,
     )
     # a JSON null given is kept apart from a value never given
-    [[params_type]] = run(db, "SELECT jsonb_typeof(params) FROM tasks WHERE id = %s", b["id"])
+    [[params_type]] = run_sql(db, "SELECT jsonb_typeof(params) FROM tasks WHERE id = %s", b["id"])
     assert params_type == "null"
     assert b["headers"] == {"h": 1} and b["max_attempts"] == 3
     assert b["retry_strategy"] == {"kind": "fixed", "base_delay_seconds": 2}
@@ -107,7 +98,7 @@ def test_a_batch_without_keys_stores_every_field_and_answers_its_ids(db: Any) ->
 
 def test_a_batch_naming_a_workflow_run_stores_it(db: Any) -> None:
     Q.insert_queue(db, name="workflow_batch", task_ttl_seconds=0, event_ttl_seconds=0)
-    [[workflow_run_id]] = run(
+    [[workflow_run_id]] = run_sql(
         db, "INSERT INTO workflow_runs (workflow_name) VALUES ('w') RETURNING id"
     )
     items = [{"task_name": "a"}, {"task_name": "b", "workflow_run_id": str(workflow_run_id)}]
@@ -130,7 +121,7 @@ def test_missing_workflow_run_and_queue_create_nothing(db: Any) -> None:
     assert [(r["outcome"], r["workflow_run_id"]) for r in rows] == [
         ("workflow_run_not_found", missing)
     ]
-    [[count]] = run(
+    [[count]] = run_sql(
         db,
         "SELECT count(*) FROM tasks t JOIN queues q ON q.id = t.queue_id "
         "WHERE q.name = 'checked_batch'",
@@ -157,20 +148,20 @@ def test_keys_inside_a_batch_still_name_the_first_item(db: Any) -> None:
 
 def test_rolls_back_and_applies_again(db: Any) -> None:
     def has_series() -> bool:
-        return bool(run(db, "SELECT 1 FROM pg_proc WHERE proname = 'uuidv7_series'"))
+        return bool(run_sql(db, "SELECT 1 FROM pg_proc WHERE proname = 'uuidv7_series'"))
 
     def has_keyed() -> bool:
-        return bool(run(db, "SELECT 1 FROM pg_proc WHERE proname = 'dq_create_tasks_general'"))
+        return bool(run_sql(db, "SELECT 1 FROM pg_proc WHERE proname = 'dq_create_tasks_general'"))
 
     assert has_series() and has_keyed()
-    run(db, (MIGRATIONS / "0009.batch_create.rollback.sql").read_text())
+    run_sql(db, (MIGRATIONS / "0009.batch_create.rollback.sql").read_text())
     assert not has_series() and not has_keyed()
     Q.insert_queue(db, name="batch_rolled_back", task_ttl_seconds=0, event_ttl_seconds=0)
     assert [r["created"] for r in create(db, "batch_rolled_back", [{"task_name": "a"}] * 2)] == [
         True,
         True,
     ]
-    run(db, (MIGRATIONS / "0009.batch_create.sql").read_text())
+    run_sql(db, (MIGRATIONS / "0009.batch_create.sql").read_text())
     assert has_series() and has_keyed()
     Q.insert_queue(db, name="batch_applied_again", task_ttl_seconds=0, event_ttl_seconds=0)
     assert len(create(db, "batch_applied_again", [{"task_name": "a"}] * 2)) == 2

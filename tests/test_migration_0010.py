@@ -5,41 +5,23 @@ without it they read both tables whole on every claim; it rolls back and applies
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import aiosql
-import psycopg2
-import psycopg2.extensions
-import psycopg2.extras
-import pytest
 
 from durable_queue.resources import resource_dir
+from tests.helpers import run_sql
 
 Q = aiosql.from_path(resource_dir("queries"), "psycopg2")
 MIGRATIONS = resource_dir("migrations")
 QUEUE = "grows"
 
 
-@pytest.fixture
-def db(database_url: str) -> Iterator[psycopg2.extensions.connection]:
-    conn = psycopg2.connect(database_url, cursor_factory=psycopg2.extras.DictCursor)
-    conn.autocommit = True
-    yield conn
-    conn.close()
-
-
-def run(db: Any, sql: str) -> list[Any]:
-    with db.cursor() as cur:
-        cur.execute(sql)
-        return cur.fetchall() if cur.description else []
-
-
 def sequential_scans(db: Any) -> dict[str, int]:
     """Sequential scans of runs and tasks so far, this connection's own included."""
-    run(db, "SELECT pg_stat_force_next_flush()")  # flushed as this statement commits
-    run(db, "SELECT pg_stat_clear_snapshot()")
-    rows = run(
+    run_sql(db, "SELECT pg_stat_force_next_flush()")  # flushed as this statement commits
+    run_sql(db, "SELECT pg_stat_clear_snapshot()")
+    rows = run_sql(
         db, "SELECT relname, seq_scan FROM pg_stat_user_tables WHERE relname IN ('runs', 'tasks')"
     )
     return {row["relname"]: row["seq_scan"] for row in rows}
@@ -99,15 +81,17 @@ def test_without_it_every_claim_reads_the_tables_whole_and_it_applies_again(
     db: Any, database_url: str
 ) -> None:
     def seqscan_off() -> int:
-        return len(run(db, "SELECT 1 FROM pg_proc WHERE 'enable_seqscan=off' = ANY (proconfig)"))
+        return len(
+            run_sql(db, "SELECT 1 FROM pg_proc WHERE 'enable_seqscan=off' = ANY (proconfig)")
+        )
 
     assert seqscan_off() == 14
-    run(db, (MIGRATIONS / "0010.plans.rollback.sql").read_text())
+    run_sql(db, (MIGRATIONS / "0010.plans.rollback.sql").read_text())
     assert seqscan_off() == 0
     # dq_claim keeps one generic plan per connection (0008): sequential scans each time
     scans = scans_after_growth(db)
     assert scans["runs"] >= 10 and scans["tasks"] >= 10
-    run(db, (MIGRATIONS / "0010.plans.sql").read_text())
+    run_sql(db, (MIGRATIONS / "0010.plans.sql").read_text())
     assert seqscan_off() == 14
     # the functions changed, so the connection plans them again, without sequential scans
     before = sequential_scans(db)
