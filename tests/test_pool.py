@@ -2,9 +2,25 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+
 import aiopg
+import pytest
 
 from durable_queue.db import LifoPool, create_pool
+
+
+@contextlib.asynccontextmanager
+async def open_pool(database_url: str, maxsize: int) -> AsyncIterator[aiopg.Pool]:
+    """The server's pool, empty at first, closed and waited for afterwards."""
+    pool = await create_pool(database_url, minsize=0, maxsize=maxsize)
+    try:
+        yield pool
+    finally:
+        pool.close()
+        await pool.wait_closed()
 
 
 async def _backend_pid(conn: aiopg.Connection) -> int:
@@ -15,9 +31,8 @@ async def _backend_pid(conn: aiopg.Connection) -> int:
 
 
 async def test_the_connection_released_last_is_handed_out_first(database_url: str) -> None:
-    pool = await create_pool(database_url, minsize=0, maxsize=3)
-    assert isinstance(pool, LifoPool)
-    try:
+    async with open_pool(database_url, maxsize=3) as pool:
+        assert isinstance(pool, LifoPool)
         first, second, third = [await pool.acquire() for _ in range(3)]
         pids = [await _backend_pid(c) for c in (first, second, third)]
         assert len(set(pids)) == 3
@@ -38,16 +53,10 @@ async def test_the_connection_released_last_is_handed_out_first(database_url: st
             await pool.release(conn)
         assert seen == {pids[2]}
         assert pool.size == 3 and pool.freesize == 3
-    finally:
-        pool.close()
-        await pool.wait_closed()
 
 
 async def test_a_full_pool_waits_for_a_release(database_url: str) -> None:
-    import asyncio
-
-    pool = await create_pool(database_url, minsize=0, maxsize=1)
-    try:
+    async with open_pool(database_url, maxsize=1) as pool:
         held = await pool.acquire()
         waiting = asyncio.ensure_future(pool.acquire())
         await asyncio.sleep(0)
@@ -56,16 +65,10 @@ async def test_a_full_pool_waits_for_a_release(database_url: str) -> None:
         conn = await asyncio.wait_for(waiting, 10)
         assert conn is held
         await pool.release(conn)
-    finally:
-        pool.close()
-        await pool.wait_closed()
 
 
 async def test_a_connection_released_inside_a_transaction_is_closed(database_url: str) -> None:
-    import pytest
-
-    pool = await create_pool(database_url, minsize=0, maxsize=2)
-    try:
+    async with open_pool(database_url, maxsize=2) as pool:
         conn = await pool.acquire()
         async with conn.cursor() as cur:
             await cur.execute("BEGIN")
@@ -75,14 +78,9 @@ async def test_a_connection_released_inside_a_transaction_is_closed(database_url
         fresh = await pool.acquire()  # a new connection, not the closed one
         assert fresh is not conn and not fresh.closed
         await pool.release(fresh)
-    finally:
-        pool.close()
-        await pool.wait_closed()
 
 
 async def test_closing_waits_for_the_connection_in_use(database_url: str) -> None:
-    import asyncio
-
     pool = await create_pool(database_url, minsize=1, maxsize=2)
     held = await pool.acquire()
     pool.close()
