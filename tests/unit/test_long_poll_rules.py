@@ -57,6 +57,18 @@ def poll(store: ScriptedStore, waiters: Waiters, limit: int = 5) -> asyncio.Task
     )
 
 
+async def claiming_and_sleeping(
+    store: ScriptedStore, waiters: Waiters, limit: int = 5
+) -> tuple[asyncio.Task[list[Any]], asyncio.Task[list[Any]]]:
+    """A poll whose claim is under way, and a second poll that arrived meanwhile and
+    sleeps on it (`covered`)."""
+    first = poll(store, waiters, limit)
+    await turn()
+    second = poll(store, waiters, limit)
+    await turn()
+    return first, second
+
+
 async def test_a_poll_arriving_during_a_claim_sleeps_instead_of_claiming(waiters) -> None:
     store = ScriptedStore()
     first = poll(store, waiters)
@@ -77,10 +89,7 @@ async def test_a_poll_arriving_during_a_claim_sleeps_instead_of_claiming(waiters
 
 async def test_a_full_batch_hands_the_wake_to_the_sleeper(waiters) -> None:
     store = ScriptedStore()
-    first = poll(store, waiters, limit=1)
-    await turn()
-    second = poll(store, waiters, limit=1)
-    await turn()
+    first, second = await claiming_and_sleeping(store, waiters, limit=1)
     store.answer(["run"], 0.0)  # a full batch, and more due now
     assert await first == ["run"]
     await turn()
@@ -91,10 +100,7 @@ async def test_a_full_batch_hands_the_wake_to_the_sleeper(waiters) -> None:
 
 async def test_runs_locked_by_another_claimer_send_the_sleeper_back_soon(waiters, clock) -> None:
     store = ScriptedStore()
-    first = poll(store, waiters)
-    await turn()
-    second = poll(store, waiters)
-    await turn()
+    first, second = await claiming_and_sleeping(store, waiters)
     # fewer than asked, yet a run is due: another claimer holds it locked
     store.answer(["run"], 0.0)
     assert await first == ["run"]
@@ -111,10 +117,7 @@ async def test_runs_locked_by_another_claimer_send_the_sleeper_back_soon(waiters
 
 async def test_a_run_scheduled_later_wakes_the_sleeper_when_due(waiters, clock) -> None:
     store = ScriptedStore()
-    first = poll(store, waiters)
-    await turn()
-    second = poll(store, waiters)
-    await turn()
+    first, second = await claiming_and_sleeping(store, waiters)
     store.answer(["run"], 0.5)  # fewer than asked; the next pending run is due in 0.5 s
     assert await first == ["run"]
     await turn()
@@ -128,10 +131,7 @@ async def test_a_run_scheduled_later_wakes_the_sleeper_when_due(waiters, clock) 
 
 async def test_a_claim_cancelled_midway_wakes_the_sleeper(waiters) -> None:
     store = ScriptedStore()
-    first = poll(store, waiters)
-    await turn()
-    second = poll(store, waiters)
-    await turn()
+    first, second = await claiming_and_sleeping(store, waiters)
     first.cancel()  # the client went away during the claim statement
     await turn()
     assert len(store.pending) == 2  # the sleeper claims what that claim would have
