@@ -245,7 +245,7 @@ def main() -> None:
     parser.add_argument("--ops", type=int, default=200, help="tasks per kind (default 200)")
     parser.add_argument("--migrations-up-to", help="apply migrations up to this id only")
     args = parser.parse_args()
-    if shutil.which("valgrind") is None or shutil.which("callgrind_control") is None:
+    if shutil.which("valgrind") is None:
         raise SystemExit("needs valgrind (Debian: apt-get install valgrind)")
     with tempfile.TemporaryDirectory(prefix="pg_cost.") as tmp:
         cluster = Cluster(Path(tmp))
