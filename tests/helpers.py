@@ -118,6 +118,16 @@ def run_sql(conn: Any, sql: str, *args: Any) -> list[Any]:
         return cur.fetchall() if cur.description else []
 
 
+def create_task_args(**given: Any) -> dict[str, Any]:
+    """Arguments of the `create_task` query (queries/tasks.sql) for a task named t with
+    no options, as a create giving only task_name stores it; `given` overrides any."""
+    return {
+        "task_name": "t", "params": None, "headers": None, "retry_strategy": None,
+        "max_attempts": 1, "start_timeout": 0, "execution_timeout": 0,
+        "workflow_run_id": None, "idempotency_key": None, "run_at": None, **given,
+    }  # fmt: skip
+
+
 def query_all(dsn: str, sql: str, params: tuple = ()) -> list[tuple]:
     """Test-only inspection of the database: every row of `sql`, on a connection of its own."""
     conn = psycopg2.connect(dsn)

@@ -10,7 +10,7 @@ from typing import Any
 import aiosql
 
 from durable_queue.resources import resource_dir
-from tests.helpers import run_sql
+from tests.helpers import create_task_args, run_sql
 
 Q = aiosql.from_path(resource_dir("queries"), "psycopg2")
 MIGRATIONS = resource_dir("migrations")
@@ -35,20 +35,7 @@ def hot_path(db: Any, rounds: int) -> None:
     """Each round: a single create, then a claim of one run completed alone, and another
     completed through the batch call."""
     for _ in range(rounds):
-        Q.create_task(
-            db,
-            queue_name=QUEUE,
-            task_name="t",
-            params=None,
-            headers=None,
-            retry_strategy=None,
-            max_attempts=1,
-            start_timeout=0,
-            execution_timeout=0,
-            workflow_run_id=None,
-            idempotency_key=None,
-            run_at=None,
-        )
+        Q.create_task(db, **create_task_args(queue_name=QUEUE))
         [first] = Q.claim_runs(db, queue_name=QUEUE, limit=1, claim_timeout=600)
         assert (
             Q.complete_run(db, run_id=first["run_id"], result="{}", claim_token=None)["outcome"]

@@ -12,7 +12,7 @@ import psycopg2
 import pytest
 
 from durable_queue.resources import resource_dir
-from tests.helpers import run_sql
+from tests.helpers import create_task_args, run_sql
 
 Q = aiosql.from_path(resource_dir("queries"), "psycopg2")
 MIGRATIONS = resource_dir("migrations")
@@ -41,20 +41,7 @@ REFUSED = (
 def one_task(db: Any, queue: str) -> dict[str, Any]:
     """A new queue with one task: its task and run ids."""
     Q.insert_queue(db, name=queue, task_ttl_seconds=0, event_ttl_seconds=0)
-    return Q.create_task(
-        db,
-        queue_name=queue,
-        task_name="t",
-        params=None,
-        headers=None,
-        retry_strategy=None,
-        max_attempts=1,
-        start_timeout=0,
-        execution_timeout=0,
-        workflow_run_id=None,
-        idempotency_key=None,
-        run_at=None,
-    )
+    return Q.create_task(db, **create_task_args(queue_name=queue))
 
 
 def check_definitions(db: Any) -> list[str]:

@@ -26,6 +26,7 @@ import pytest
 
 from durable_queue.resources import resource_dir
 from tests import pg
+from tests.helpers import create_task_args
 
 LARGE_TABLES = {"tasks", "runs", "checkpoints", "events", "event_waits"}
 FINISHED, PENDING = 20_000, 2_000  # queue "big"
@@ -256,11 +257,9 @@ def held(conn: Any) -> dict[str, Any]:
 
 
 def new_task(**given: Any) -> dict[str, Any]:
-    return {
-        "queue_name": "small", "task_name": "t", "params": '{"a": 1}', "headers": None,
-        "retry_strategy": None, "max_attempts": 2, "start_timeout": 0, "execution_timeout": 0,
-        "workflow_run_id": None, "idempotency_key": None, "run_at": None, **given,
-    }  # fmt: skip
+    return create_task_args(
+        **{"queue_name": "small", "params": '{"a": 1}', "max_attempts": 2, **given}
+    )
 
 
 def wait_on(conn: Any, event_name: str, timeout_seconds: int = 60) -> dict:
