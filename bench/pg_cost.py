@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import json
 import os
 import re
@@ -132,6 +133,12 @@ def migrate(url: str, up_to: str | None) -> None:
         backend.connection.close()
 
 
+@functools.cache
+def prepared_statement(name: str) -> PreparedStatement:
+    """The named query as the server sends it (PREPARE text, EXECUTE text), built once."""
+    return PreparedStatement.of(name, getattr(QUERIES, name).sql)
+
+
 class Backend:
     """One connection whose statements go out as the server's do: EXECUTE of a prepared
     statement for the hot queries."""
@@ -148,7 +155,7 @@ class Backend:
             return cur.fetchall() if cur.description else []
 
     def call(self, name: str, **params: Any) -> list[Any]:
-        statement = PreparedStatement.of(name, getattr(QUERIES, name).sql)
+        statement = prepared_statement(name)
         if name not in self.prepared:
             self.rows(statement.prepare_sql)
             self.prepared.add(name)
