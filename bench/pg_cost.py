@@ -162,12 +162,16 @@ class Backend:
         return self.rows(statement.execute_sql, params)
 
 
+# One create as the server sends it for a task of one name and a small params object.
+CREATE_ARGUMENTS: dict[str, Any] = {
+    "queue_name": QUEUE, "task_name": "t", "params": '{"n": 1}', "headers": None,
+    "retry_strategy": None, "max_attempts": 1, "start_timeout": 0, "execution_timeout": 0,
+    "workflow_run_id": None, "idempotency_key": None, "run_at": None,
+}  # fmt: skip
+
+
 def create(backend: Backend) -> None:
-    [row] = backend.call(
-        "create_task", queue_name=QUEUE, task_name="t", params='{"n": 1}', headers=None,
-        retry_strategy=None, max_attempts=1, start_timeout=0, execution_timeout=0,
-        workflow_run_id=None, idempotency_key=None, run_at=None,
-    )  # fmt: skip
+    [row] = backend.call("create_task", **CREATE_ARGUMENTS)
     assert row["outcome"] == "ok", row
 
 
@@ -226,15 +230,17 @@ def session(url: str, operation: Operation, calls: int) -> int:
     return backend.pid
 
 
-def measure(cluster: Cluster, ops: int) -> list[tuple[str, int, int, int, int]]:
+def measure(
+    cluster: Cluster, ops: int, kinds: list[tuple[str, Operation, int]] = KINDS
+) -> list[tuple[str, int, int, int, int]]:
     """Per kind: (what, tasks per call, N, pid of the N-call session, pid of the 2N one).
 
     A backend's count covers its whole life (start, warm-up, the calls, exit), so each
     kind runs in two sessions, with N and with 2N calls: the difference is N calls."""
     setup = Backend(cluster.url)
-    setup.rows("INSERT INTO queues (name) VALUES (%s)", (QUEUE,))
+    setup.rows("INSERT INTO queues (name) VALUES (%s) ON CONFLICT (name) DO NOTHING", (QUEUE,))
     sessions: list[tuple[str, int, int, int, int]] = []
-    for label, operation, tasks_per_call in KINDS:
+    for label, operation, tasks_per_call in kinds:
         calls = max(ops // tasks_per_call, 5)
         if operation in (claim_and_complete, claim_and_complete_batch):
             # what the claims take (two sessions), created beforehand, uncounted
@@ -245,6 +251,17 @@ def measure(cluster: Cluster, ops: int) -> list[tuple[str, int, int, int, int]]:
         sessions.append((label, tasks_per_call, calls, short, long))
     setup.conn.close()
     return sessions
+
+
+def counted(
+    cluster: Cluster, sessions: list[tuple[str, int, int, int, int]]
+) -> list[tuple[str, float, float]]:
+    """Per kind measured: (what, instructions per call, per task)."""
+    results = []
+    for what, tasks_per_call, calls, short, long in sessions:
+        difference = backend_instructions(cluster, long) - backend_instructions(cluster, short)
+        results.append((what, difference / calls, difference / calls / tasks_per_call))
+    return results
 
 
 def main() -> None:
@@ -260,12 +277,13 @@ def main() -> None:
             migrate(cluster.url, args.migrations_up_to)
         with cluster.running(callgrind=True):
             sessions = measure(cluster, args.ops)
-        results = []
-        for what, tasks_per_call, calls, short, long in sessions:
-            counted = backend_instructions(cluster, long) - backend_instructions(cluster, short)
-            results.append((what, counted / calls, counted / calls / tasks_per_call))
+        results = counted(cluster, sessions)
     label = args.migrations_up_to or "all migrations"
-    print(f"PostgreSQL instructions (callgrind, one backend, fsync off; {label})")
+    print_table(f"PostgreSQL instructions (callgrind, one backend, fsync off; {label})", results)
+
+
+def print_table(title: str, results: list[tuple[str, float, float]]) -> None:
+    print(title)
     print("| operation                  | per call   | per task   |")
     print("|----------------------------|-----------:|-----------:|")
     for what, per_call, per_task in results:
