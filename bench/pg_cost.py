@@ -41,6 +41,7 @@ import psycopg2
 import psycopg2.extras
 
 from durable_queue.db import PreparedStatement
+from durable_queue.migrate import apply_pending
 from durable_queue.resources import resource_dir
 
 QUERIES = aiosql.from_path(resource_dir("queries"), "psycopg2")
@@ -116,21 +117,11 @@ class Cluster:
 
 
 def migrate(url: str, up_to: str | None) -> None:
-    """Apply the migrations (up to and including `up_to`) with yoyo, as the server does."""
-    from yoyo import get_backend, read_migrations
-
-    backend = get_backend(url)
-    migrations = read_migrations(str(resource_dir("migrations")))
-    if up_to is not None:
-        ids = [m.id for m in migrations]
-        if up_to not in ids:
-            raise SystemExit(f"--migrations-up-to: no migration {up_to!r} (have {ids})")
-        migrations = migrations[: ids.index(up_to) + 1]
+    """Apply the migrations (up to and including `up_to`) as the server does."""
     try:
-        with backend.lock():
-            backend.apply_migrations(backend.to_apply(migrations))
-    finally:
-        backend.connection.close()
+        apply_pending(url, up_to)
+    except ValueError as exc:
+        raise SystemExit(f"--migrations-up-to: {exc}") from exc
 
 
 @functools.cache

@@ -19,10 +19,18 @@ from durable_queue.resources import resource_dir
 log = logging.getLogger("durable_queue.migrate")
 
 
-def _apply_pending(dsn: str) -> int:
+def apply_pending(dsn: str, up_to: str | None = None) -> int:
+    """Apply the pending migrations with yoyo (synchronous), all of them or those up to
+    and including the migration `up_to` (ValueError when there is none of that id);
+    returns how many were applied."""
     backend = get_backend(dsn)
     try:
         migrations = read_migrations(str(resource_dir("migrations")))
+        if up_to is not None:
+            ids = [migration.id for migration in migrations]
+            if up_to not in ids:
+                raise ValueError(f"no migration {up_to!r} (have {ids})")
+            migrations = migrations[: ids.index(up_to) + 1]
         with backend.lock():
             pending = backend.to_apply(migrations)
             backend.apply_migrations(pending)
@@ -36,7 +44,7 @@ async def apply_migrations(dsn: str) -> int:
     async with aiopg.connect(dsn, timeout=30.0, application_name="durable-queue-migrate") as conn:
         await queries.lock_migrations(conn)
         try:
-            applied = await asyncio.to_thread(_apply_pending, dsn)
+            applied = await asyncio.to_thread(apply_pending, dsn)
         finally:
             await queries.unlock_migrations(conn)
     if applied:
