@@ -1,12 +1,13 @@
 """PostgreSQL's own work per operation, counted in instructions: the same on every run.
 
-    python bench/pg_cost.py [--ops 200] [--migrations-up-to 0010.plans]
+    python bench/pg_cost.py [--ops 200] [--migrations-up-to 0001.baseline]
 
 Wall-clock timings on a shared 2-core VM move by 10-20% between identical runs, which
 hides a change worth a few percent of PostgreSQL's work. This bench runs a throw-away
-PostgreSQL (pgserver's binaries) under valgrind's callgrind, applies the migrations
-(all of them, or up to and including --migrations-up-to, to measure a migration by
-comparing two runs), and sends the hot path's statements from one connection as the
+PostgreSQL (pgserver's binaries) under valgrind's callgrind, migrates as the server
+does (all migrations, or up to and including --migrations-up-to, to measure a
+migration by comparing two runs; a change to a function file is measured by running
+this in a checkout before it and one after), and sends the hot path's statements from one connection as the
 server does (PREPARE once, EXECUTE per call). Each kind of operation runs in two new
 sessions, with N and 2N calls after a warm-up; the difference of their backends'
 instruction counts is N calls. It prints instructions per call and per task:
@@ -23,6 +24,7 @@ the commit's fsync (fsync=off) and every process but the one backend.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import contextlib
 import functools
 import json
@@ -41,7 +43,7 @@ import psycopg2
 import psycopg2.extras
 
 from durable_queue.db import PreparedStatement
-from durable_queue.migrate import apply_pending
+from durable_queue.migrate import apply_migrations
 from durable_queue.resources import resource_dir
 
 QUERIES = aiosql.from_path(resource_dir("queries"), "psycopg2")
@@ -117,9 +119,10 @@ class Cluster:
 
 
 def migrate(url: str, up_to: str | None) -> None:
-    """Apply the migrations (up to and including `up_to`) as the server does."""
+    """Migrate as the server does: the migrations (up to and including `up_to`), then the
+    function step (the functions of migrations/functions/ as they are in this checkout)."""
     try:
-        apply_pending(url, up_to)
+        asyncio.run(apply_migrations(url, up_to))
     except ValueError as exc:
         raise SystemExit(f"--migrations-up-to: {exc}") from exc
 

@@ -55,8 +55,15 @@ class TestPostgres:
         asyncio.run(apply_migrations(with_database(url, TEMPLATE)))
 
     def new_database(self) -> tuple[str, str]:
+        """A database cloned from the migrated template: its name and URL."""
         name = f"dq_test_{os.getpid()}_{next(_counter)}"
         _admin(self.admin_url, f'CREATE DATABASE "{name}" TEMPLATE "{TEMPLATE}"')
+        return name, with_database(self.admin_url, name)
+
+    def new_empty_database(self) -> tuple[str, str]:
+        """A database with nothing in it, not migrated: its name and URL."""
+        name = f"dq_test_{os.getpid()}_{next(_counter)}"
+        _admin(self.admin_url, f'CREATE DATABASE "{name}" TEMPLATE template0')
         return name, with_database(self.admin_url, name)
 
     def drop_database(self, name: str) -> None:

@@ -1,0 +1,28 @@
+-- Push a live claim's expiry to now + p_extend_by seconds.
+-- outcome: ok (claim_expires_at), not_found, conflict / stale_token (status: the run's status).
+CREATE OR REPLACE FUNCTION dq_extend_claim(p_run_id uuid, p_extend_by integer,
+                                p_claim_token text DEFAULT NULL)
+RETURNS TABLE (outcome text, status text, claim_expires_at timestamptz)
+LANGUAGE plpgsql SET enable_seqscan = off AS $$
+#variable_conflict use_column
+DECLARE
+    v_run runs;
+    v_holds text;
+BEGIN
+    v_run := dq_lock_run(p_run_id);
+    IF v_run.id IS NULL THEN
+        RETURN QUERY SELECT 'not_found', NULL::text, NULL::timestamptz;
+        RETURN;
+    END IF;
+    v_holds := dq_holds(v_run, p_claim_token);
+    IF v_holds <> 'ok' THEN
+        RETURN QUERY SELECT v_holds, v_run.status::text, NULL::timestamptz;
+        RETURN;
+    END IF;
+    RETURN QUERY
+    UPDATE runs r
+    SET claim_expires_at = now() + make_interval(secs => p_extend_by)
+    WHERE r.id = p_run_id
+    RETURNING 'ok', r.status::text, r.claim_expires_at;
+END
+$$;

@@ -1,0 +1,48 @@
+-- Fail a claimed run. A retry (attempt + 1) is created, pending after the task's
+-- backoff, while the task's explicit failures stay below max_attempts; else the
+-- task fails with the error. outcome: ok (attempt; next_run_id and next_attempt_at
+-- when retried), not_found, conflict / stale_token (status: the run's status).
+CREATE OR REPLACE FUNCTION dq_fail_run(p_run_id uuid, p_error text, p_claim_token text DEFAULT NULL)
+RETURNS TABLE (outcome text, status text, attempt integer, next_run_id uuid,
+               next_attempt_at timestamptz)
+LANGUAGE plpgsql SET enable_seqscan = off AS $$
+#variable_conflict use_column
+DECLARE
+    v_run runs;
+    v_task tasks;
+    v_holds text;
+BEGIN
+    v_run := dq_lock_run(p_run_id);
+    IF v_run.id IS NULL THEN
+        RETURN QUERY SELECT 'not_found', NULL::text, NULL::integer, NULL::uuid, NULL::timestamptz;
+        RETURN;
+    END IF;
+    v_holds := dq_holds(v_run, p_claim_token);
+    IF v_holds <> 'ok' THEN
+        RETURN QUERY SELECT v_holds, v_run.status::text, v_run.attempt::integer, NULL::uuid,
+                            NULL::timestamptz;
+        RETURN;
+    END IF;
+    UPDATE runs r
+    SET status = 'failed', error = p_error, completed_at = now(), claim_expires_at = NULL,
+        claim_token = NULL
+    WHERE r.id = p_run_id;
+    UPDATE tasks t SET failure_count = t.failure_count + 1
+    WHERE t.id = v_run.task_id
+    RETURNING * INTO v_task;
+    IF v_task.failure_count < v_task.max_attempts THEN
+        RETURN QUERY
+        INSERT INTO runs (task_id, queue_id, attempt, available_at)
+        VALUES (v_task.id, v_task.queue_id,
+                (SELECT max(r.attempt) FROM runs r WHERE r.task_id = v_task.id) + 1,
+                now() + make_interval(
+                    secs => dq_retry_delay(v_task.retry_strategy, v_task.failure_count)))
+        RETURNING 'ok', 'failed', v_run.attempt::integer, id, available_at;
+        RETURN;
+    END IF;
+    UPDATE tasks t
+    SET status = 'failed', error = p_error, result = NULL, completed_at = now()
+    WHERE t.id = v_task.id AND t.status = 'pending';
+    RETURN QUERY SELECT 'ok', 'failed', v_run.attempt::integer, NULL::uuid, NULL::timestamptz;
+END
+$$;

@@ -1,0 +1,456 @@
+"""Query plans at scale: every named query stays off sequential scans of the large tables.
+
+One database per module is seeded in bulk (tests/db/plans.sql, generate_series) and
+ANALYZEd. Two checks:
+
+- plans: EXPLAIN (FORMAT JSON) of each listing and sweep query, with its parameters
+  bound as the server binds them (literals), uses the index named and never a Seq Scan
+  on tasks, runs, checkpoints, events or event_waits;
+- scans: each named query, state-change functions and foreign-key cascades included,
+  is run in a transaction that is rolled back, and PostgreSQL's own per-transaction
+  counters (pg_stat_xact_user_tables) must show no sequential scan of those tables.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import aiosql
+import psycopg2
+import psycopg2.extensions
+import psycopg2.extras
+import pytest
+
+from durable_queue.resources import resource_dir
+from tests import pg
+from tests.helpers import create_task_args
+
+LARGE_TABLES = {"tasks", "runs", "checkpoints", "events", "event_waits"}
+FINISHED, PENDING = 20_000, 2_000  # queue "big"
+SMALL_FINISHED, SMALL_PENDING = 400, 40  # queue "small": a selective filter value
+MEDIUM_FINISHED = 4_000  # queue "medium": deleted in batches
+
+Q = aiosql.from_path(resource_dir("queries"), "psycopg2")
+T = aiosql.from_path(Path(__file__).with_name("plans.sql"), "psycopg2")
+
+
+class Seeded:
+    """The seeded database: a connection and the ids the cases refer to."""
+
+    def __init__(self, conn: psycopg2.extensions.connection) -> None:
+        self.conn = conn
+        self.ids: dict[str, Any] = {}
+
+    def one(self, query: Callable, **params: Any) -> Any:
+        return query(self.conn, **params)
+
+
+@pytest.fixture(scope="module")
+def seeded(postgres: pg.TestPostgres) -> Iterator[Seeded]:
+    name, url = postgres.new_database()
+    conn = psycopg2.connect(url, cursor_factory=psycopg2.extras.DictCursor)  # rows by name or index
+    conn.autocommit = True
+    db = Seeded(conn)
+    ids = db.ids
+    ids["big"] = Q.insert_queue(conn, name="big", task_ttl_seconds=0, event_ttl_seconds=0)["id"]
+    # finished tasks of "small" are completed 30 s to 430 s ago: the older ones are due
+    ids["small"] = Q.insert_queue(
+        conn, name="small", task_ttl_seconds=200, event_ttl_seconds=86400
+    )["id"]
+    ids["workflow_run"] = Q.insert_workflow_run(
+        conn, workflow_name="wf", workflow_version=None, inputs=None, created_by=None, tags=None
+    )["id"]
+    ids["medium"] = Q.insert_queue(conn, name="medium", task_ttl_seconds=0, event_ttl_seconds=0)[
+        "id"
+    ]
+    for queue, finished, pending in (  # in this order: ids grow with it
+        ("medium", MEDIUM_FINISHED, 0),
+        ("big", FINISHED, PENDING),
+        ("small", SMALL_FINISHED, SMALL_PENDING),
+    ):
+        T.seed_queue(
+            conn,
+            queue_name=queue,
+            finished=finished,
+            pending=pending,
+            workflow_run_id=ids["workflow_run"],
+        )
+    T.seed_events(conn, count=5_000)
+    T.create_explain_function(conn)
+    T.analyze(conn)
+    ids["medium_middle"] = T.task_at(conn, position=MEDIUM_FINISHED // 2)
+    ids["middle"] = T.task_at(conn, position=MEDIUM_FINISHED + FINISHED // 2)  # deep cursors
+    failed = T.failed_task_of_queue(conn, queue_id=ids["small"])
+    ids["finished_task"], ids["finished_run"] = failed["task_id"], failed["run_id"]
+    yield db
+    conn.close()
+    postgres.drop_database(name)
+
+
+def plan_nodes(plan: dict) -> Iterator[dict]:
+    yield plan
+    for child in plan.get("Plans", []):
+        yield from plan_nodes(child)
+
+
+def explain(db: Seeded, query_name: str, params: dict[str, Any]) -> list[dict]:
+    """The plan's nodes, with the parameters bound as literals, as the server sends them."""
+    with db.conn.cursor() as cur:
+        statement = cur.mogrify(getattr(Q, query_name).sql, params).decode()
+    plan = T.explain(db.conn, statement=statement)
+    if isinstance(plan, str):
+        plan = json.loads(plan)
+    return list(plan_nodes(plan[0]["Plan"]))
+
+
+def page(query_name: str, **given: Any) -> dict[str, Any]:
+    """Parameters of a listing query: those given, None for the other filters, limit 51."""
+    params = dict.fromkeys(getattr(Q, query_name).parameters or (), None)
+    return {**params, "limit": 51, **given}
+
+
+def listing(query_name: str, index: str, **given: Any) -> tuple[str, Callable, str]:
+    """A plan case of a listing query; `given` values name seeded ids ("@small")."""
+
+    def params(ids: dict) -> dict:
+        resolved = {k: ids[v[1:]] if str(v).startswith("@") else v for k, v in given.items()}
+        return page(query_name, **resolved)
+
+    return query_name, params, index
+
+
+# (query, parameters from the seeded ids, the index the plan must use: one of a|b)
+PLAN_CASES: dict[str, tuple[str, Callable[[dict], dict], str]] = {
+    "all tasks": listing("list_tasks", "tasks_pkey"),
+    "all tasks, deep cursor": listing("list_tasks", "tasks_pkey", cursor="@middle"),
+    "tasks by status": listing("list_tasks_by_status", "tasks_by_status", status="failed"),
+    "tasks by status, deep cursor": listing(
+        "list_tasks_by_status", "tasks_by_status", status="failed", cursor="@middle"
+    ),
+    # the pending tasks are the newest: an id-order scan from the cursor would find none
+    "pending tasks, deep cursor": listing(
+        "list_tasks_by_status", "tasks_by_status", status="pending", cursor="@middle"
+    ),
+    "tasks of a queue": listing("list_tasks_of_queue", "tasks_by_queue", queue_id="@small"),
+    "tasks of a queue, deep cursor": listing(
+        "list_tasks_of_queue", "tasks_by_queue", queue_id="@small", cursor="@middle"
+    ),
+    # most tasks are big's, but newer ones are small's: still its own index
+    "tasks of the largest queue": listing("list_tasks_of_queue", "tasks_by_queue", queue_id="@big"),
+    # two filters, two indexes: the planner takes the narrower range (here the name's)
+    "tasks of a queue by name": listing(
+        "list_tasks_of_queue", "tasks_by_queue|tasks_by_name", queue_id="@small", task_name="rare"
+    ),
+    "tasks of a queue by status": listing(
+        "list_tasks_of_queue_by_status", "tasks_by_queue_status", queue_id="@small", status="failed"
+    ),
+    "pending tasks of a queue, deep cursor": listing(
+        "list_tasks_of_queue_by_status",
+        "tasks_by_queue_status",
+        queue_id="@big",
+        status="pending",
+        cursor="@middle",
+    ),
+    "tasks by name": listing("list_tasks_by_name", "tasks_by_name", task_name="rare"),
+    "tasks by name, deep cursor": listing(
+        "list_tasks_by_name", "tasks_by_name", task_name="rare", cursor="@middle"
+    ),
+    "tasks by name and status": listing(
+        "list_tasks_by_name", "tasks_by_name", task_name="task_3", status="failed"
+    ),
+    "tasks of a workflow run": listing(
+        "list_tasks_of_workflow_run", "tasks_by_workflow_run", workflow_run_id="@workflow_run"
+    ),
+    "runs by status": listing("list_runs_by_status", "runs_by_status", status="failed"),
+    "pending runs, deep cursor": listing(
+        "list_runs_by_status", "runs_by_status", status="pending", cursor="@middle"
+    ),
+    "runs of a task": listing("list_runs", "runs_task_id_attempt_key", task_id="@finished_task"),
+    "runs, deep cursor": listing("list_runs", "runs_pkey", cursor="@middle"),
+    "task detail": ("get_task_detail", lambda i: {"task_id": i["finished_task"]}, "tasks_pkey"),
+    "task runs": (
+        "list_task_runs",
+        lambda i: {"task_id": i["finished_task"]},
+        "runs_task_id_attempt_key",
+    ),
+    "task checkpoints": (
+        "list_task_checkpoints",
+        lambda i: {"task_id": i["finished_task"]},
+        "checkpoints_pkey",
+    ),
+    "checkpoint": (
+        "get_checkpoint",
+        lambda i: {"task_id": i["finished_task"], "step_name": "step"},
+        "checkpoints_pkey",
+    ),
+    "workflow run task counts": (
+        "workflow_task_counts",
+        lambda i: {"workflow_run_id": i["workflow_run"]},
+        "tasks_by_workflow_run",
+    ),
+    "stats: due and scheduled runs": (
+        "queue_due_runs",
+        lambda i: {"queue_id": i["big"]},
+        "runs_claimable",
+    ),
+    "seconds until due": ("seconds_until_due", lambda i: {"queue_name": "big"}, "runs_claimable"),
+    "claim, else when due": (
+        "claim_runs_or_due",
+        lambda i: {"queue_name": "big", "limit": 1, "claim_timeout": 60},
+        "runs_claimable",
+    ),
+    "retention": ("delete_expired_tasks", lambda i: {"batch_size": 500}, "tasks_finished"),
+    "event retention": ("delete_expired_events", lambda i: {"batch_size": 500}, "events_by_age"),
+    "queue deletion batch": (
+        "delete_queue_tasks",
+        lambda i: {"queue_id": i["medium"], "after": None, "batch_size": 1000},
+        "tasks_by_queue|tasks_pkey",  # both ordered: the planner weighs the queue's share
+    ),
+    "queue deletion batch, keyset": (
+        "delete_queue_tasks",
+        lambda i: {"queue_id": i["medium"], "after": i["medium_middle"], "batch_size": 1000},
+        "tasks_by_queue|tasks_pkey",
+    ),
+    "wait timeouts": ("timeout_waits", lambda i: {"batch_size": 500}, "event_waits_timeout"),
+    "start deadlines met": (
+        "clear_met_start_deadlines",
+        lambda i: {"batch_size": 500},
+        "tasks_start_deadline",
+    ),
+    "task timeouts": ("timeout_tasks", lambda i: {"batch_size": 500}, "tasks_execution_deadline"),
+}
+
+
+@pytest.mark.parametrize("case", list(PLAN_CASES))
+def test_plan_uses_its_index(seeded: Seeded, case: str) -> None:
+    query_name, params, index = PLAN_CASES[case]
+    nodes = explain(seeded, query_name, params(seeded.ids))
+    seq_scans = {n["Relation Name"] for n in nodes if n["Node Type"] == "Seq Scan"} & LARGE_TABLES
+    assert not seq_scans, f"{query_name} scans {seq_scans} sequentially"
+    assert set(index.split("|")) & {n.get("Index Name") for n in nodes}, (
+        f"{query_name} does not use {index}: "
+        + ", ".join(f"{n['Node Type']} {n.get('Index Name', '')}" for n in nodes)
+    )
+
+
+# -- every named query, run: no sequential scan anywhere beneath it ------------------
+
+NO_TABLES = {  # named queries that read none of the large tables
+    "listen_claimable", "lock_migrations", "unlock_migrations", "ping", "try_lock_sweeper",
+    "insert_queue", "list_queues", "get_queue_by_name", "lock_queue_by_name",
+    "detached_queues", "insert_workflow_run", "update_workflow_run", "get_workflow_run",
+    "list_workflow_runs",
+    # the migrate step's bookkeeping (queries/schema.sql)
+    "server_version_num", "create_installed_functions#", "lock_installed_functions",
+    "record_installed_functions", "applied_migration_ids", "yoyo_tables_exist",
+    "replace_applied_migrations",
+}  # fmt: skip
+
+
+def claimed(conn: Any, limit: int = 3, claim_timeout: int = 600) -> list[dict]:
+    return list(Q.claim_runs(conn, queue_name="small", limit=limit, claim_timeout=claim_timeout))
+
+
+def held(conn: Any) -> dict[str, Any]:
+    """A run claimed now: its run_id, task_id and the claim_token (text) of that claim."""
+    run = claimed(conn, 1)[0]
+    return {"run_id": run["run_id"], "task_id": run["task_id"], "token": str(run["claim_token"])}
+
+
+def new_task(**given: Any) -> dict[str, Any]:
+    return create_task_args(
+        **{"queue_name": "small", "params": '{"a": 1}', "max_attempts": 2, **given}
+    )
+
+
+def wait_on(conn: Any, event_name: str, timeout_seconds: int = 60) -> dict:
+    run = held(conn)
+    return Q.wait_for_event(
+        conn, run_id=run["run_id"], task_id=run["task_id"], event_name=event_name,
+        step_name="s", timeout_seconds=timeout_seconds, claim_token=run["token"],
+    )  # fmt: skip
+
+
+def delete_queue_in_batches(conn: Any, ids: dict) -> None:
+    Q.detach_queue(conn, queue_id=ids["small"])
+    row = Q.delete_queue_tasks(conn, queue_id=ids["small"], after=None, batch_size=100)
+    while row["deleted"]:
+        row = Q.delete_queue_tasks(
+            conn, queue_id=ids["small"], after=row["last_id"], batch_size=100
+        )
+    Q.delete_queue(conn, queue_id=ids["small"])
+
+
+# (what it runs, in a transaction rolled back afterwards; the named queries it covers)
+SCAN_CASES: dict[str, tuple[Callable[[Any, dict], Any], set[str]]] = {
+    "create one": (lambda c, i: Q.create_task(c, **new_task()), {"create_task"}),
+    "create many": (
+        lambda c, i: Q.create_tasks(c, queue_name="small", tasks='[{"task_name": "t"}]'),
+        {"create_tasks"},
+    ),
+    "claim and complete": (
+        lambda c, i: [
+            Q.complete_run(c, run_id=run["run_id"], result='{"ok": 1}', claim_token=run["token"])
+            for run in [held(c)]
+        ],
+        {"claim_runs", "complete_run"},
+    ),
+    "claim or learn when due": (
+        lambda c, i: (
+            list(Q.claim_runs_or_due(c, queue_name="small", limit=2, claim_timeout=60)),
+            list(Q.claim_runs_or_due(c, queue_name="nosuch", limit=2, claim_timeout=60)),
+        ),
+        {"claim_runs_or_due"},
+    ),
+    "complete many": (
+        lambda c, i: list(
+            Q.complete_runs(
+                c,
+                runs=json.dumps(
+                    [
+                        {"run_id": str(r["run_id"]), "claim_token": str(r["claim_token"])}
+                        for r in claimed(c)
+                    ]
+                ),
+            )
+        ),
+        {"complete_runs"},
+    ),
+    "fail and retry": (
+        lambda c, i: [
+            Q.fail_run(c, run_id=run["run_id"], error="boom", claim_token=run["token"])
+            for run in [held(c)]
+        ],
+        {"fail_run"},
+    ),
+    "schedule": (
+        lambda c, i: [
+            Q.schedule_run(c, run_id=run["run_id"], run_at="2100-01-01", claim_token=run["token"])
+            for run in [held(c)]
+        ],
+        {"schedule_run"},
+    ),
+    "heartbeat": (
+        lambda c, i: [
+            Q.extend_claim(c, run_id=run["run_id"], extend_by=60, claim_token=run["token"])
+            for run in [held(c)]
+        ],
+        {"extend_claim"},
+    ),
+    "checkpoint": (
+        lambda c, i: [
+            Q.put_checkpoint(
+                c,
+                task_id=run["task_id"],
+                step_name="s",
+                state="{}",
+                owner_run=run["run_id"],
+                extend_claim_by=60,
+                claim_token=run["token"],
+            )
+            for run in [held(c)]
+        ],
+        {"put_checkpoint"},
+    ),
+    "wait, then emit": (
+        lambda c, i: (
+            wait_on(c, "nobody_yet"),
+            Q.emit_event(c, event_name="nobody_yet", payload="1"),
+        ),
+        {"wait_for_event", "emit_event"},
+    ),
+    "cancel": (lambda c, i: Q.cancel_task(c, task_id=claimed(c)[0]["task_id"]), {"cancel_task"}),
+    "task summary": (
+        lambda c, i: Q.get_task_summary(c, task_id=i["finished_task"]),
+        {"get_task_summary"},
+    ),
+    "task detail": (
+        lambda c, i: (
+            Q.get_task_detail(c, task_id=i["finished_task"]),
+            list(Q.list_task_runs(c, task_id=i["finished_task"])),
+            list(Q.list_task_checkpoints(c, task_id=i["finished_task"])),
+            Q.get_checkpoint(c, task_id=i["finished_task"], step_name="step"),
+        ),
+        {"get_task_detail", "list_task_runs", "list_task_checkpoints", "get_checkpoint"},
+    ),
+    "list tasks and runs": (
+        lambda c, i: [
+            list(getattr(Q, query)(c, **params(i)))
+            for query, params, _ in PLAN_CASES.values()
+            if query.startswith("list_")
+        ],
+        {query for query, _, _ in PLAN_CASES.values() if query.startswith("list_")},
+    ),
+    "workflow run counts": (
+        lambda c, i: list(Q.workflow_task_counts(c, workflow_run_id=i["workflow_run"])),
+        {"workflow_task_counts"},
+    ),
+    "stats": (
+        lambda c, i: (
+            list(Q.queue_counts(c, queue_id=i["big"])),
+            Q.queue_due_runs(c, queue_id=i["big"]),
+            Q.seconds_until_due(c, queue_name="big"),
+        ),
+        {"queue_counts", "queue_due_runs", "seconds_until_due"},
+    ),
+    "delete a queue in batches": (delete_queue_in_batches, {"detach_queue", "delete_queue_tasks"}),
+    "delete a queue at once": (
+        lambda c, i: Q.delete_queue(c, queue_id=i["small"]),
+        {"delete_queue"},
+    ),
+    "expire claims": (
+        lambda c, i: (claimed(c, 3, 0), Q.expire_claims(c, batch_size=500, max_expiries=3)),
+        {"expire_claims"},
+    ),
+    "task timeouts": (
+        lambda c, i: (
+            Q.create_task(c, **new_task(start_timeout=0, execution_timeout=1)),
+            Q.timeout_tasks(c, batch_size=500),
+            Q.clear_met_start_deadlines(c, batch_size=500),
+        ),
+        {"timeout_tasks", "clear_met_start_deadlines"},
+    ),
+    "wait timeouts": (
+        lambda c, i: (wait_on(c, "never", 0), Q.timeout_waits(c, batch_size=500)),
+        {"timeout_waits"},
+    ),
+    "retention": (
+        lambda c, i: (
+            Q.delete_expired_tasks(c, batch_size=500),
+            Q.delete_expired_events(c, batch_size=500),
+        ),
+        {"delete_expired_tasks", "delete_expired_events"},
+    ),
+    "fold counts": (lambda c, i: Q.fold_queue_counts(c, batch_size=10_000), {"fold_queue_counts"}),
+}
+
+
+@pytest.mark.parametrize("case", list(SCAN_CASES))
+def test_no_sequential_scan_of_a_large_table(seeded: Seeded, case: str) -> None:
+    run, _ = SCAN_CASES[case]
+    conn = seeded.conn
+    conn.autocommit = False
+    try:
+        run(conn, seeded.ids)
+        scans = {row["relname"]: row["seq_scan"] for row in T.scans_in_transaction(conn)}
+    finally:
+        conn.rollback()
+        conn.autocommit = True
+    assert not {table for table in LARGE_TABLES if scans.get(table)}, scans
+
+
+def test_every_named_query_is_checked() -> None:
+    """A new named query must get a plan or scan case here (or be declared table-free)."""
+    names = {
+        line.split()[2].split("(")[0]
+        for path in Path(resource_dir("queries")).glob("*.sql")
+        for line in path.read_text().splitlines()
+        if line.startswith("-- name:")
+    }
+    covered = set().union(*(queries for _, queries in SCAN_CASES.values()))
+    covered |= {query for query, _, _ in PLAN_CASES.values()} | NO_TABLES
+    missing = {name for name in names - covered if not name.startswith("monitoring_")}
+    assert not missing
