@@ -4,9 +4,8 @@ It is the only module that runs queries. It takes plain values and records,
 returns records, and raises the domain errors of `durable_queue.errors`;
 it never sees an HTTP request.
 
-Each state change is one call of a function of migrations/0003.functions.sql
-(the holder functions and the claim as 0006.claim_tokens redefines them), sent in
-autocommit: the function takes the locks (task row, then run row; claims lock runs
+Each state change is one call of a PL/pgSQL function (one file each in
+migrations/functions/, e.g. dq_claim.sql), sent in autocommit: the function takes the locks (task row, then run row; claims lock runs
 only, with SKIP LOCKED; emits and waits on one event name take its advisory lock
 first), applies the lifecycle rule and its fence (the run must be claimed, and under
 the caller's claim token when one is given), and answers with an `outcome` column
@@ -430,7 +429,7 @@ class Store:
         timeout_seconds: int,
         claim_token: str | None = None,
     ) -> WaitOutcome:
-        """Steps 1-4 of DESIGN.md "Events and waits"; the caller must hold the run's claim
+        """Steps 1-4 of a wait (docs/lifecycle.md "Events and waits"); the caller must hold the run's claim
         (the claim of `claim_token` when given)."""
         async with connection(self.pool) as conn:
             row = await queries.wait_for_event(

@@ -1,4 +1,4 @@
-"""Request and response records of the durable-queue HTTP API (API.md), as attrs classes.
+"""Request and response records of the durable-queue HTTP API (docs/contract.md), as attrs classes.
 
 Responses are structured with the shared cattrs converter in `durable_queue_client.convert`:
 unknown fields are ignored, optional fields default to None, timestamps become aware
