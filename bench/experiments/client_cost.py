@@ -1,6 +1,6 @@
 """What the client side of a create costs: the SDK, aiohttp's client, and a minimal one.
 
-    python bench/client_cost.py [--database-url URL] [--creates 3000] [--rounds 3]
+    python bench/experiments/client_cost.py [--database-url URL] [--creates 3000] [--rounds 3]
 
 One durable-queue server (as bench/peers.py starts it); one task at a time, each
 awaited before the next, from this process, three ways in turn, `--rounds` times:
@@ -13,6 +13,9 @@ awaited before the next, from this process, three ways in turn, `--rounds` times
 
 For each: creates/s and this process's CPU per create (user + system). The server's
 and PostgreSQL's work is the same in all three, so the differences are the client's.
+
+An experiment: the leaner client was measured, not adopted. It starts the server with
+bench/peers_procs.py, which it imports from bench/ (put on the path below).
 """
 
 from __future__ import annotations
@@ -20,13 +23,18 @@ from __future__ import annotations
 import argparse
 import asyncio
 import resource
+import sys
 import time
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 import aiohttp
 import orjson
 import yarl
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # bench/, for its helpers
+
 from database import run_on_database
 from peers_procs import durable_queue_server, fresh_database
 

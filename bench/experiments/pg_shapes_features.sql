@@ -1,4 +1,4 @@
--- bench/pg_shapes.py, then: the one-row table given what tasks and runs keep up for
+-- bench/experiments/pg_shapes.py, then: the one-row table given what tasks and runs keep up for
 -- everyone else (the rules of 0011, the foreign keys, the listing, deadline, expiry and
 -- idempotency indexes, one count trigger for both kinds, the claimable notification).
 ALTER TABLE shape_tasks

@@ -1,6 +1,6 @@
 """PostgreSQL's work per create in other shapes of data: counted, as bench/pg_cost.py counts.
 
-    python bench/pg_shapes.py [--ops 100]
+    python bench/experiments/pg_shapes.py [--ops 100]
 
 A throw-away PostgreSQL under valgrind's callgrind, all migrations applied, counts the
 instructions of one create three ways, each sent as the server sends `create_task`
@@ -8,16 +8,19 @@ instructions of one create three ways, each sent as the server sends `create_tas
 
   dq_create_task              the schema's: a task row and its first run's row
   one row, bare               a task and its run as one row of one table
-                              (bench/pg_shapes.sql) with only a primary key, the run
+                              (bench/experiments/pg_shapes.sql) with only a primary key, the run
                               id and the claimable index: no other index, check,
                               foreign key or trigger
-  one row, with the features  the same table after bench/pg_shapes_features.sql: the
+  one row, with the features  the same table after bench/experiments/pg_shapes_features.sql: the
                               checks, foreign keys, listing / deadline / idempotency /
                               expiry indexes, one count trigger and the notification
 
 The prototypes exist only in that database. The three counts tell how much of a create
 is the two-table shape and how much is what each create keeps up for everyone else
 (docs/performance.md). Needs valgrind; a couple of minutes.
+
+An experiment: the one-row shape was measured, not adopted. It runs with bench/pg_cost.py,
+which it imports from bench/ (put on the path below).
 """
 
 from __future__ import annotations
@@ -25,8 +28,11 @@ from __future__ import annotations
 import argparse
 import functools
 import shutil
+import sys
 import tempfile
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # bench/, for pg_cost
 
 import pg_cost
 

@@ -1,4 +1,4 @@
--- bench/pg_shapes.py, first: a task and its current run as one row of one table,
+-- bench/experiments/pg_shapes.py, first: a task and its current run as one row of one table,
 -- with only what a claim needs (primary key, run id, the claimable index): no other
 -- index, check, foreign key or trigger. Created in a throw-away cluster, never in the
 -- schema; shape_create_task takes dq_create_task's arguments and answers as it does.
