@@ -214,16 +214,16 @@ class LifoPool(aiopg.Pool):
     when one is free.
 
     aiopg hands out the one released first, so under a light load every statement went
-    to another backend and every pooled backend stayed busy (a pipeline of one producer
-    and one worker kept five backends turning, each with cold caches). Last in, first
-    out keeps the work on as few backends as the concurrency needs; the others sit
-    idle until `pool_recycle` closes them.
+    to another backend and every pooled backend stayed busy, each with cold caches. Last
+    in, first out keeps the work on as few backends as the concurrency needs; the others
+    sit idle until `pool_recycle` closes them.
 
     aiopg also enters a timeout and the pool's condition on every acquire, and starts a
-    task to notify that condition on every release: about 16 us of the event loop per
-    statement. Here an acquire that finds a usable free connection and nobody waiting
-    takes it at once, and a release wakes the condition only when someone waits on it
-    (an acquire of a full pool, `wait_closed`); everything else is aiopg 1.4's
+    task to notify that condition on every release: event-loop work on every statement.
+    (What both cost: docs/performance.md, "Last in, first out" and "The pool hands out a
+    free connection at once".) Here an acquire that finds a usable free connection and
+    nobody waiting takes it at once, and a release wakes the condition only when someone
+    waits on it (an acquire of a full pool, `wait_closed`); everything else is aiopg 1.4's
     `Pool._acquire` and `Pool.release` (tests/test_pool.py checks order and waits)."""
 
     def _waited_on(self) -> bool:

@@ -2,7 +2,8 @@
 per-field machinery.
 
 marshmallow walks every field of every item through its error store, hooks and
-partial handling (~18 µs an item of a batch create). `loader_of(schema)` compiles the
+partial handling, a cost paid per item of a batch create (figures: docs/performance.md,
+"Small costs behind comments in the code"). `loader_of(schema)` compiles the
 same declaration into plain closures, one per field, each built by the field type
 itself (`fast_loader()` in api/wire_fields.py), that either give exactly what
 `schema.load` gives or raise `Unsure`. The caller then loads the body again with

@@ -172,8 +172,9 @@ _LONG_RUN = b"0" * 19
 
 def decode(body: bytes, *, exact_ints: bool = True) -> Any:
     """A response body's JSON; `ValueError` when it is not JSON. `exact_ints=False` skips
-    the look for integers beyond 64 bits (a tenth of a millisecond per 100 kB), for the
-    bodies made of ids, statuses and counts only, which hold none."""
+    the look for integers beyond 64 bits (a cost per byte of the body: docs/performance.md,
+    "Small costs behind comments in the code"), for the bodies made of ids, statuses and
+    counts only, which hold none."""
     if orjson is not None and (not exact_ints or _LONG_RUN not in body.translate(_DIGITS_AS_ZERO)):
         try:
             return orjson.loads(body)
@@ -228,7 +229,8 @@ def _slot_setters(cls: type) -> dict[str, Callable[[Any, Any], None]] | None:
     """The slot descriptors' setters of `cls`'s fields, when setting them is all its
     `__init__` does (slotted, no validators, converters or post-init, no hash cache);
     else None. A frozen record's `__init__` sets each field through `object.__setattr__`,
-    which costs twice as much as the descriptor."""
+    which costs more than the descriptor (docs/performance.md, "Small costs behind
+    comments in the code")."""
     fields = attrs.fields(cls)
     if hasattr(cls, "__attrs_post_init__") or hasattr(cls, "__attrs_pre_init__"):
         return None
