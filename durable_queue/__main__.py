@@ -17,6 +17,8 @@ from durable_queue.config import Settings, default_data_dir
 from durable_queue.db import CONNECTION_ERRORS
 from durable_queue.embedded import start_embedded_postgres
 from durable_queue.errors import ValidationError
+from durable_queue.eventloop import loop_name
+from durable_queue.eventloop import run as run_on_loop
 from durable_queue.logs import configure_logging
 from durable_queue.migrate import apply_migrations
 from durable_queue.server import DurableAppRunner
@@ -64,7 +66,7 @@ data_dir_option = click.option(
 )
 
 
-@click.group()
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="durable-queue", prog_name="durable-queue")
 def main() -> None:
     """durable-queue: a durable task queue over HTTP, backed by PostgreSQL.
@@ -104,7 +106,10 @@ async def serve(
         raise click.ClickException("--workers above 1 needs SO_REUSEPORT, absent on this system")
     if settings.port == 0:
         raise click.ClickException("--workers above 1 needs a fixed --port, not 0")
-    log.info("starting server workers", extra={"workers": settings.workers, **database})
+    log.info(
+        "starting server workers",
+        extra={"workers": settings.workers, "auth": _auth(settings), **database},
+    )
     code = await supervise(settings)
     if code:
         sys.exit(code)
@@ -142,7 +147,7 @@ async def _serve(settings: Settings, database: dict[str, str], *, worker: bool =
     if worker:
         sys.stdout.buffer.write(READY + b"\n")
         sys.stdout.flush()
-        log.info("server worker ready", extra={"pid": os.getpid(), "loop": _loop_name()})
+        log.info("server worker ready", extra={"pid": os.getpid(), "loop": loop_name()})
     else:
         log.info(
             "serving",
@@ -150,7 +155,8 @@ async def _serve(settings: Settings, database: dict[str, str], *, worker: bool =
                 "host": settings.host,
                 "port": settings.port,
                 "docs": "/docs",
-                "loop": _loop_name(),
+                "loop": loop_name(),
+                "auth": _auth(settings),
                 **database,
             },
         )
@@ -160,9 +166,10 @@ async def _serve(settings: Settings, database: dict[str, str], *, worker: bool =
         await runner.cleanup()
 
 
-def _loop_name() -> str:
-    """ "uvloop" or "asyncio": which event loop serves (logged at start)."""
-    return type(asyncio.get_running_loop()).__module__.split(".")[0]
+def _auth(settings: Settings) -> str:
+    """The startup log's `auth` field: "on" when API tokens are configured (every request
+    but the probes and /docs needs one), "off" when anyone who reaches the port may call."""
+    return "on" if settings.api_tokens else "off"
 
 
 async def _wait_for_stop(*, watch_stdin: bool) -> None:
@@ -200,16 +207,9 @@ async def migrate(data_dir: str | None) -> None:
 
 
 def run() -> None:
-    """The `durable-queue` command: `main` on uvloop where it is installed."""
-    main(_anyio_backend="asyncio", _anyio_backend_options={"use_uvloop": uvloop_available()})
-
-
-def uvloop_available() -> bool:
-    try:
-        import uvloop  # noqa: F401
-    except ImportError:
-        return False
-    return True
+    """The `durable-queue` command: `main` on uvloop where it is installed (durable_queue.
+    eventloop; the `serving` log line names the loop)."""
+    run_on_loop(main.main())
 
 
 if __name__ == "__main__":

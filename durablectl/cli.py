@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import functools
-import importlib.util
 import io
 import json
 import sys
@@ -28,10 +27,12 @@ from durable_queue_client import (
     DurableClient,
     DurableError,
     RetryStrategy,
+    Unauthorized,
     follow_cursor,
     to_dict,
 )
 
+from durable_queue.eventloop import run as run_on_loop
 from durablectl.batch import TaskFileError, batches, read_tasks
 from durablectl.config import load_config, resolve_server, save_config
 from durablectl.output import render
@@ -137,9 +138,19 @@ class RootGroup(click.Group):
         except ConnectionFailed as exc:
             click.echo(f"error: {exc}", err=True)
             raise click.exceptions.Exit(2) from None
+        except Unauthorized as exc:
+            click.echo(f"error: {exc} ({token_hint(ctx)})", err=True)
+            raise click.exceptions.Exit(1) from None
         except DurableError as exc:
             click.echo(f"error: {exc}", err=True)
             raise click.exceptions.Exit(1) from None
+
+
+def token_hint(ctx: click.Context) -> str:
+    """What to do about a 401: pass a token, or check the one given."""
+    if getattr(ctx.obj, "token", None):
+        return "the server refused the token of --token/DURABLE_TOKEN"
+    return "this server needs a token: pass --token TOKEN or set DURABLE_TOKEN"
 
 
 def doc(description: str, example: str) -> str:
@@ -855,14 +866,10 @@ cli.add_command(worker_command)
 
 
 def main() -> None:
-    """Console-script entry point, on uvloop where it is installed (a worker's requests cost
-    less CPU there). Ctrl-C (the way to end `queues stats --watch`) exits 130, as a shell
-    reports SIGINT, without a traceback."""
+    """Console-script entry point, on uvloop where it is installed (durable_queue.eventloop:
+    a worker's requests cost less CPU there). Ctrl-C (the way to end `queues stats --watch`)
+    exits 130, as a shell reports SIGINT, without a traceback."""
     try:
-        cli(
-            prog_name="durablectl",
-            _anyio_backend="asyncio",
-            _anyio_backend_options={"use_uvloop": importlib.util.find_spec("uvloop") is not None},
-        )
+        run_on_loop(cli.main(prog_name="durablectl"))
     except KeyboardInterrupt:
         sys.exit(130)

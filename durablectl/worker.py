@@ -20,7 +20,17 @@ import asyncclick as click
 from durable_queue_client import DurableClient, Worker
 
 LOGGERS = ("durable_queue_client",)
-FIELDS = ("queue", "task_name", "task_id", "run_id", "attempt", "event", "duration_ms", "error")
+FIELDS = (
+    "queue",
+    "task_name",
+    "task_id",
+    "run_id",
+    "attempt",
+    "event",
+    "duration_ms",
+    "error",
+    "loop",
+)
 
 
 class FieldsFormatter(logging.Formatter):

@@ -218,7 +218,14 @@ class Worker:
             self.queue,
             self.concurrency,
             ", ".join(sorted(self._handlers)),
-            extra={"durable": {"queue": self.queue, "event": "worker_started"}},
+            extra={
+                "durable": {
+                    "queue": self.queue,
+                    "event": "worker_started",
+                    # "uvloop" or "asyncio": the loop the worker runs on
+                    "loop": type(asyncio.get_running_loop()).__module__.split(".")[0],
+                }
+            },
         )
         try:
             if self.create_queue:
