@@ -1,5 +1,6 @@
 """Async Python client of the durable-queue HTTP API."""
 
+from durable_queue_client.__about__ import __version__
 from durable_queue_client.client import DurableClient
 from durable_queue_client.completions import CompletionBatcher
 from durable_queue_client.convert import structure, to_dict
@@ -98,6 +99,7 @@ __all__ = [
     "WorkflowRunDetail",
     "WorkflowRunPage",
     "WorkflowRunUpdated",
+    "__version__",
     "follow_cursor",
     "structure",
     "to_dict",
