@@ -7,7 +7,8 @@ COPY durablectl ./durablectl
 COPY clients ./clients
 COPY queries ./queries
 COPY migrations ./migrations
-RUN pip install --no-cache-dir .
+# the client (its own distribution) and the server, which depends on it by name and version
+RUN pip install --no-cache-dir ./clients/python .
 
 EXPOSE 8080
 # `serve` applies pending migrations (under an advisory lock) before listening.
