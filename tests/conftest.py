@@ -1,8 +1,14 @@
-"""Shared fixtures: a fresh migrated database per test, the app, a client, a live server."""
+"""Shared fixtures: a fresh migrated database per test, the app, a client, a live server.
+
+Every test is marked with its tier, the folder it lives in (tests/unit, tests/db,
+tests/api, tests/e2e, tests/faults): `pytest -m unit` runs one tier, like `pytest
+tests/unit`. CONTRIBUTING.md says what goes where.
+"""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 
 import psycopg2.extensions
 import pytest
@@ -13,6 +19,26 @@ from durable_queue.app import create_app
 from durable_queue.config import Settings
 from tests.helpers import connect_autocommit
 from tests.pg import TestPostgres
+
+TESTS = Path(__file__).resolve().parent
+TIERS = ("unit", "db", "api", "e2e", "faults")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark each test with its tier, from its folder under tests/."""
+    for item in items:
+        try:
+            parts = item.path.resolve().relative_to(TESTS).parts
+        except ValueError:
+            continue  # not under tests/
+        # The files left directly in tests/ are the migration tests (test_migration_*),
+        # which talk to PostgreSQL directly.
+        tier = parts[0] if len(parts) > 1 else "db"
+        if tier not in TIERS:
+            raise pytest.UsageError(f"{item.nodeid}: tests belong in tests/{{{','.join(TIERS)}}}")
+        if tier == "unit" and "postgres" in item.fixturenames:
+            raise pytest.UsageError(f"{item.nodeid}: a unit test uses the database; move it to db")
+        item.add_marker(tier)
 
 
 @pytest.fixture(scope="session")

@@ -22,7 +22,7 @@ import pytest
 from durable_queue_client import DurableClient, models
 from durable_queue_client.models import KEEP_NULL
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 DOCUMENT = json.loads((ROOT / "openapi.json").read_text())
 PREFIX = "/api/v1"
 

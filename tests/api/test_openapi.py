@@ -1,7 +1,7 @@
 """The OpenAPI document: every route in it, every status each operation can answer, typed
 path parameters, and the committed openapi.json equal to the served one.
 
-Refresh the committed copy with `UPDATE_OPENAPI=1 python3 -m pytest tests/test_openapi.py`.
+Refresh the committed copy with `UPDATE_OPENAPI=1 python3 -m pytest tests/api/test_openapi.py`.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from durable_queue.api.routes import add_routes
 from durable_queue.api.wire_fields import QUEUE_NAME_PATTERN
 from tests.helpers import call
 
-OPENAPI_FILE = Path(__file__).resolve().parent.parent / "openapi.json"
+OPENAPI_FILE = Path(__file__).resolve().parents[2] / "openapi.json"
 ERROR_REF = {"$ref": "#/components/schemas/Error"}
 
 
@@ -41,7 +41,7 @@ async def test_committed_openapi_document_matches_the_served_one(served):
         OPENAPI_FILE.write_text(json.dumps(served, indent=2, sort_keys=True) + "\n")
     committed = json.loads(OPENAPI_FILE.read_text())
     assert committed == served, (
-        "openapi.json is stale: run `UPDATE_OPENAPI=1 python3 -m pytest tests/test_openapi.py`"
+        "openapi.json is stale: run `UPDATE_OPENAPI=1 python3 -m pytest tests/api/test_openapi.py`"
     )
 
 

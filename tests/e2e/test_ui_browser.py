@@ -29,7 +29,7 @@ from durable_queue.api.keys import SETTINGS
 from durable_queue.monitoring.keys import SAMPLER
 from tests.helpers import call, claim, eventually, make_queue, make_task
 
-SCREENSHOT = Path(__file__).parent.parent / "docs" / "dashboard.png"
+SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "dashboard.png"
 # An hour of history for the picture's charts (the sampler would take an hour to draw it).
 PICTURE_HISTORY = """
 INSERT INTO queue_samples (queue_id, sampled_at, pending, scheduled, claimed, sleeping,

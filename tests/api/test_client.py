@@ -930,7 +930,7 @@ async def test_unavailable_is_retried_for_idempotent_calls_only(
 @pytest.fixture
 def stoppable_postgres() -> Iterator[dict[str, Any]]:
     """A PostgreSQL of this test's own, which the test may stop and start again (as in
-    tests/test_resilience.py)."""
+    tests/e2e/test_resilience.py)."""
     data_dir = tempfile.mkdtemp(prefix="durable-queue-client-pg-")
     handle: dict[str, Any] = {
         "server": pgserver.get_server(data_dir, cleanup_mode="stop"),

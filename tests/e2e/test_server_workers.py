@@ -22,7 +22,7 @@ from typing import Any
 import psycopg2
 import pytest
 
-from tests.test_server_cli import clean_env
+from tests.e2e.test_server_cli import clean_env
 
 START_SECONDS = 120  # bounds: a child opens its pool and listener before it is ready
 STOP_SECONDS = 60

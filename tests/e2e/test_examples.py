@@ -8,7 +8,7 @@ import shlex
 import sys
 from pathlib import Path
 
-from tests.test_worker_process import subprocess_env
+from tests.e2e.test_worker_process import subprocess_env
 from tests.worker_fixtures import REPO
 
 EXAMPLES = REPO / "examples"
