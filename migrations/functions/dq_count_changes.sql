@@ -27,22 +27,25 @@ BEGIN
 END
 $$;
 
--- One trigger per event: transition tables allow neither several events nor column lists.
-CREATE OR REPLACE TRIGGER tasks_count_insert AFTER INSERT ON tasks
-    REFERENCING NEW TABLE AS new_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION dq_count_changes('task');
-CREATE OR REPLACE TRIGGER tasks_count_update AFTER UPDATE ON tasks
-    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION dq_count_changes('task');
-CREATE OR REPLACE TRIGGER tasks_count_delete AFTER DELETE ON tasks
-    REFERENCING OLD TABLE AS old_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION dq_count_changes('task');
-CREATE OR REPLACE TRIGGER runs_count_insert AFTER INSERT ON runs
-    REFERENCING NEW TABLE AS new_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION dq_count_changes('run');
-CREATE OR REPLACE TRIGGER runs_count_update AFTER UPDATE ON runs
-    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION dq_count_changes('run');
-CREATE OR REPLACE TRIGGER runs_count_delete AFTER DELETE ON runs
-    REFERENCING OLD TABLE AS old_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION dq_count_changes('run');
+-- On tasks ('task') and runs ('run'), one trigger per event: transition tables allow
+-- neither several events nor column lists.
+DO $triggers$
+DECLARE
+    v_table text;
+BEGIN
+    FOREACH v_table IN ARRAY ARRAY['tasks', 'runs'] LOOP
+        EXECUTE format('CREATE OR REPLACE TRIGGER %1$s_count_insert AFTER INSERT ON %1$I'
+                       ' REFERENCING NEW TABLE AS new_rows'
+                       ' FOR EACH STATEMENT EXECUTE FUNCTION dq_count_changes(%2$L)',
+                       v_table, rtrim(v_table, 's'));
+        EXECUTE format('CREATE OR REPLACE TRIGGER %1$s_count_update AFTER UPDATE ON %1$I'
+                       ' REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows'
+                       ' FOR EACH STATEMENT EXECUTE FUNCTION dq_count_changes(%2$L)',
+                       v_table, rtrim(v_table, 's'));
+        EXECUTE format('CREATE OR REPLACE TRIGGER %1$s_count_delete AFTER DELETE ON %1$I'
+                       ' REFERENCING OLD TABLE AS old_rows'
+                       ' FOR EACH STATEMENT EXECUTE FUNCTION dq_count_changes(%2$L)',
+                       v_table, rtrim(v_table, 's'));
+    END LOOP;
+END
+$triggers$;

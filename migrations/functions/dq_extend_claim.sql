@@ -6,23 +6,17 @@ RETURNS TABLE (outcome text, status text, claim_expires_at timestamptz)
 LANGUAGE plpgsql SET enable_seqscan = off AS $$
 #variable_conflict use_column
 DECLARE
-    v_run runs;
-    v_holds text;
+    v_run runs := dq_lock_run(p_run_id);
+    v_holds text := dq_holds(v_run, p_claim_token);
 BEGIN
-    v_run := dq_lock_run(p_run_id);
-    IF v_run.id IS NULL THEN
-        RETURN QUERY SELECT 'not_found', NULL::text, NULL::timestamptz;
-        RETURN;
-    END IF;
-    v_holds := dq_holds(v_run, p_claim_token);
-    IF v_holds <> 'ok' THEN
+    IF v_holds = 'ok' THEN
+        RETURN QUERY
+        UPDATE runs r
+        SET claim_expires_at = now() + make_interval(secs => p_extend_by)
+        WHERE r.id = p_run_id
+        RETURNING 'ok', r.status::text, r.claim_expires_at;
+    ELSE
         RETURN QUERY SELECT v_holds, v_run.status::text, NULL::timestamptz;
-        RETURN;
     END IF;
-    RETURN QUERY
-    UPDATE runs r
-    SET claim_expires_at = now() + make_interval(secs => p_extend_by)
-    WHERE r.id = p_run_id
-    RETURNING 'ok', r.status::text, r.claim_expires_at;
 END
 $$;

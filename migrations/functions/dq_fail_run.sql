@@ -8,16 +8,10 @@ RETURNS TABLE (outcome text, status text, attempt integer, next_run_id uuid,
 LANGUAGE plpgsql SET enable_seqscan = off AS $$
 #variable_conflict use_column
 DECLARE
-    v_run runs;
+    v_run runs := dq_lock_run(p_run_id);
+    v_holds text := dq_holds(v_run, p_claim_token);
     v_task tasks;
-    v_holds text;
 BEGIN
-    v_run := dq_lock_run(p_run_id);
-    IF v_run.id IS NULL THEN
-        RETURN QUERY SELECT 'not_found', NULL::text, NULL::integer, NULL::uuid, NULL::timestamptz;
-        RETURN;
-    END IF;
-    v_holds := dq_holds(v_run, p_claim_token);
     IF v_holds <> 'ok' THEN
         RETURN QUERY SELECT v_holds, v_run.status::text, v_run.attempt::integer, NULL::uuid,
                             NULL::timestamptz;

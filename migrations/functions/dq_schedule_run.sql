@@ -7,24 +7,17 @@ RETURNS TABLE (outcome text, status text, available_at timestamptz)
 LANGUAGE plpgsql SET enable_seqscan = off AS $$
 #variable_conflict use_column
 DECLARE
-    v_run runs;
-    v_holds text;
+    v_run runs := dq_lock_run(p_run_id);
+    -- why not, or NULL: it may go ahead
+    v_refusal text := CASE
+        WHEN v_run.id IS NULL THEN 'not_found'
+        WHEN v_run.status NOT IN ('pending', 'claimed') THEN 'conflict'
+        WHEN p_claim_token IS NOT NULL THEN nullif(dq_holds(v_run, p_claim_token), 'ok')
+    END;
 BEGIN
-    v_run := dq_lock_run(p_run_id);
-    IF v_run.id IS NULL THEN
-        RETURN QUERY SELECT 'not_found', NULL::text, NULL::timestamptz;
+    IF v_refusal IS NOT NULL THEN
+        RETURN QUERY SELECT v_refusal, v_run.status::text, NULL::timestamptz;
         RETURN;
-    END IF;
-    IF v_run.status NOT IN ('pending', 'claimed') THEN
-        RETURN QUERY SELECT 'conflict', v_run.status::text, NULL::timestamptz;
-        RETURN;
-    END IF;
-    IF p_claim_token IS NOT NULL THEN
-        v_holds := dq_holds(v_run, p_claim_token);
-        IF v_holds <> 'ok' THEN
-            RETURN QUERY SELECT v_holds, v_run.status::text, NULL::timestamptz;
-            RETURN;
-        END IF;
     END IF;
     RETURN QUERY
     UPDATE runs r

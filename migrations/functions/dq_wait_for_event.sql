@@ -12,21 +12,14 @@ DECLARE
     v_wait event_waits;
     v_payload jsonb;
     v_event_found boolean;
-    v_holds text;
+    v_refusal text;
 BEGIN
     PERFORM pg_advisory_xact_lock(7301, hashtext(p_event_name));
     v_run := dq_lock_run(p_run_id);
-    IF v_run.id IS NULL THEN
-        RETURN QUERY SELECT 'not_found', NULL::text, NULL::jsonb;
-        RETURN;
-    END IF;
-    v_holds := dq_holds(v_run, p_claim_token);
-    IF v_holds <> 'ok' THEN
-        RETURN QUERY SELECT v_holds, v_run.status::text, NULL::jsonb;
-        RETURN;
-    END IF;
-    IF v_run.task_id <> p_task_id THEN
-        RETURN QUERY SELECT 'not_of_task', v_run.status::text, NULL::jsonb;
+    v_refusal := coalesce(nullif(dq_holds(v_run, p_claim_token), 'ok'),
+                          CASE WHEN v_run.task_id <> p_task_id THEN 'not_of_task' END);
+    IF v_refusal IS NOT NULL THEN
+        RETURN QUERY SELECT v_refusal, v_run.status::text, NULL::jsonb;
         RETURN;
     END IF;
     SELECT * INTO v_wait FROM event_waits w
