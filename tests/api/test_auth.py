@@ -200,8 +200,12 @@ async def test_durablectl_token_flag_and_environment(server_url, tmp_path):
     refused = await runner.invoke(cli, ["queues", "list"], env={**env, "DURABLE_TOKEN": None})
     assert refused.exit_code == 1
     assert "missing bearer token" in refused.stderr
+    # ... and what to do about it, as one line
+    assert "pass --token TOKEN or set DURABLE_TOKEN" in refused.stderr
+    assert len(refused.stderr.strip().splitlines()) == 1
     wrong = await runner.invoke(cli, ["--token", WRONG, "queues", "list"], env=env)
     assert wrong.exit_code == 1 and "unknown bearer token" in wrong.stderr
+    assert "the server refused the token of --token/DURABLE_TOKEN" in wrong.stderr
     assert WRONG not in wrong.stderr + wrong.stdout
     by_flag = await runner.invoke(
         cli, ["--token", TOKENS[0], "queues", "create", "--name", "q"], env=env

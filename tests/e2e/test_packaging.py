@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import ast
 import subprocess
 import sys
+import tomllib
 import zipfile
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -58,9 +60,33 @@ def build_wheel(source: Path, out: Path) -> zipfile.ZipFile:
     return zipfile.ZipFile(wheel)
 
 
+def client_version() -> str:
+    """The version written in the one version file (clients/python/.../__about__.py)."""
+    about = ROOT / "clients" / "python" / "durable_queue_client" / "__about__.py"
+    [value] = [
+        node.value.value
+        for node in ast.parse(about.read_text()).body
+        if isinstance(node, ast.Assign) and isinstance(node.value, ast.Constant)
+    ]
+    return value
+
+
+def test_both_distributions_read_the_one_version_file_and_the_pin_matches_it():
+    server = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    client = tomllib.loads((ROOT / "clients" / "python" / "pyproject.toml").read_text())
+    for project in (server, client):
+        assert "version" not in project["project"]
+        assert project["project"]["dynamic"] == ["version"]
+    about = "durable_queue_client/__about__.py"
+    assert server["tool"]["hatch"]["version"]["path"] == f"clients/python/{about}"
+    assert client["tool"]["hatch"]["version"]["path"] == about
+    pins = [d for d in server["project"]["dependencies"] if d.startswith("durable-queue-client")]
+    assert pins == [f"durable-queue-client=={client_version()}"]
+
+
 def test_the_client_package_is_installed_once_by_its_own_distribution(tmp_path):
-    """`pip install .` installs the server wheel and, as its dependency, the client wheel
-    built from ./clients/python: only the latter holds durable_queue_client."""
+    """`pip install ./clients/python .` installs the client wheel and the server wheel,
+    which depends on it by name and version: only the former holds durable_queue_client."""
     server = build_wheel(ROOT, tmp_path / "server")
     client = build_wheel(ROOT / "clients" / "python", tmp_path / "client")
 
@@ -78,4 +104,5 @@ def test_the_client_package_is_installed_once_by_its_own_distribution(tmp_path):
         for line in metadata.decode().splitlines()
         if line.startswith("Requires-Dist:")
     ]
-    assert f"durable-queue-client @ {(ROOT / 'clients' / 'python').as_uri()}" in requires
+    assert f"durable-queue-client=={client_version()}" in requires
+    assert not [r for r in requires if "@" in r or "file:" in r], requires  # no direct reference

@@ -1,15 +1,19 @@
-"""`durable-queue` and `durablectl` as a user meets them: --version, a bad DATABASE_URL,
-and where the embedded database keeps its data."""
+"""`durable-queue` and `durablectl` as a user meets them: --version, -h, a bad DATABASE_URL,
+what the server says when it starts, and where the embedded database keeps its data."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
+import signal
 import subprocess
 import sys
+import threading
 from importlib.metadata import version
 from pathlib import Path
 
+import durable_queue_client
 import platformdirs
 import pytest
 from asyncclick.testing import CliRunner
@@ -54,6 +58,67 @@ async def test_durablectl_version_is_the_package_version():
     result = await CliRunner().invoke(cli, ["--version"])
     assert result.exit_code == 0, result.stderr
     assert result.stdout.strip() == f"durablectl, version {version('durable-queue')}"
+
+
+def test_the_client_has_the_same_version():
+    assert durable_queue_client.__version__ == version("durable-queue")
+
+
+# -- -h -------------------------------------------------------------------------------------
+
+
+def test_durable_queue_takes_h_for_help():
+    proc = run_server("-h", env=clean_env())
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith("Usage: "), proc.stdout
+    assert "-h, --help" in proc.stdout
+
+
+@pytest.mark.parametrize("command", ["serve", "migrate"])
+async def test_durable_queue_commands_take_h_for_help(command):
+    result = await CliRunner().invoke(main, [command, "-h"])
+    assert result.exit_code == 0, result.stderr
+    assert "-h, --help" in result.stdout and "--data-dir DIR" in result.stdout
+
+
+# -- what the server says when it starts ------------------------------------------------------
+
+
+def serving_entry(env: dict[str, str]) -> dict:
+    """The `serving` log entry of `durable-queue serve` on a free port; then it is stopped."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "durable_queue", "serve", "--host", "127.0.0.1", "--port", "0"],
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    watchdog = threading.Timer(120, proc.kill)  # a server that never says "serving"
+    watchdog.start()
+    seen = []
+    try:
+        assert proc.stderr is not None
+        for line in proc.stderr:
+            seen.append(line)
+            if line.startswith("{") and json.loads(line)["message"] == "serving":
+                return json.loads(line)
+        raise AssertionError("the server exited before serving:\n" + "".join(seen))
+    finally:
+        watchdog.cancel()
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=60) in (0, -signal.SIGKILL), "".join(seen)
+
+
+@pytest.mark.parametrize(("tokens", "auth"), [(None, "off"), ("tok-one,tok-two", "on")])
+def test_the_serving_line_says_whether_auth_is_on_and_which_loop_serves(database_url, tokens, auth):
+    extra = {"DATABASE_URL": database_url}
+    if tokens:
+        extra["DURABLE_API_TOKENS"] = tokens
+    entry = serving_entry(clean_env(**extra))
+    assert entry["auth"] == auth
+    assert entry["loop"] == ("uvloop" if importlib.util.find_spec("uvloop") else "asyncio")
+    assert "tok-one" not in json.dumps(entry)
 
 
 # -- a bad DATABASE_URL -------------------------------------------------------------------
