@@ -4,7 +4,11 @@
 CREATE OR REPLACE FUNCTION dq_count_changes() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
-    IF TG_OP = 'INSERT' THEN
+    IF TG_OP = 'TRUNCATE' THEN
+        -- no transition table: forget every count of that kind
+        DELETE FROM queue_counts WHERE kind = TG_ARGV[0];
+        DELETE FROM queue_count_deltas WHERE kind = TG_ARGV[0];
+    ELSIF TG_OP = 'INSERT' THEN
         INSERT INTO queue_count_deltas (queue_id, kind, status, delta)
         SELECT n.queue_id, TG_ARGV[0], n.status, count(*)
         FROM new_rows n
@@ -28,7 +32,7 @@ END
 $$;
 
 -- On tasks ('task') and runs ('run'), one trigger per event: transition tables allow
--- neither several events nor column lists.
+-- neither several events nor column lists (and TRUNCATE has none).
 DO $triggers$
 DECLARE
     v_table text;
@@ -44,6 +48,9 @@ BEGIN
                        v_table, rtrim(v_table, 's'));
         EXECUTE format('CREATE OR REPLACE TRIGGER %1$s_count_delete AFTER DELETE ON %1$I'
                        ' REFERENCING OLD TABLE AS old_rows'
+                       ' FOR EACH STATEMENT EXECUTE FUNCTION dq_count_changes(%2$L)',
+                       v_table, rtrim(v_table, 's'));
+        EXECUTE format('CREATE OR REPLACE TRIGGER %1$s_count_truncate AFTER TRUNCATE ON %1$I'
                        ' FOR EACH STATEMENT EXECUTE FUNCTION dq_count_changes(%2$L)',
                        v_table, rtrim(v_table, 's'));
     END LOOP;

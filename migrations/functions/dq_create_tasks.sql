@@ -1,61 +1,127 @@
 -- Create many tasks of one queue from a JSON array of create-task objects (absent keys
--- take the defaults), all or nothing. One row per item in input order; or a single row
--- queue_not_found / workflow_run_not_found (with the missing id) when nothing was
--- created. A batch without idempotency keys or workflow runs (the common bulk load) is
--- one statement here: both inserts are data-modifying CTEs over the array read once,
--- with ids drawn up front by uuidv7_series, which also answer it. Any other batch goes
--- to dq_create_tasks_general.
+-- take the defaults), all or nothing. One row per item in input order: created, or not
+-- (its idempotency key named a task already, possibly one an earlier item of the same
+-- array created); or a single row queue_not_found / workflow_run_not_found (with the
+-- missing id) when nothing was created.
 CREATE OR REPLACE FUNCTION dq_create_tasks(p_queue_name text, p_tasks jsonb)
 RETURNS TABLE (outcome text, task_id uuid, run_id uuid, workflow_run_id uuid, created boolean)
 LANGUAGE plpgsql SET enable_seqscan = off AS $$
 #variable_conflict use_column
 DECLARE
     v_queue_id uuid;
+    v_missing uuid;
     v_ids uuid[];
     v_run_ids uuid[];
 BEGIN
-    IF p_tasks @? '$[*].idempotency_key ? (@ != null)'
-       OR p_tasks @? '$[*].workflow_run_id ? (@ != null)' THEN
-        RETURN QUERY SELECT * FROM dq_create_tasks_general(p_queue_name, p_tasks);
-        RETURN;
-    END IF;
     SELECT q.id INTO v_queue_id FROM queues q WHERE q.name = p_queue_name FOR KEY SHARE;
     IF NOT FOUND THEN
         RETURN QUERY SELECT 'queue_not_found', NULL::uuid, NULL::uuid, NULL::uuid, false;
         RETURN;
     END IF;
-    -- no keys, no workflow runs: every item inserts, answered with the ids chosen here
-    v_ids := uuidv7_series(jsonb_array_length(p_tasks));
-    v_run_ids := uuidv7_series(jsonb_array_length(p_tasks));
-    RETURN QUERY
-    WITH items AS MATERIALIZED (
-        SELECT i.ord, i.e,
-               CAST(i.e->>'start_timeout' AS integer) AS start_timeout,
-               CAST(i.e->>'execution_timeout' AS integer) AS execution_timeout
+    -- The common bulk load, without idempotency keys or workflow runs, is one statement:
+    -- every item inserts, so both inserts are data-modifying CTEs over the array read
+    -- once, answered with the ids drawn up front (uuidv7_series, in input order).
+    IF NOT (p_tasks @? '$[*].idempotency_key ? (@ != null)'
+            OR p_tasks @? '$[*].workflow_run_id ? (@ != null)') THEN
+        v_ids := uuidv7_series(jsonb_array_length(p_tasks));
+        v_run_ids := uuidv7_series(jsonb_array_length(p_tasks));
+        RETURN QUERY
+        WITH items AS MATERIALIZED (
+            SELECT i.ord, i.e,
+                   CAST(i.e->>'start_timeout' AS integer) AS start_timeout,
+                   CAST(i.e->>'execution_timeout' AS integer) AS execution_timeout
+            FROM jsonb_array_elements(p_tasks) WITH ORDINALITY AS i(e, ord)
+        ), new_tasks AS (
+            INSERT INTO tasks (id, queue_id, task_name, params, headers, retry_strategy,
+                               max_attempts, start_timeout, execution_timeout, workflow_run_id,
+                               idempotency_key, start_deadline, execution_deadline)
+            SELECT v_ids[items.ord], v_queue_id, e->>'task_name', e->'params', e->'headers',
+                   e->'retry_strategy', coalesce(CAST(e->>'max_attempts' AS integer), 1),
+                   coalesce(items.start_timeout, 0), coalesce(items.execution_timeout, 0),
+                   NULL, NULL,
+                   CASE WHEN items.start_timeout > 0
+                        THEN now() + make_interval(secs => items.start_timeout) END,
+                   CASE WHEN items.execution_timeout > 0
+                        THEN now() + make_interval(secs => items.execution_timeout) END
+            FROM items
+            ORDER BY items.ord
+        ), new_runs AS (
+            INSERT INTO runs (id, task_id, queue_id, attempt, available_at)
+            SELECT v_run_ids[items.ord], v_ids[items.ord], v_queue_id, 1,
+                   coalesce(CAST(items.e->>'run_at' AS timestamptz), now())
+            FROM items
+            ORDER BY items.ord
+        )
+        SELECT 'ok', v_ids[items.ord], v_run_ids[items.ord], NULL::uuid, true
+        FROM items
+        ORDER BY items.ord;
+        RETURN;
+    END IF;
+    -- With idempotency keys or workflow runs: the workflow runs are checked and locked,
+    -- the tasks inserted in input order, and each item answered by a later statement,
+    -- which sees a task an earlier item of the same batch inserted.
+    -- Every workflow run named must exist (key-share locked until the tasks reference it).
+    WITH wanted AS (
+        SELECT DISTINCT CAST(e->>'workflow_run_id' AS uuid) AS id
+        FROM jsonb_array_elements(p_tasks) e
+        WHERE e->>'workflow_run_id' IS NOT NULL
+    ), present AS (
+        SELECT w.id FROM workflow_runs w WHERE w.id IN (SELECT id FROM wanted)
+        ORDER BY w.id
+        FOR KEY SHARE
+    )
+    SELECT wanted.id INTO v_missing
+    FROM wanted LEFT JOIN present ON present.id = wanted.id
+    WHERE present.id IS NULL
+    ORDER BY wanted.id
+    LIMIT 1;
+    IF v_missing IS NOT NULL THEN
+        RETURN QUERY SELECT 'workflow_run_not_found', NULL::uuid, NULL::uuid, v_missing, false;
+        RETURN;
+    END IF;
+    -- ids chosen up front, so the rows inserted below can be told from those found
+    v_ids := ARRAY(SELECT uuidv7() FROM generate_series(1, jsonb_array_length(p_tasks)));
+    WITH items AS (
+        SELECT v_ids[i.ord] AS id, i.ord, i.e
         FROM jsonb_array_elements(p_tasks) WITH ORDINALITY AS i(e, ord)
     ), new_tasks AS (
+        -- in input order: of two items with one idempotency key, the first is inserted
         INSERT INTO tasks (id, queue_id, task_name, params, headers, retry_strategy,
                            max_attempts, start_timeout, execution_timeout, workflow_run_id,
                            idempotency_key, start_deadline, execution_deadline)
-        SELECT v_ids[items.ord], v_queue_id, e->>'task_name', e->'params', e->'headers',
+        SELECT items.id, v_queue_id, e->>'task_name', e->'params', e->'headers',
                e->'retry_strategy', coalesce(CAST(e->>'max_attempts' AS integer), 1),
-               coalesce(items.start_timeout, 0), coalesce(items.execution_timeout, 0),
-               NULL, NULL,
-               CASE WHEN items.start_timeout > 0
-                    THEN now() + make_interval(secs => items.start_timeout) END,
-               CASE WHEN items.execution_timeout > 0
-                    THEN now() + make_interval(secs => items.execution_timeout) END
+               coalesce(CAST(e->>'start_timeout' AS integer), 0),
+               coalesce(CAST(e->>'execution_timeout' AS integer), 0),
+               CAST(e->>'workflow_run_id' AS uuid), e->>'idempotency_key',
+               CASE WHEN CAST(e->>'start_timeout' AS integer) > 0
+                    THEN now() + make_interval(secs => CAST(e->>'start_timeout' AS integer)) END,
+               CASE WHEN CAST(e->>'execution_timeout' AS integer) > 0
+                    THEN now() + make_interval(secs => CAST(e->>'execution_timeout' AS integer))
+               END
         FROM items
         ORDER BY items.ord
-    ), new_runs AS (
-        INSERT INTO runs (id, task_id, queue_id, attempt, available_at)
-        SELECT v_run_ids[items.ord], v_ids[items.ord], v_queue_id, 1,
-               coalesce(CAST(items.e->>'run_at' AS timestamptz), now())
-        FROM items
-        ORDER BY items.ord
+        ON CONFLICT (queue_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
+        RETURNING id
     )
-    SELECT 'ok', v_ids[items.ord], v_run_ids[items.ord], NULL::uuid, true
-    FROM items
+    INSERT INTO runs (task_id, queue_id, attempt, available_at)
+    SELECT items.id, v_queue_id, 1,
+           coalesce(CAST(items.e->>'run_at' AS timestamptz), now())
+    FROM new_tasks JOIN items ON items.id = new_tasks.id
     ORDER BY items.ord;
+
+    RETURN QUERY
+    SELECT 'ok', t.id, r.id, t.workflow_run_id, t.id = v_ids[x.ord]
+    FROM jsonb_array_elements(p_tasks) WITH ORDINALITY AS x(e, ord)
+    CROSS JOIN LATERAL (
+        -- the task this item inserted, else the one that holds its idempotency key
+        (SELECT t1.id, t1.workflow_run_id FROM tasks t1 WHERE t1.id = v_ids[x.ord])
+        UNION ALL
+        (SELECT t2.id, t2.workflow_run_id FROM tasks t2
+         WHERE t2.queue_id = v_queue_id AND t2.idempotency_key = x.e->>'idempotency_key')
+        LIMIT 1
+    ) t
+    JOIN runs r ON r.task_id = t.id AND r.attempt = 1
+    ORDER BY x.ord;
 END
 $$;
