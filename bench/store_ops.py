@@ -18,9 +18,9 @@ from urllib.parse import urlsplit, urlunsplit
 import aiopg
 from database import run_on_database
 
+from durable_queue.commands import NewTask
 from durable_queue.db import create_pool
 from durable_queue.migrate import apply_migrations
-from durable_queue.records import NewTask
 from durable_queue.store import Store
 
 

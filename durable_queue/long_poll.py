@@ -20,9 +20,9 @@ import asyncio
 from collections.abc import Callable
 
 from durable_queue.errors import Unavailable
-from durable_queue.records import ClaimedTask
 from durable_queue.store import MAX_CLAIM_BATCH, Store
 from durable_queue.waiters import Waiters, WaitersFull, Wake, hands_on
+from durable_queue.wire import ClaimedTask
 
 # What a refused long poll is told to wait before it asks again (the Retry-After header).
 RETRY_AFTER_SECONDS = 1

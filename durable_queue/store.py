@@ -24,9 +24,11 @@ import aiopg
 import attrs
 
 from durable_queue import jsonvalue
+from durable_queue.codec import from_row
+from durable_queue.commands import NewTask, WorkflowRunPatch
 from durable_queue.db import connection, queries, transaction
 from durable_queue.errors import Conflict, NotFound
-from durable_queue.records import (
+from durable_queue.wire import (
     Checkpoint,
     CheckpointEntry,
     CheckpointSaved,
@@ -36,9 +38,6 @@ from durable_queue.records import (
     CreatedTasks,
     EventCreated,
     JsonText,
-    NewTask,
-    Page,
-    Queue,
     QueueStats,
     RunCompleted,
     RunFailed,
@@ -47,13 +46,10 @@ from durable_queue.records import (
     TaskCanceled,
     TaskDetail,
     TaskSummary,
-    WaitOutcome,
     WorkflowRun,
     WorkflowRunCreated,
     WorkflowRunDetail,
-    WorkflowRunPatch,
     WorkflowRunUpdated,
-    from_row,
 )
 
 DEFAULT_TTL_SECONDS = 259200
@@ -62,6 +58,34 @@ MAX_CLAIM_BATCH = 1000
 # Tasks deleted per transaction when a queue is deleted: short enough that no lock or
 # snapshot is held for long, large enough that the per-statement cost is amortised.
 QUEUE_DELETE_BATCH = 1000
+
+
+# -- what the store answers that is not sent as it is (a handler shapes the wire record) --
+
+
+@attrs.frozen
+class Queue:
+    id: uuid.UUID
+    name: str
+    task_ttl_seconds: int
+    event_ttl_seconds: int
+    created_at: dt.datetime
+
+
+@attrs.frozen
+class Page:
+    """One page of a listing; `next_cursor` only when more rows exist."""
+
+    items: list[Any]
+    next_cursor: uuid.UUID | None
+
+
+@attrs.frozen
+class WaitOutcome:
+    """What the store answers a wait-for-event: resolved, sleeping or timeout."""
+
+    status: str
+    payload: Any = None
 
 
 @attrs.frozen

@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 from aiohttp_apispec import docs, request_schema, response_schema
 
-from durable_queue import records
+from durable_queue import commands, wire
 from durable_queue.api import schemas
 from durable_queue.api.keys import STORE
 from durable_queue.api.response_schemas import response_schema_of
@@ -15,8 +15,8 @@ from durable_queue.api.validation import BODY
 
 @docs(tags=["events"], summary="Emit an event; pending waits on its name resolve at once")
 @request_schema(schemas.EmitEventSchema)
-@response_schema(response_schema_of(records.EventCreated), 201)
+@response_schema(response_schema_of(wire.EventCreated), 201)
 async def emit_event(request: web.Request) -> web.Response:
-    event: records.NewEvent = request[BODY]
+    event: commands.NewEvent = request[BODY]
     created = await request.app[STORE].emit_event(event.event_name, event.payload)
     return json_response(created, status=201)

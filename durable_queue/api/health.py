@@ -9,7 +9,7 @@ from durable_queue.api.keys import LISTENER, MAINTENANCE, STORE
 from durable_queue.api.response_schemas import response_schema_of
 from durable_queue.api.responses import json_response
 from durable_queue.errors import DurableError
-from durable_queue.records import Health, Readiness
+from durable_queue.wire import Health, Readiness
 
 TAG = ["health"]
 

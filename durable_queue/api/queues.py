@@ -11,7 +11,7 @@ from aiohttp_apispec import (
     response_schema,
 )
 
-from durable_queue import records
+from durable_queue import commands, wire
 from durable_queue.api import schemas
 from durable_queue.api.keys import STORE
 from durable_queue.api.response_schemas import response_schema_of
@@ -22,22 +22,22 @@ TAG = ["queues"]
 
 
 @docs(tags=TAG, summary="List queues")
-@response_schema(response_schema_of(records.QueueList), 200)
+@response_schema(response_schema_of(wire.QueueList), 200)
 async def list_queues(request: web.Request) -> web.Response:
     queues = await request.app[STORE].list_queues()
-    return json_response(records.QueueList([records.QueueSummary.of(q) for q in queues]))
+    return json_response(wire.QueueList([wire.QueueSummary.of(q) for q in queues]))
 
 
 @docs(tags=TAG, summary="Create a queue")
 @request_schema(schemas.CreateQueueSchema)
-@response_schema(response_schema_of(records.QueueSummary), 201)
+@response_schema(response_schema_of(wire.QueueSummary), 201)
 @response_schema(schemas.ErrorSchema, 409, description="a queue with this name exists")
 async def create_queue(request: web.Request) -> web.Response:
-    new: records.NewQueue = request[BODY]
+    new: commands.NewQueue = request[BODY]
     queue = await request.app[STORE].create_queue(
         new.name, new.cleanup.task_ttl_seconds, new.cleanup.event_ttl_seconds
     )
-    return json_response(records.QueueSummary.of(queue), status=201)
+    return json_response(wire.QueueSummary.of(queue), status=201)
 
 
 @docs(
@@ -54,6 +54,6 @@ async def delete_queue(request: web.Request) -> web.Response:
 
 @docs(tags=TAG, summary="Run and task counts of a queue, and its consumer lag")
 @match_info_schema(schemas.QueuePathSchema)
-@response_schema(response_schema_of(records.QueueStats), 200)
+@response_schema(response_schema_of(wire.QueueStats), 200)
 async def queue_stats(request: web.Request) -> web.Response:
     return json_response(await request.app[STORE].queue_stats(request[PATH]["queue_name"]))

@@ -1,6 +1,6 @@
 """marshmallow response schemas derived from the attrs records, for the OpenAPI document.
 
-The records of `durable_queue.records` are the one declaration of every response shape;
+The records of `durable_queue.wire` are the one declaration of every response shape;
 this module reads their fields, type hints and metadata and builds the schema the
 `@response_schema` decorators document:
 
@@ -12,7 +12,7 @@ this module reads their fields, type hints and metadata and builds the schema th
 - a nested record becomes a nested schema (one per record, so each is one component); so
   does a plain dict field whose metadata says which record it is `documented_as`.
 
-The schemas only describe: responses are rendered by `records.to_wire`, never dumped
+The schemas only describe: responses are rendered by `codec.to_wire`, never dumped
 through them.
 """
 
@@ -28,7 +28,7 @@ from typing import Any
 import attrs
 from marshmallow import Schema, fields
 
-from durable_queue.records import DOCUMENTED_AS, OMIT_NONE
+from durable_queue.codec import DOCUMENTED_AS, OMIT_NONE
 
 _SCALARS: dict[Any, type[fields.Field]] = {
     str: fields.String,

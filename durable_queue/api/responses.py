@@ -7,6 +7,7 @@ from typing import Any
 from aiohttp import web
 
 from durable_queue.api.json_codec import dumps
+from durable_queue.codec import to_wire
 from durable_queue.errors import (
     Conflict,
     DurableError,
@@ -15,7 +16,7 @@ from durable_queue.errors import (
     Unavailable,
     ValidationError,
 )
-from durable_queue.records import ErrorBody, JsonText, to_wire
+from durable_queue.wire import ErrorBody, JsonText
 
 # Domain error → (HTTP status, wire code); anything else is a 500.
 ERROR_STATUS: dict[type[DurableError], tuple[int, str]] = {

@@ -11,7 +11,7 @@ from aiohttp_apispec import (
     response_schema,
 )
 
-from durable_queue import records
+from durable_queue import commands, wire
 from durable_queue.api import schemas
 from durable_queue.api.keys import STORE
 from durable_queue.api.response_schemas import response_schema_of
@@ -30,19 +30,19 @@ holder_conflict = response_schema(schemas.ErrorSchema, 409, description=CONFLICT
 
 @docs(tags=TAG, summary="List runs, newest first (cursor pagination)")
 @querystring_schema(schemas.ListRunsQuerySchema)
-@response_schema(response_schema_of(records.RunList), 200)
+@response_schema(response_schema_of(wire.RunList), 200)
 async def list_runs(request: web.Request) -> web.Response:
     page = await request.app[STORE].list_runs(**request[QUERY])
-    return json_response(records.RunList(page.items, page.next_cursor))
+    return json_response(wire.RunList(page.items, page.next_cursor))
 
 
 @docs(tags=TAG, summary="Complete a claimed run (the body may be empty)")
 @match_info_schema(schemas.RunPathSchema)
 @request_schema(schemas.CompleteRunSchema)
-@response_schema(response_schema_of(records.RunCompleted), 200)
+@response_schema(response_schema_of(wire.RunCompleted), 200)
 @holder_conflict
 async def complete_run(request: web.Request) -> web.Response:
-    body: records.RunResult = request[BODY]
+    body: commands.RunResult = request[BODY]
     completed = await request.app[STORE].complete_run(
         request[PATH]["run_id"], body.result, claim_token=body.claim_token
     )
@@ -59,20 +59,20 @@ async def complete_run(request: web.Request) -> web.Response:
     ),
 )
 @request_schema(schemas.CompleteRunsSchema)
-@response_schema(response_schema_of(records.RunCompletionResults), 200)
+@response_schema(response_schema_of(wire.RunCompletionResults), 200)
 async def complete_runs(request: web.Request) -> web.Response:
-    batch: records.RunsToComplete = request[BODY]
+    batch: commands.RunsToComplete = request[BODY]
     outcomes = await request.app[STORE].complete_runs(batch.items())
-    return json_response(records.RunCompletionResults.of(outcomes))
+    return json_response(wire.RunCompletionResults.of(outcomes))
 
 
 @docs(tags=TAG, summary="Fail a claimed run; a retry is scheduled while attempts remain")
 @match_info_schema(schemas.RunPathSchema)
 @request_schema(schemas.FailRunSchema)
-@response_schema(response_schema_of(records.RunFailed), 200)
+@response_schema(response_schema_of(wire.RunFailed), 200)
 @holder_conflict
 async def fail_run(request: web.Request) -> web.Response:
-    body: records.RunFailure = request[BODY]
+    body: commands.RunFailure = request[BODY]
     failed = await request.app[STORE].fail_run(
         request[PATH]["run_id"], body.error, claim_token=body.claim_token
     )
@@ -82,7 +82,7 @@ async def fail_run(request: web.Request) -> web.Response:
 @docs(tags=TAG, summary="Move a pending run, or release a claimed run until run_at")
 @match_info_schema(schemas.RunPathSchema)
 @request_schema(schemas.ScheduleRunSchema)
-@response_schema(response_schema_of(records.RunScheduled), 200)
+@response_schema(response_schema_of(wire.RunScheduled), 200)
 @response_schema(
     schemas.ErrorSchema,
     409,
@@ -92,7 +92,7 @@ async def fail_run(request: web.Request) -> web.Response:
     ),
 )
 async def schedule_run(request: web.Request) -> web.Response:
-    body: records.RunSchedule = request[BODY]
+    body: commands.RunSchedule = request[BODY]
     scheduled = await request.app[STORE].schedule_run(
         request[PATH]["run_id"], body.run_at, claim_token=body.claim_token
     )
@@ -106,38 +106,38 @@ async def schedule_run(request: web.Request) -> web.Response:
 @match_info_schema(schemas.RunPathSchema)
 @request_schema(schemas.WaitForEventSchema)
 @response_schema(
-    response_schema_of(records.WaitAnswer), 200, description="resolved: the event's payload"
+    response_schema_of(wire.WaitAnswer), 200, description="resolved: the event's payload"
 )
 @response_schema(
-    response_schema_of(records.WaitAnswer),
+    response_schema_of(wire.WaitAnswer),
     202,
     description="the run sleeps until the event or the timeout",
 )
-@response_schema(response_schema_of(records.WaitTimedOut), 408, description="the wait timed out")
+@response_schema(response_schema_of(wire.WaitTimedOut), 408, description="the wait timed out")
 @holder_conflict
 async def wait_for_event(request: web.Request) -> web.Response:
-    wait: records.EventWait = request[BODY]
+    wait: commands.EventWait = request[BODY]
     outcome = await request.app[STORE].wait_for_event(
-        request[PATH]["run_id"], **records.as_arguments(wait)
+        request[PATH]["run_id"], **commands.as_arguments(wait)
     )
     if outcome.status == "resolved":
         payload = JSON_NULL if outcome.payload is None else outcome.payload
-        return json_response(records.WaitAnswer("resolved", payload=payload))
+        return json_response(wire.WaitAnswer("resolved", payload=payload))
     if outcome.status == "sleeping":
         return json_response(
-            records.WaitAnswer("sleeping", message=f"waiting for event: {wait.event_name}"), 202
+            wire.WaitAnswer("sleeping", message=f"waiting for event: {wait.event_name}"), 202
         )
     message = f"timed out waiting for event: {wait.event_name}"
-    return json_response(records.WaitTimedOut(message, message, "timeout", "WAIT_TIMEOUT"), 408)
+    return json_response(wire.WaitTimedOut(message, message, "timeout", "WAIT_TIMEOUT"), 408)
 
 
 @docs(tags=TAG, summary="Extend a live claim to now + extend_by seconds")
 @match_info_schema(schemas.RunPathSchema)
 @request_schema(schemas.HeartbeatSchema)
-@response_schema(response_schema_of(records.ClaimExtended), 200)
+@response_schema(response_schema_of(wire.ClaimExtended), 200)
 @holder_conflict
 async def heartbeat(request: web.Request) -> web.Response:
-    body: records.ClaimExtension = request[BODY]
+    body: commands.ClaimExtension = request[BODY]
     extended = await request.app[STORE].heartbeat(
         request[PATH]["run_id"], body.extend_by, claim_token=body.claim_token
     )

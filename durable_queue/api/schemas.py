@@ -3,14 +3,15 @@
 The `@request_schema` / `@querystring_schema` / `@match_info_schema` decorators attach
 them to the handlers; the validation middleware (`api/validation.py`) loads the input
 with them once, and the OpenAPI document is built from the same decorators. A body
-schema names the command record it loads into (`loads_into`); a field absent from the
-body, or given as null where null means "absent", takes the record's default. Queries
-and paths load into plain dicts (keyword arguments of the store's listings).
+schema names the command record it loads into (`loads_into`, from
+`durable_queue.commands`); a field absent from the body, or given as null where null
+means "absent", takes the record's default. Queries and paths load into plain dicts
+(keyword arguments of the store's listings).
 
 Unknown fields are ignored (as the original Go server's JSON decoding did).
 
-Response schemas are not declared here: they are derived from the records
-(`api/response_schemas.py`).
+Response schemas are not declared here: they are derived from the wire records
+(`durable_queue.wire`, by `api/response_schemas.py`).
 """
 
 from __future__ import annotations
@@ -37,14 +38,10 @@ from durable_queue.api.wire_fields import (
     Timestamp,
     Uuid,
 )
-from durable_queue.records import (
-    RUN_STATUSES,
-    TASK_STATUSES,
-    WORKFLOW_STATUSES,
+from durable_queue.commands import (
     CheckpointWrite,
     ClaimExtension,
     ClaimRequest,
-    ErrorBody,
     EventWait,
     NewEvent,
     NewQueue,
@@ -59,6 +56,7 @@ from durable_queue.records import (
     RunToComplete,
     WorkflowRunPatch,
 )
+from durable_queue.wire import RUN_STATUSES, TASK_STATUSES, WORKFLOW_STATUSES, ErrorBody
 
 __all__ = ["MAX_NAME_LENGTH", "ErrorSchema"]
 

@@ -11,7 +11,7 @@ from aiohttp_apispec import (
     response_schema,
 )
 
-from durable_queue import long_poll, records
+from durable_queue import commands, long_poll, wire
 from durable_queue.api import schemas
 from durable_queue.api.keys import LISTENER, STORE
 from durable_queue.api.response_schemas import response_schema_of
@@ -25,9 +25,9 @@ TAG = ["tasks"]
 @docs(tags=TAG, summary="Create a task (its first run is pending at run_at, or now)")
 @match_info_schema(schemas.QueuePathSchema)
 @request_schema(schemas.CreateTaskSchema)
-@response_schema(response_schema_of(records.CreatedTask), 201)
+@response_schema(response_schema_of(wire.CreatedTask), 201)
 @response_schema(
-    response_schema_of(records.CreatedTask),
+    response_schema_of(wire.CreatedTask),
     200,
     description="idempotency key seen before: the first task's ids",
 )
@@ -50,12 +50,12 @@ async def create_task(request: web.Request) -> web.Response:
 )
 @match_info_schema(schemas.QueuePathSchema)
 @request_schema(schemas.CreateTasksSchema)
-@response_schema(response_schema_of(records.CreatedTasks), 200)
+@response_schema(response_schema_of(wire.CreatedTasks), 200)
 @response_schema(
     schemas.ErrorSchema, 404, description="queue or workflow run not found; nothing created"
 )
 async def create_tasks(request: web.Request) -> web.Response:
-    batch: records.NewTasks = request[BODY]
+    batch: commands.NewTasks = request[BODY]
     answer = await request.app[STORE].create_tasks(request[PATH]["queue_name"], batch.tasks)
     return json_text_response(answer)
 
@@ -63,9 +63,9 @@ async def create_tasks(request: web.Request) -> web.Response:
 @docs(tags=TAG, summary="Claim up to `limit` due tasks of a queue")
 @match_info_schema(schemas.QueuePathSchema)
 @request_schema(schemas.ClaimSchema)
-@response_schema(response_schema_of(records.ClaimedTasks), 200)
+@response_schema(response_schema_of(wire.ClaimedTasks), 200)
 async def claim_tasks(request: web.Request) -> web.Response:
-    wanted: records.ClaimRequest = request[BODY]
+    wanted: commands.ClaimRequest = request[BODY]
     claimed = await long_poll.claim(
         request.app[STORE],
         request.app[LISTENER].waiters,
@@ -75,27 +75,27 @@ async def claim_tasks(request: web.Request) -> web.Response:
         wanted.long_poll_seconds,
         on_wake=request.app[METRICS].claim_wake.observe,
     )
-    return json_response(records.ClaimedTasks(claimed))
+    return json_response(wire.ClaimedTasks(claimed))
 
 
 @docs(tags=TAG, summary="List tasks, newest first (cursor pagination)")
 @querystring_schema(schemas.ListTasksQuerySchema)
-@response_schema(response_schema_of(records.TaskList), 200)
+@response_schema(response_schema_of(wire.TaskList), 200)
 async def list_tasks(request: web.Request) -> web.Response:
     page = await request.app[STORE].list_tasks(**request[QUERY])
-    return json_response(records.TaskList(page.items, page.next_cursor))
+    return json_response(wire.TaskList(page.items, page.next_cursor))
 
 
 @docs(tags=TAG, summary="One task with its runs, result or error, and checkpoint step names")
 @match_info_schema(schemas.TaskPathSchema)
-@response_schema(response_schema_of(records.TaskDetail), 200)
+@response_schema(response_schema_of(wire.TaskDetail), 200)
 async def get_task(request: web.Request) -> web.Response:
     return json_response(await request.app[STORE].get_task(request[PATH]["task_id"]))
 
 
 @docs(tags=TAG, summary="Cancel a pending task; its holder's next call gets 409")
 @match_info_schema(schemas.TaskPathSchema)
-@response_schema(response_schema_of(records.TaskCanceled), 200)
+@response_schema(response_schema_of(wire.TaskCanceled), 200)
 @response_schema(schemas.ErrorSchema, 409, description="the task is already finished")
 async def cancel_task(request: web.Request) -> web.Response:
     return json_response(await request.app[STORE].cancel_task(request[PATH]["task_id"]))

@@ -23,7 +23,7 @@ from durable_queue.errors import NotFound
 from durable_queue.jsonvalue import JSON_NULL
 from durable_queue.monitoring.charts import BUCKET_SECONDS, SPAN_SECONDS, queue_chart
 from durable_queue.monitoring.keys import METRICS, MONITORING_STORE
-from durable_queue.records import TASK_STATUSES, WORKFLOW_STATUSES
+from durable_queue.wire import TASK_STATUSES, WORKFLOW_STATUSES
 
 PAGE_SIZE = 50
 REFRESH_SECONDS = 5

@@ -11,10 +11,10 @@ import aiosql
 import pytest
 
 from durable_queue import store as store_module
+from durable_queue.commands import NewTask
 from durable_queue.db import connection, create_pool, queries
 from durable_queue.errors import NotFound
 from durable_queue.maintenance import Maintenance
-from durable_queue.records import NewTask
 from durable_queue.store import Store
 
 C = aiosql.from_path(Path(__file__).with_name("counters.sql"), "aiopg")

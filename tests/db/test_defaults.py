@@ -13,8 +13,8 @@ import json
 import attrs
 import pytest
 
+from durable_queue.commands import NewTask
 from durable_queue.db import create_pool
-from durable_queue.records import NewTask
 from durable_queue.store import DEFAULT_TTL_SECONDS, Store
 from tests.helpers import query_all, query_one
 

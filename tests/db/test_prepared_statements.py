@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from durable_queue.commands import NewTask
 from durable_queue.db import PREPARED_QUERIES, PreparedStatement, connection, create_pool, queries
-from durable_queue.records import NewTask
 from durable_queue.store import Store
 
 

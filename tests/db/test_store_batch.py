@@ -11,11 +11,13 @@ import uuid
 
 import pytest
 
+from durable_queue.codec import converter, to_wire
+from durable_queue.commands import NewTask
 from durable_queue.db import create_pool
 from durable_queue.errors import NotFound, ValidationError
 from durable_queue.jsonvalue import JSON_NULL
-from durable_queue.records import CreatedTask, CreatedTasks, JsonText, NewTask, converter, to_wire
 from durable_queue.store import Store
+from durable_queue.wire import CreatedTask, CreatedTasks, JsonText
 from tests.helpers import query_one
 
 

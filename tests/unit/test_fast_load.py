@@ -17,8 +17,8 @@ from hypothesis import strategies as st
 from durable_queue.api import schemas, wire_fields
 from durable_queue.api.fast_load import Unsure, loader_of
 from durable_queue.api.validation import first_error, load
+from durable_queue.commands import NewTask, NewTasks, RunsToComplete
 from durable_queue.errors import ValidationError
-from durable_queue.records import NewTask, NewTasks, RunsToComplete
 
 SCHEMAS = sorted(
     (

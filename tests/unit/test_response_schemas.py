@@ -9,20 +9,20 @@ import attrs
 import pytest
 from marshmallow import fields
 
-from durable_queue import records
+from durable_queue import commands, store, wire
 from durable_queue.api.response_schemas import response_schema_of
+from durable_queue.codec import to_wire
 from durable_queue.jsonvalue import JSON_NULL
-from durable_queue.records import (
-    RunSummary,
-    TaskDetail,
-    TaskList,
-    TaskSummary,
-    WorkflowRunDetail,
-    to_wire,
-)
+from durable_queue.wire import RunSummary, TaskDetail, TaskList, TaskSummary, WorkflowRunDetail
 
 NOW = dt.datetime(2030, 1, 2, 3, 4, 5, tzinfo=dt.UTC)
-ALL_RECORDS = [v for v in vars(records).values() if isinstance(v, type) and attrs.has(v)]
+# the wire's records, and the commands and the store's answers, which derive as well
+ALL_RECORDS = [
+    v
+    for module in (wire, commands, store)
+    for v in vars(module).values()
+    if isinstance(v, type) and attrs.has(v) and v.__module__ == module.__name__
+]
 
 
 @pytest.mark.parametrize("record", ALL_RECORDS, ids=lambda r: r.__name__)
@@ -54,16 +54,16 @@ def test_types_nullability_and_metadata_are_derived():
     assert isinstance(declared["created_at"], fields.DateTime)
     assert isinstance(declared["workflow_run_id"], fields.UUID)
     assert not declared["workflow_run_id"].allow_none  # optional: omitted, never null
-    version = response_schema_of(records.WorkflowRun)().fields["workflow_version"]
+    version = response_schema_of(wire.WorkflowRun)().fields["workflow_version"]
     assert version.required and version.allow_none  # always present, null when not given
     assert type(declared["params"]) is fields.Raw and declared["params"].allow_none
-    assert declared["status"].metadata["enum"] == list(records.TASK_STATUSES)
+    assert declared["status"].metadata["enum"] == list(wire.TASK_STATUSES)
     assert declared["error"].metadata["description"] == "why it failed or was canceled"
     runs = declared["runs"]
     assert isinstance(runs, fields.List) and isinstance(runs.inner, fields.Nested)
     assert runs.inner.nested is response_schema_of(RunSummary)
     strategy = declared["retry_strategy"]
-    assert strategy.nested is response_schema_of(records.RetryStrategy)
+    assert strategy.nested is response_schema_of(wire.RetryStrategy)
     headers = declared["headers"]
     assert isinstance(headers, fields.Dict) and isinstance(headers.value_field, fields.String)
 
@@ -73,7 +73,7 @@ def test_one_schema_class_per_record_so_one_component():
     detail = response_schema_of(WorkflowRunDetail)().fields["tasks"]
     listed = response_schema_of(TaskList)().fields["tasks"]
     assert detail.inner.nested is listed.inner.nested is response_schema_of(TaskSummary)
-    assert response_schema_of(records.ErrorBody, "Error").__name__ == "ErrorSchema"
+    assert response_schema_of(wire.ErrorBody, "Error").__name__ == "ErrorSchema"
 
 
 def test_the_wire_form_of_a_record_conforms_to_its_schema():

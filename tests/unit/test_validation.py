@@ -23,9 +23,7 @@ from durable_queue.api.schemas import (
 )
 from durable_queue.api.validation import check_strings, declared_inputs, first_error, load
 from durable_queue.api.wire_fields import ListOf, Nested
-from durable_queue.errors import ValidationError
-from durable_queue.jsonvalue import JSON_NULL
-from durable_queue.records import (
+from durable_queue.commands import (
     ClaimRequest,
     NewQueue,
     NewTask,
@@ -33,6 +31,8 @@ from durable_queue.records import (
     RunResult,
     WorkflowRunPatch,
 )
+from durable_queue.errors import ValidationError
+from durable_queue.jsonvalue import JSON_NULL
 
 
 class BatchSchema(Input):

@@ -16,12 +16,19 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from durable_queue import records
+from durable_queue import commands, store, wire
+from durable_queue.codec import OMIT_NONE, rfc3339, to_wire
 from durable_queue.jsonvalue import JSON_NULL
-from durable_queue.records import OMIT_NONE, rfc3339, to_wire
 
+# every record: the wire's, the commands, and what the store answers before a handler
+# shapes it
 RECORDS = sorted(
-    (cls for _, cls in inspect.getmembers(records, inspect.isclass) if attrs.has(cls)),
+    {
+        cls
+        for module in (wire, commands, store)
+        for _, cls in inspect.getmembers(module, inspect.isclass)
+        if attrs.has(cls) and cls.__module__ == module.__name__
+    },
     key=lambda cls: cls.__name__,
 )
 
@@ -61,9 +68,9 @@ SCALARS = (
 )
 SMALL_RECORDS = st.sampled_from(
     [
-        records.RunSummary(uuid.uuid4(), uuid.uuid4(), 1, "pending", dt.datetime(2030, 1, 1)),
-        records.CleanupPolicy(1, 2),
-        records.RunCompleted(uuid.uuid4()),
+        wire.RunSummary(uuid.uuid4(), uuid.uuid4(), 1, "pending", dt.datetime(2030, 1, 1)),
+        wire.CleanupPolicy(1, 2),
+        wire.RunCompleted(uuid.uuid4()),
     ]
 )
 ANY = st.recursive(
@@ -92,19 +99,19 @@ def test_to_wire_renders_every_value_by_its_runtime_type(cls: type, data: st.Dat
 
 @settings(max_examples=100, deadline=None)
 @given(
-    tasks=st.lists(record_of(records.ClaimedTask), max_size=4),
-    runs=st.lists(record_of(records.RunSummary), max_size=4),
+    tasks=st.lists(record_of(wire.ClaimedTask), max_size=4),
+    runs=st.lists(record_of(wire.RunSummary), max_size=4),
 )
 def test_nested_records_and_lists_of_records(tasks: list, runs: list) -> None:
-    for value in (records.ClaimedTasks(tasks), records.RunList(runs, None), tasks):
+    for value in (wire.ClaimedTasks(tasks), wire.RunList(runs, None), tasks):
         assert repr(to_wire(value)) == repr(reference.unstructure(value))
 
 
 def test_a_claimed_task_as_the_wire_has_it() -> None:
     run_id, task_id = uuid.uuid4(), uuid.uuid4()
     when = dt.datetime(2030, 1, 2, 3, 4, 5, 6, tzinfo=dt.timezone(dt.timedelta(hours=2)))
-    task = records.ClaimedTask(run_id, task_id, 2, "t", 3, when, "tok", params=JSON_NULL)
-    assert to_wire(records.ClaimedTasks([task])) == {
+    task = wire.ClaimedTask(run_id, task_id, 2, "t", 3, when, "tok", params=JSON_NULL)
+    assert to_wire(wire.ClaimedTasks([task])) == {
         "tasks": [
             {
                 "run_id": str(run_id),

@@ -5,8 +5,9 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 
+from durable_queue.codec import from_row, to_wire
 from durable_queue.jsonvalue import JSON_NULL
-from durable_queue.records import ClaimedTask, from_row, to_wire
+from durable_queue.wire import ClaimedTask
 
 NOW = dt.datetime(2030, 1, 2, 3, 4, 5, tzinfo=dt.UTC)
 

@@ -1,0 +1,153 @@
+"""The commands: what a request asks for, loaded by its schema (api/schemas.py).
+
+Each default is declared here once; a field absent from the request (or given as
+null, where null means "absent") takes it. A JSON value given as null is the JSON_NULL
+marker (`durable_queue.jsonvalue`), kept apart from None (not given).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Any
+
+import attrs
+
+
+@attrs.frozen
+class QueueCleanup:
+    """Cleanup settings of a new queue; None takes the store's default."""
+
+    task_ttl_seconds: int | None = None
+    event_ttl_seconds: int | None = None
+
+
+@attrs.frozen
+class NewQueue:
+    name: str
+    cleanup: QueueCleanup = attrs.field(factory=QueueCleanup)
+
+
+@attrs.frozen
+class NewTask:
+    task_name: str
+    params: Any = None
+    headers: dict[str, str] | None = None
+    retry_strategy: dict[str, Any] | None = None
+    max_attempts: int = 1
+    start_timeout: int = 0
+    execution_timeout: int = 0
+    workflow_run_id: uuid.UUID | None = None
+    idempotency_key: str | None = None
+    run_at: dt.datetime | None = None
+
+
+@attrs.frozen
+class NewTasks:
+    """A batch create's body: 1 to 1,000 tasks, created all or nothing."""
+
+    tasks: list[NewTask]
+
+
+@attrs.frozen
+class ClaimRequest:
+    limit: int
+    claim_timeout: int
+    long_poll_seconds: int = 0
+
+
+# Every holder command carries `claim_token`: None when not given (the run must then be
+# claimed, by anyone), else the claim it must be held under.
+
+
+@attrs.frozen
+class RunResult:
+    """A complete's body: the result (None when not given, JSON_NULL for a given null)."""
+
+    result: Any = None
+    claim_token: str | None = None
+
+
+@attrs.frozen
+class RunToComplete:
+    """One item of a batch complete: a run and its result (None: not given)."""
+
+    run_id: uuid.UUID
+    result: Any = None
+    claim_token: str | None = None
+
+
+@attrs.frozen
+class RunsToComplete:
+    """A batch complete's body: 1 to 1,000 runs, each fenced on its own."""
+
+    runs: list[RunToComplete]
+
+    def items(self) -> list[tuple[uuid.UUID, Any, str | None]]:
+        """(run_id, result, claim_token) per item, as the store takes them."""
+        return [(item.run_id, item.result, item.claim_token) for item in self.runs]
+
+
+@attrs.frozen
+class RunFailure:
+    error: str
+    claim_token: str | None = None
+
+
+@attrs.frozen
+class RunSchedule:
+    run_at: dt.datetime
+    claim_token: str | None = None
+
+
+@attrs.frozen
+class EventWait:
+    event_name: str
+    timeout_seconds: int
+    task_id: uuid.UUID
+    step_name: str
+    claim_token: str | None = None
+
+
+@attrs.frozen
+class ClaimExtension:
+    extend_by: int
+    claim_token: str | None = None
+
+
+@attrs.frozen
+class CheckpointWrite:
+    state: Any
+    owner_run: uuid.UUID
+    extend_claim_by: int | None = None
+    claim_token: str | None = None
+
+
+@attrs.frozen
+class NewEvent:
+    event_name: str
+    payload: Any = None
+
+
+@attrs.frozen
+class NewWorkflowRun:
+    workflow_name: str
+    workflow_version: str | None = None
+    inputs: Any = None
+    created_by: str | None = None
+    tags: dict[str, str] | None = None
+
+
+@attrs.frozen
+class WorkflowRunPatch:
+    """A PATCH of a workflow run: only the fields given are changed."""
+
+    status: str | None = None
+    result: Any = None  # None: unchanged; JSON_NULL: set to null
+    started_at: dt.datetime | None = None
+    completed_at: dt.datetime | None = None
+
+
+def as_arguments(command: Any) -> dict[str, Any]:
+    """A command's fields as keyword arguments (for store methods that take them one by one)."""
+    return attrs.asdict(command, recurse=False)
