@@ -1,4 +1,4 @@
-"""Events, wait-for-event (steps 1-4 of DESIGN.md) and checkpoints."""
+"""Events, wait-for-event (steps 1-4 of docs/lifecycle.md "Events and waits") and checkpoints."""
 
 from __future__ import annotations
 
