@@ -21,7 +21,7 @@ from collections.abc import Callable
 
 from durable_queue.errors import Unavailable
 from durable_queue.store import MAX_CLAIM_BATCH, Store
-from durable_queue.waiters import Waiters, WaitersFull, Wake, hands_on
+from durable_queue.waiters import Waiters, WaitersFull, Wake, must_wake_next
 from durable_queue.wire import ClaimedTask
 
 # What a refused long poll is told to wait before it asks again (the Retry-After header).
@@ -61,9 +61,14 @@ async def claim(
     try:
         woken_by: Wake | None = None
         woken_at: float | None = None
-        # found drained a moment ago by this process, nothing notified since, or another
-        # waiter about to claim what was notified: sleep first
-        must_claim = not (waiters.drained(queue_name) or waiters.covered(waiter))
+        # found drained a moment ago by this process, nothing notified since (sleep until a
+        # wake or the run it left pending comes due), or another waiter about to claim what
+        # was notified: sleep first
+        if waiters.drained(queue_name):
+            waiters.arm_drained_due_timer(queue_name)
+            must_claim = False
+        else:
+            must_claim = not waiters.covered(waiter)
         while True:
             if must_claim:
                 seen = waiters.begin_claim(waiter)
@@ -75,8 +80,8 @@ async def claim(
                 if claimed:
                     if woken_at is not None and on_wake is not None:
                         on_wake(loop.time() - woken_at)
-                    if hands_on(len(claimed), limit, woken_by):
-                        waiters.hand_on(waiter, seconds_until_due)
+                    if must_wake_next(len(claimed), limit, woken_by):
+                        waiters.wake_next_or_arm_due_timer(waiter, seconds_until_due)
                     else:
                         # whoever slept on this claim (`covered`) is woken when the next
                         # pending run is due (soon, if another claimer holds it locked),

@@ -13,13 +13,15 @@ A claim that got fewer runs than it asked for left nothing claimable behind
 (as of its statement). While the listener listens and no notification for
 the queue arrives, a run that becomes claimable later is notified, or comes
 due on the timer, so a long poll arriving within DRAINED_TRUST_SECONDS may
-sleep at once instead of sending a claim that would find nothing (`drained`).
+sleep at once instead of sending a claim that would find nothing (`drained`, a question;
+`arm_drained_due_timer` has it woken when the run that claim left pending comes due).
 
 Likewise a long poll arriving while another waiter of its queue is about to claim (woken)
 or is claiming with nothing notified since its claim began sleeps first (`covered`): that
-claim sees every run notified so far and, when it takes a full batch, hands the wake on;
-a run notified later wakes the sleeper. Without this, a worker's next poll and the waiter
-woken for the same run both claimed it, and one of them found nothing.
+claim sees every run notified so far and, when it takes a full batch, wakes the next waiter
+(`must_wake_next`, `wake_next_or_arm_due_timer`); a run notified later wakes the sleeper.
+Without this, a worker's next poll and the waiter woken for the same run both claimed it,
+and one of them found nothing.
 """
 
 from __future__ import annotations
@@ -61,10 +63,11 @@ class Clock(Protocol):
     def call_at(self, when: float, callback: Callable[..., object], *args: Any) -> Timer: ...
 
 
-def hands_on(claimed: int, limit: int, woken_by: Wake | None) -> bool:
-    """Whether a waiter leaving with `claimed` runs must see that the next runs reach
-    someone: after a full batch more may be due (a folded notification), and a waiter woken
-    by the due timer or a reconnect used up the wake that stood for every runnable run."""
+def must_wake_next(claimed: int, limit: int, woken_by: Wake | None) -> bool:
+    """Whether a waiter leaving with `claimed` runs must wake the next waiter, now or when
+    the next run comes due (`Waiters.wake_next_or_arm_due_timer`): after a full batch more
+    may be due (a folded notification), and a waiter woken by the due timer or a reconnect
+    used up the wake that stood for every runnable run."""
     return claimed >= limit or woken_by in (Wake.DUE, Wake.RECONNECTED)
 
 
@@ -133,7 +136,9 @@ class Waiters:
         # set by the listener while its LISTEN is live: only then is a drained queue believed
         self.listening = False
         self._notifications: dict[str, int] = {}  # per queue, since start
-        self._drained: dict[str, tuple[float, float | None]] = {}  # queue → (noted, due at)
+        # queue → (noted, due at); an expired note stays until replaced or dropped, and
+        # `drained` answers False for it
+        self._drained: dict[str, tuple[float, float | None]] = {}
 
     def __len__(self) -> int:
         return self._count
@@ -246,20 +251,27 @@ class Waiters:
         self._drained[queue_name] = (now, due_at)
 
     def drained(self, queue_name: str) -> bool:
-        """Whether a long poll on the queue (registered already) may sleep before claiming:
-        the queue was found drained less than DRAINED_TRUST_SECONDS ago, with nothing
-        notified since and its next run not due yet. Arms the timer for that run."""
+        """Whether a long poll on the queue may sleep before claiming: the queue was found
+        drained less than DRAINED_TRUST_SECONDS ago, with nothing notified since and its
+        next run not due yet. Only a question: the long poll that sleeps on the answer
+        arms the timer for that run with `arm_drained_due_timer`."""
         note = self._drained.get(queue_name)
         if note is None or not self.listening:
             return False
         noted_at, due_at = note
         now = self._now()
-        if now - noted_at >= DRAINED_TRUST_SECONDS or (due_at is not None and due_at <= now):
-            del self._drained[queue_name]
-            return False
+        return now - noted_at < DRAINED_TRUST_SECONDS and (due_at is None or due_at > now)
+
+    def arm_drained_due_timer(self, queue_name: str) -> None:
+        """A long poll on the queue (registered already) sleeps without claiming because the
+        queue is `drained`: have a waiter woken when the run that the draining claim left
+        pending comes due (nothing to arm when it left none)."""
+        note = self._drained.get(queue_name)
+        if note is None:
+            return
+        _, due_at = note
         if due_at is not None:
-            self.wake_at(queue_name, due_at - now + DUE_MARGIN_SECONDS)
-        return True
+            self.wake_at(queue_name, due_at - self._now() + DUE_MARGIN_SECONDS)
 
     def stop_listening(self) -> None:
         """The listener lost its connection: notifications may be missed until it is back."""
@@ -269,17 +281,18 @@ class Waiters:
     def _now(self) -> float:
         return (self._clock or asyncio.get_running_loop()).time()
 
-    def pass_on(self, waiter: Waiter) -> bool:
-        """`waiter` claimed and leaves while more runs may be due: wake the next one."""
+    def wake_next_waiter(self, waiter: Waiter) -> bool:
+        """`waiter` claimed and leaves while more runs may be due: wake the next one in line
+        (never `waiter` itself); False when every other waiter is woken already."""
         return self.wake_one(waiter.queue_name, Wake.NOTIFIED, exclude=waiter)
 
-    def hand_on(self, waiter: Waiter, seconds_until_due: float | None) -> None:
+    def wake_next_or_arm_due_timer(self, waiter: Waiter, seconds_until_due: float | None) -> None:
         """`waiter` leaves with runs: if more are due now, wake the next waiter to claim them,
         else have one woken when the next run comes due (None: nothing is pending)."""
         if seconds_until_due is None:
             return
         if seconds_until_due <= 0:
-            self.pass_on(waiter)
+            self.wake_next_waiter(waiter)
         else:
             self.wake_at(waiter.queue_name, seconds_until_due + DUE_MARGIN_SECONDS)
 

@@ -129,6 +129,27 @@ async def test_a_run_scheduled_later_wakes_the_sleeper_when_due(waiters, clock) 
     assert await second == ["scheduled"]
 
 
+async def test_a_poll_sleeping_on_a_drained_queue_is_woken_when_its_next_run_is_due(
+    waiters, clock
+) -> None:
+    store = ScriptedStore()
+    first = poll(store, waiters)
+    await turn()
+    store.answer(["run"], 0.5)  # fewer than asked: drained; the next run due in 0.5 s
+    assert await first == ["run"]
+    await turn()
+    assert clock.pending() == []  # its timer went with the last waiter
+    second = poll(store, waiters)
+    await turn()
+    assert len(store.pending) == 0  # drained a moment ago: it sleeps without claiming,
+    assert clock.pending() == [0.5 + DUE_MARGIN_SECONDS]  # until that run is due
+    clock.advance_to(0.5 + DUE_MARGIN_SECONDS)
+    await turn()
+    assert len(store.pending) == 1
+    store.answer(["scheduled"], None)
+    assert await second == ["scheduled"]
+
+
 async def test_a_claim_cancelled_midway_wakes_the_sleeper(waiters) -> None:
     store = ScriptedStore()
     first, second = await claiming_and_sleeping(store, waiters)

@@ -25,7 +25,7 @@ from durable_queue.waiters import (
     Waiters,
     WaitersFull,
     Wake,
-    hands_on,
+    must_wake_next,
 )
 
 LONG = 3600.0  # a wait that only a wake ends
@@ -165,8 +165,8 @@ async def test_a_wake_between_register_and_wait_is_not_lost(waiters):
         (1, 2, Wake.RECONNECTED, True),
     ],
 )
-def test_who_hands_the_wake_on(claimed, limit, woken_by, expected):
-    assert hands_on(claimed, limit, woken_by) is expected
+def test_who_must_wake_the_next_waiter(claimed, limit, woken_by, expected):
+    assert must_wake_next(claimed, limit, woken_by) is expected
 
 
 async def test_a_full_batch_hands_the_wake_to_the_next_waiter_only(waiters, clock):
@@ -175,25 +175,25 @@ async def test_a_full_batch_hands_the_wake_to_the_next_waiter_only(waiters, cloc
     waiters.wake_one("q", Wake.NOTIFIED)
     assert woken(first, second, third) == [Wake.NOTIFIED, None, None]
     assert await polls[0] == Wake.NOTIFIED  # it claims a full batch, more are due
-    waiters.hand_on(first, seconds_until_due=0.0)
+    waiters.wake_next_or_arm_due_timer(first, seconds_until_due=0.0)
     assert woken(first, second, third) == [None, Wake.NOTIFIED, None]
     assert clock.pending() == []
 
 
-async def test_a_hand_on_never_lands_on_the_waiter_that_leaves(waiters):
+async def test_waking_the_next_waiter_never_wakes_the_one_that_leaves(waiters):
     leaving = waiters.register("q")
-    assert not waiters.pass_on(leaving)  # nobody else in line
+    assert not waiters.wake_next_waiter(leaving)  # nobody else in line
     behind = waiters.register("q")  # claiming, not asleep: still the one to wake
-    assert waiters.pass_on(leaving)
+    assert waiters.wake_next_waiter(leaving)
     assert woken(leaving, behind) == [None, Wake.NOTIFIED]
 
 
-async def test_hand_on_sets_the_due_timer_when_the_next_run_is_later(waiters, clock):
+async def test_the_due_timer_is_armed_instead_when_the_next_run_is_later(waiters, clock):
     leaving, staying = waiters.register("q"), waiters.register("q")
-    waiters.hand_on(leaving, seconds_until_due=30.0)
+    waiters.wake_next_or_arm_due_timer(leaving, seconds_until_due=30.0)
     assert woken(leaving, staying) == [None, None]
     assert clock.pending() == [30.0 + DUE_MARGIN_SECONDS]
-    waiters.hand_on(leaving, seconds_until_due=None)  # nothing pending: nothing to do
+    waiters.wake_next_or_arm_due_timer(leaving, seconds_until_due=None)  # nothing pending
     assert clock.pending() == [30.0 + DUE_MARGIN_SECONDS]
 
 
@@ -211,8 +211,8 @@ async def test_a_folded_notification_reaches_every_run_through_full_batches(wait
         runnable -= got
         delivered.append(got)
         line.remove(waiter)
-        if hands_on(got, limit, woken_by):
-            waiters.hand_on(waiter, 0.0 if runnable else None)
+        if must_wake_next(got, limit, woken_by):
+            waiters.wake_next_or_arm_due_timer(waiter, 0.0 if runnable else None)
         waiters.unregister(waiter)
     assert delivered == [2, 2, 2, 2, 2, 1]
     assert runnable == 0
@@ -455,10 +455,21 @@ def test_each_queue_is_drained_on_its_own(listening):
     assert listening.drained("a") and not listening.drained("b")
 
 
+async def test_asking_whether_a_queue_is_drained_changes_nothing(listening, clock):
+    listening.note_drained("q", listening.seen("q"), 0, 10, seconds_until_due=0.5)
+    listening.register("q")
+    assert listening.drained("q") and listening.drained("q")
+    assert clock.pending() == []  # no timer armed by the question
+    clock.advance_to(DRAINED_TRUST_SECONDS)
+    assert not listening.drained("q")  # expired: the note stays, and answers False
+    assert not listening.drained("q")
+
+
 async def test_a_drained_queue_with_a_scheduled_run_arms_its_timer(listening, clock):
     listening.note_drained("q", listening.seen("q"), 0, 10, seconds_until_due=0.5)
     waiter = listening.register("q")  # the next long poll, registered before asking
     assert listening.drained("q")
+    listening.arm_drained_due_timer("q")  # it sleeps on the answer
     assert clock.pending() == [0.5 + DUE_MARGIN_SECONDS]
     sleeping = await asleep(waiter, listening)
     clock.advance_to(0.5 + DUE_MARGIN_SECONDS)
