@@ -102,10 +102,11 @@ class JsonText(NamedTuple):
     """A response body that PostgreSQL wrote in the wire format of a record, sent as it is
     (not a record itself: it has no schema of its own, `record` documents it).
 
-    A batch create's answer: 1,000 items as records took the server about 7 ms (2,000
-    uuids read, records built, rendered, encoded); the query writes the same text in
-    about 1 ms of the database's time. `record` names the record it is the wire form of
-    (tests/test_store_batch.py checks that the two agree).
+    A batch create's answer: as records it took the server longer than validating and
+    storing the batch (its uuids read, records built, rendered, encoded); the query writes
+    the same text in a fraction of that time of the database's (figures: docs/performance.md,
+    "The batch create answer is written by its query"). `record` names the record it is the
+    wire form of (tests/db/test_store_batch.py checks that the two agree).
     """
 
     text: str
