@@ -131,6 +131,7 @@ async def serve_worker(host: str, port: int) -> None:
 async def _serve(settings: Settings, database: dict[str, str], *, worker: bool = False) -> None:
     """Serve the app on settings.host:port until SIGTERM/SIGINT (or, for a worker, until its
     parent goes away)."""
+    stop = _stop_on_signals()  # before the READY/serving line: a SIGTERM right after it stops
     app = create_app(settings)
     runner = DurableAppRunner(app, access_log=None, handler_cancellation=True)
     await runner.setup()
@@ -161,7 +162,7 @@ async def _serve(settings: Settings, database: dict[str, str], *, worker: bool =
             },
         )
     try:
-        await _wait_for_stop(watch_stdin=worker)
+        await _wait_for_stop(stop, watch_stdin=worker)
     finally:
         await runner.cleanup()
 
@@ -172,11 +173,16 @@ def _auth(settings: Settings) -> str:
     return "on" if settings.api_tokens else "off"
 
 
-async def _wait_for_stop(*, watch_stdin: bool) -> None:
+def _stop_on_signals() -> asyncio.Event:
+    """An event SIGINT and SIGTERM set (instead of ending the process at once)."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    return stop
+
+
+async def _wait_for_stop(stop: asyncio.Event, *, watch_stdin: bool) -> None:
     watcher = asyncio.create_task(_stdin_closed(stop)) if watch_stdin else None
     await stop.wait()
     if watcher is not None:
