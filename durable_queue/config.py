@@ -10,8 +10,8 @@ import attrs
 import platformdirs
 import psycopg2.extensions
 
-from durable_queue.api.auth import tokens_from_env
 from durable_queue.errors import ValidationError
+from durable_queue.tokens import tokens_from_env
 
 DATABASE_URL_FORM = "postgresql://user:password@host:5432/dbname"
 

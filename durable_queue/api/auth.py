@@ -1,4 +1,5 @@
-"""Bearer-token auth: the tokens from the environment, the constant-time check, the middleware.
+"""Bearer-token auth: the constant-time check and the middleware (durable_queue/tokens.py
+reads the tokens from the environment).
 
 With `DURABLE_API_TOKENS` (comma-separated) or `DURABLE_API_TOKENS_FILE` (one per line) set,
 every request outside the open routes (the probes, `/docs` and its assets, `/` which
@@ -21,71 +22,22 @@ import binascii
 import hmac
 import ipaddress
 import logging
-import re
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable
 
 from aiohttp import web
 
 from durable_queue.api.responses import error_body_response
-from durable_queue.errors import ValidationError
+from durable_queue.tokens import TOKENS_ENV, TOKENS_FILE_ENV
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 Middleware = Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]
 log = logging.getLogger("durable_queue.auth")
 
-TOKENS_ENV = "DURABLE_API_TOKENS"
-TOKENS_FILE_ENV = "DURABLE_API_TOKENS_FILE"
 # Route templates (a static route's prefix) anyone may reach, token or not.
 OPEN_ROUTES = frozenset({"/", "/healthz", "/readyz", "/docs", "/docs/static"})
 # The dashboard's pages: their 401 also challenges for Basic credentials (a browser prompt).
 BROWSER_PREFIX = "/ui"
 BASIC_CHALLENGE = 'Basic realm="durable-queue", charset="UTF-8"'
-
-# RFC 6750's b64token: what may follow "Bearer " in the header.
-_TOKEN = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
-
-
-def tokens_from_env(env: Mapping[str, str]) -> tuple[str, ...]:
-    """The tokens of DURABLE_API_TOKENS and DURABLE_API_TOKENS_FILE together; () when neither
-    is set (auth off). A variable that is set but names no usable token stops the start
-    rather than leaving the server open by mistake; messages never quote a token."""
-    tokens: list[str] = []
-    listed = env.get(TOKENS_ENV, "")
-    if listed:
-        from_list = _checked(listed.split(","), TOKENS_ENV, "item")
-        if not from_list:
-            raise ValidationError(f"{TOKENS_ENV} is set but holds no token")
-        tokens += from_list
-    path = env.get(TOKENS_FILE_ENV, "")
-    if path:
-        try:
-            with open(path, encoding="utf-8") as file:
-                lines = file.read().splitlines()
-        except (OSError, UnicodeDecodeError) as exc:
-            reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
-            raise ValidationError(f"{TOKENS_FILE_ENV}: cannot read {path}: {reason}") from exc
-        from_file = _checked(lines, TOKENS_FILE_ENV, "line")
-        if not from_file:
-            raise ValidationError(f"{TOKENS_FILE_ENV}: {path} holds no token")
-        tokens += from_file
-    return tuple(dict.fromkeys(tokens))
-
-
-def _checked(entries: Iterable[str], source: str, unit: str) -> list[str]:
-    """Stripped, non-blank entries (lines starting with # are comments), each a valid
-    bearer token; a bad one is named by its position."""
-    tokens = []
-    for number, raw in enumerate(entries, start=1):
-        token = raw.strip()
-        if not token or token.startswith("#"):
-            continue
-        if not _TOKEN.fullmatch(token):
-            raise ValidationError(
-                f"{source}: {unit} {number} is not a valid bearer token "
-                "(letters, digits and - . _ ~ + / only, optionally ending in =)"
-            )
-        tokens.append(token)
-    return tokens
 
 
 def bearer_token(authorization: str | None) -> str | None:

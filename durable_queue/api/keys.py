@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from aiohttp import web
@@ -16,3 +17,5 @@ SETTINGS: web.AppKey[Settings] = web.AppKey("settings")
 STORE: web.AppKey[Store] = web.AppKey("store")
 MAINTENANCE: web.AppKey[Maintenance] = web.AppKey("maintenance")
 LISTENER: web.AppKey[Listener] = web.AppKey("listener")
+# hears how long a claim that slept took to claim once woken (set by the monitoring)
+CLAIM_WAKE_OBSERVER: web.AppKey[Callable[[float], object]] = web.AppKey("claim_wake_observer")

@@ -13,11 +13,10 @@ from aiohttp_apispec import (
 
 from durable_queue import commands, long_poll, wire
 from durable_queue.api import schemas
-from durable_queue.api.keys import LISTENER, STORE
+from durable_queue.api.keys import CLAIM_WAKE_OBSERVER, LISTENER, STORE
 from durable_queue.api.response_schemas import response_schema_of
 from durable_queue.api.responses import json_response, json_text_response
 from durable_queue.api.validation import BODY, PATH, QUERY
-from durable_queue.monitoring.keys import METRICS
 
 TAG = ["tasks"]
 
@@ -73,7 +72,7 @@ async def claim_tasks(request: web.Request) -> web.Response:
         wanted.limit,
         wanted.claim_timeout,
         wanted.long_poll_seconds,
-        on_wake=request.app[METRICS].claim_wake.observe,
+        on_wake=request.app.get(CLAIM_WAKE_OBSERVER),
     )
     return json_response(wire.ClaimedTasks(claimed))
 

@@ -14,7 +14,7 @@ import jinja2
 from aiohttp import web
 from prometheus_client import generate_latest
 
-from durable_queue.api.keys import LISTENER, SETTINGS, STORE
+from durable_queue.api.keys import CLAIM_WAKE_OBSERVER, LISTENER, SETTINGS, STORE
 from durable_queue.monitoring import views
 from durable_queue.monitoring.keys import METRICS, MONITORING_STORE, SAMPLER
 from durable_queue.monitoring.metrics import Metrics
@@ -64,6 +64,7 @@ async def _monitoring(app: web.Application) -> AsyncIterator[None]:
     store = MonitoringStore(app[STORE].pool)
     app[MONITORING_STORE] = store
     app[METRICS] = Metrics(store, lambda: LISTENER in app and app[LISTENER].connected)
+    app[CLAIM_WAKE_OBSERVER] = app[METRICS].claim_wake.observe
     sampler = Sampler(store, app[SETTINGS].database_url)
     app[SAMPLER] = sampler
     async with sampler.running():

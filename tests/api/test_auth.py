@@ -21,13 +21,13 @@ from durable_queue.api.auth import (
     bearer_auth,
     bearer_token,
     token_matches,
-    tokens_from_env,
 )
 from durable_queue.api.routes import API, API_ROUTES
 from durable_queue.app import create_app
 from durable_queue.config import Settings
 from durable_queue.errors import ValidationError
 from durable_queue.logs import JsonFormatter
+from durable_queue.tokens import tokens_from_env
 from durablectl.cli import cli
 from tests.helpers import make_queue
 
