@@ -31,9 +31,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             parts = item.path.resolve().relative_to(TESTS).parts
         except ValueError:
             continue  # not under tests/
-        # The files left directly in tests/ are the migration tests (test_migration_*),
-        # which talk to PostgreSQL directly.
-        tier = parts[0] if len(parts) > 1 else "db"
+        tier = parts[0] if len(parts) > 1 else None  # a file directly in tests/ has none
         if tier not in TIERS:
             raise pytest.UsageError(f"{item.nodeid}: tests belong in tests/{{{','.join(TIERS)}}}")
         if tier == "unit" and "postgres" in item.fixturenames:
