@@ -224,7 +224,7 @@ class LifoPool(aiopg.Pool):
     free connection at once".) Here an acquire that finds a usable free connection and
     nobody waiting takes it at once, and a release wakes the condition only when someone
     waits on it (an acquire of a full pool, `wait_closed`); everything else is aiopg 1.4's
-    `Pool._acquire` and `Pool.release` (tests/test_pool.py checks order and waits)."""
+    `Pool._acquire` and `Pool.release` (tests/db/test_pool.py checks order and waits)."""
 
     def _waited_on(self) -> bool:
         return bool(self._cond._waiters)  # asyncio.Condition keeps its waiters here
