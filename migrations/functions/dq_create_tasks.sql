@@ -8,13 +8,13 @@ RETURNS TABLE (outcome text, task_id uuid, run_id uuid, workflow_run_id uuid, cr
 LANGUAGE plpgsql SET enable_seqscan = off AS $$
 #variable_conflict use_column
 DECLARE
-    v_queue_id uuid;
+    -- key-share locked, as by dq_create_task
+    v_queue_id uuid := (SELECT q.id FROM queues q WHERE q.name = p_queue_name FOR KEY SHARE);
     v_missing uuid;
     v_ids uuid[];
     v_run_ids uuid[];
 BEGIN
-    SELECT q.id INTO v_queue_id FROM queues q WHERE q.name = p_queue_name FOR KEY SHARE;
-    IF NOT FOUND THEN
+    IF v_queue_id IS NULL THEN
         RETURN QUERY SELECT 'queue_not_found', NULL::uuid, NULL::uuid, NULL::uuid, false;
         RETURN;
     END IF;

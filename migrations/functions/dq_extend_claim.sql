@@ -4,7 +4,6 @@ CREATE OR REPLACE FUNCTION dq_extend_claim(p_run_id uuid, p_extend_by integer,
                                 p_claim_token text DEFAULT NULL)
 RETURNS TABLE (outcome text, status text, claim_expires_at timestamptz)
 LANGUAGE plpgsql SET enable_seqscan = off AS $$
-#variable_conflict use_column
 DECLARE
     v_run runs := dq_lock_run(p_run_id);
     v_holds text := dq_holds(v_run, p_claim_token);

@@ -6,7 +6,6 @@ CREATE OR REPLACE FUNCTION dq_put_checkpoint(p_task_id uuid, p_step_name text, p
                                   p_claim_token text DEFAULT NULL)
 RETURNS TABLE (outcome text, status text, updated_at timestamptz)
 LANGUAGE plpgsql SET enable_seqscan = off AS $$
-#variable_conflict use_column
 DECLARE
     v_run runs;
     v_holds text;

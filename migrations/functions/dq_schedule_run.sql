@@ -5,16 +5,16 @@ CREATE OR REPLACE FUNCTION dq_schedule_run(p_run_id uuid, p_run_at timestamptz,
                                 p_claim_token text DEFAULT NULL)
 RETURNS TABLE (outcome text, status text, available_at timestamptz)
 LANGUAGE plpgsql SET enable_seqscan = off AS $$
-#variable_conflict use_column
 DECLARE
+    v_refusal text;
     v_run runs := dq_lock_run(p_run_id);
+BEGIN
     -- why not, or NULL: it may go ahead
-    v_refusal text := CASE
+    v_refusal := CASE
         WHEN v_run.id IS NULL THEN 'not_found'
         WHEN v_run.status NOT IN ('pending', 'claimed') THEN 'conflict'
         WHEN p_claim_token IS NOT NULL THEN nullif(dq_holds(v_run, p_claim_token), 'ok')
     END;
-BEGIN
     IF v_refusal IS NOT NULL THEN
         RETURN QUERY SELECT v_refusal, v_run.status::text, NULL::timestamptz;
         RETURN;

@@ -6,7 +6,6 @@ CREATE OR REPLACE FUNCTION dq_wait_for_event(p_run_id uuid, p_task_id uuid, p_ev
                                   p_claim_token text DEFAULT NULL)
 RETURNS TABLE (outcome text, status text, payload jsonb)
 LANGUAGE plpgsql SET enable_seqscan = off AS $$
-#variable_conflict use_column
 DECLARE
     v_run runs;
     v_wait event_waits;
