@@ -38,13 +38,18 @@ def function_files() -> list[Path]:
     return sorted(resource_dir("migrations").joinpath("functions").glob("*.sql"))
 
 
-def checksum(files: list[Path]) -> str:
-    """A SHA-256 over the files' names and contents: any change to a body changes it."""
+def function_sources() -> list[tuple[str, str]]:
+    """Each function file's name and text, in name order: read once, hashed and installed."""
+    return [(path.name, path.read_text()) for path in function_files()]
+
+
+def checksum(sources: list[tuple[str, str]]) -> str:
+    """A SHA-256 over the files' names and texts: any change to a body changes it."""
     digest = hashlib.sha256()
-    for path in files:
-        digest.update(path.name.encode())
+    for name, text in sources:
+        digest.update(name.encode())
         digest.update(b"\0")
-        digest.update(path.read_bytes())
+        digest.update(text.encode())
         digest.update(b"\0")
     return digest.hexdigest()
 
@@ -73,8 +78,8 @@ def verdict(installed: tuple[str, str] | None, release: str, digest: str) -> Ver
 async def install_functions(conn: aiopg.Connection, release: str) -> Verdict:
     """Run the function step on `conn` (autocommit, under the migration lock): install
     every function file in one transaction when `verdict` says so. Returns the verdict."""
-    files = function_files()
-    digest = checksum(files)
+    sources = function_sources()
+    digest = checksum(sources)
     await queries.create_installed_functions(conn)
     async with conn.cursor() as cur:
         async with cur.begin():
@@ -82,11 +87,11 @@ async def install_functions(conn: aiopg.Connection, release: str) -> Verdict:
             installed = (row["release"], row["checksum"]) if row else None
             decision = verdict(installed, release, digest)
             if decision is Verdict.INSTALL:
-                for path in files:
-                    await cur.execute(path.read_text())
+                for _, text in sources:
+                    await cur.execute(text)
                 await queries.record_installed_functions(conn, release=release, checksum=digest)
     if decision is Verdict.INSTALL:
-        log.info("functions installed", extra={"release": release, "count": len(files)})
+        log.info("functions installed", extra={"release": release, "count": len(sources)})
     elif decision is Verdict.NEWER:
         log.warning(
             "functions of a newer release kept",

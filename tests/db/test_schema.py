@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -18,9 +19,9 @@ from durable_queue import __version__
 from durable_queue.migrate import UnsupportedServerError, apply_migrations
 from durable_queue.prerelease import CHAIN, PartialChainError
 from durable_queue.resources import resource_dir
-from durable_queue.sql_functions import checksum, function_files
+from durable_queue.sql_functions import checksum, function_files, function_sources
 from tests import pg
-from tests.helpers import connect_autocommit, run_sql
+from tests.helpers import connect_autocommit, query_all, query_one, run_sql
 
 CATALOG = aiosql.from_path(Path(__file__).with_name("catalog.sql"), "psycopg2")
 PRERELEASE_DUMP = Path(__file__).parent / "fixtures" / "prerelease_chain.sql"
@@ -28,22 +29,16 @@ PRERELEASE_DUMP = Path(__file__).parent / "fixtures" / "prerelease_chain.sql"
 
 def catalog(dsn: str) -> dict[str, list[tuple[Any, ...]]]:
     """Everything of the public schema a migration could change, as comparable rows."""
-    conn = connect_autocommit(dsn)
-    try:
+    with closing(connect_autocommit(dsn)) as conn:
         return {
             kind: [tuple(row) for row in getattr(CATALOG, f"catalog_{kind}")(conn)]
             for kind in ("columns", "constraints", "indexes", "triggers", "functions", "types")
         }
-    finally:
-        conn.close()
 
 
 def fingerprints(dsn: str) -> list[tuple[Any, ...]]:
-    conn = connect_autocommit(dsn)
-    try:
+    with closing(connect_autocommit(dsn)) as conn:
         return [tuple(row) for row in CATALOG.table_fingerprints(conn)]
-    finally:
-        conn.close()
 
 
 @pytest.fixture
@@ -57,11 +52,8 @@ def empty_database(postgres: pg.TestPostgres) -> Iterator[str]:
 @pytest.fixture
 def prerelease_database(empty_database: str) -> str:
     """A database as the pre-release chain left it (restored from the fixture's dump)."""
-    conn = connect_autocommit(empty_database)
-    try:
+    with closing(connect_autocommit(empty_database)) as conn:
         run_sql(conn, PRERELEASE_DUMP.read_text())
-    finally:
-        conn.close()
     return empty_database
 
 
@@ -71,10 +63,8 @@ def test_fresh_install_has_the_baseline_and_every_function(database_url: str) ->
     assert {path.stem for path in function_files()} <= functions
     tables = {row[0] for row in schema["columns"]}
     assert {"queues", "tasks", "runs", "installed_functions"} <= tables
-    conn = connect_autocommit(database_url)
-    [row] = run_sql(conn, "SELECT release, checksum FROM installed_functions")
-    conn.close()
-    assert tuple(row) == (__version__, checksum(function_files()))
+    [row] = query_all(database_url, "SELECT release, checksum FROM installed_functions")
+    assert row == (__version__, checksum(function_sources()))
 
 
 async def test_upgraded_one_migration_at_a_time_equals_a_fresh_install(
@@ -98,25 +88,23 @@ async def test_a_prerelease_database_is_carried_over_with_every_row(
     await apply_migrations(prerelease_database)
     assert catalog(prerelease_database) == catalog(database_url)
     assert fingerprints(prerelease_database) == before
-    conn = connect_autocommit(prerelease_database)
-    ids = [row[0] for row in run_sql(conn, "SELECT migration_id FROM _yoyo_migration")]
+    ids = query_all(prerelease_database, "SELECT migration_id FROM _yoyo_migration")
     # and it works: the pending task the chain left is claimable and completes
-    [claimed] = run_sql(conn, "SELECT run_id FROM dq_claim('emails', 10, 60)")
-    [done] = run_sql(conn, "SELECT outcome FROM dq_complete_run(%s, '{}')", claimed["run_id"])
-    conn.close()
-    assert ids == ["0001.baseline"]
+    with closing(connect_autocommit(prerelease_database)) as conn:
+        [claimed] = run_sql(conn, "SELECT run_id FROM dq_claim('emails', 10, 60)")
+        [done] = run_sql(conn, "SELECT outcome FROM dq_complete_run(%s, '{}')", claimed["run_id"])
+    assert ids == [("0001.baseline",)]
     assert done["outcome"] == "ok"
     assert await apply_migrations(prerelease_database) == 0
 
 
 async def test_a_partial_prerelease_chain_is_refused_untouched(prerelease_database: str) -> None:
-    conn = connect_autocommit(prerelease_database)
-    run_sql(conn, "DELETE FROM _yoyo_migration WHERE migration_id = %s", CHAIN[-1])
+    with closing(connect_autocommit(prerelease_database)) as conn:
+        run_sql(conn, "DELETE FROM _yoyo_migration WHERE migration_id = %s", CHAIN[-1])
     before = catalog(prerelease_database)
     with pytest.raises(PartialChainError, match=r"lacks the pre-release migrations 0012"):
         await apply_migrations(prerelease_database)
     assert catalog(prerelease_database) == before
-    conn.close()
 
 
 # -- the function step -------------------------------------------------------------
@@ -154,7 +142,7 @@ async def test_functions_of_an_older_release_are_replaced(db: Any, database_url:
     await apply_migrations(database_url)
     assert not marked(db)
     [row] = run_sql(db, "SELECT release, checksum FROM installed_functions")
-    assert tuple(row) == (__version__, checksum(function_files()))
+    assert tuple(row) == (__version__, checksum(function_sources()))
 
 
 async def test_other_bodies_of_the_same_release_are_replaced(db: Any, database_url: str) -> None:
@@ -173,12 +161,10 @@ async def test_the_same_bodies_are_not_installed_again(db: Any, database_url: st
 async def test_servers_starting_at_once_migrate_once(empty_database: str) -> None:
     applied = await asyncio.gather(*(apply_migrations(empty_database) for _ in range(4)))
     assert sorted(applied) == [0, 0, 0, 1]
-    conn = connect_autocommit(empty_database)
-    rows = run_sql(conn, "SELECT release FROM installed_functions")
-    [count] = run_sql(conn, "SELECT count(*) AS n FROM pg_proc WHERE proname LIKE 'dq\\_%%'")
-    conn.close()
-    assert [row["release"] for row in rows] == [__version__]
-    assert count["n"] >= len([p for p in function_files() if p.stem.startswith("dq_")])
+    releases = query_all(empty_database, "SELECT release FROM installed_functions")
+    [count] = query_all(empty_database, "SELECT count(*) FROM pg_proc WHERE proname LIKE 'dq\\_%%'")
+    assert releases == [(__version__,)]
+    assert count[0] >= len([p for p in function_files() if p.stem.startswith("dq_")])
 
 
 async def test_a_server_older_than_postgresql_14_is_refused(
@@ -187,7 +173,4 @@ async def test_a_server_older_than_postgresql_14_is_refused(
     monkeypatch.setattr("durable_queue.migrate.MIN_SERVER_VERSION_NUM", 10_000_000)
     with pytest.raises(UnsupportedServerError, match="PostgreSQL 14 or newer"):
         await apply_migrations(empty_database)
-    conn = connect_autocommit(empty_database)
-    [row] = run_sql(conn, "SELECT to_regclass('tasks') IS NULL AS untouched")
-    conn.close()
-    assert row["untouched"]
+    assert query_one(empty_database, "SELECT to_regclass('tasks') IS NULL") == (True,)
