@@ -15,8 +15,10 @@ BEGIN
 END
 $$;
 
+-- These two stand in for a runs.task_id foreign key with ON DELETE CASCADE, which
+-- measured slower on create (docs/scale.md, "One baseline"); in the body's order.
+CREATE OR REPLACE TRIGGER tasks_truncate_runs AFTER TRUNCATE ON tasks
+    FOR EACH STATEMENT EXECUTE FUNCTION dq_delete_task_runs();
 CREATE OR REPLACE TRIGGER tasks_delete_runs AFTER DELETE ON tasks
     REFERENCING OLD TABLE AS old_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION dq_delete_task_runs();
-CREATE OR REPLACE TRIGGER tasks_truncate_runs AFTER TRUNCATE ON tasks
     FOR EACH STATEMENT EXECUTE FUNCTION dq_delete_task_runs();

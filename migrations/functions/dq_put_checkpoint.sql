@@ -1,9 +1,14 @@
 -- Store the state of one step of a task for the run that holds the claim, and
 -- optionally extend that claim. outcome: ok (updated_at), task_not_found,
 -- run_not_found, not_of_task, conflict / stale_token (status: the run's status).
-CREATE OR REPLACE FUNCTION dq_put_checkpoint(p_task_id uuid, p_step_name text, p_state jsonb,
-                                  p_owner_run uuid, p_extend_claim_by integer,
-                                  p_claim_token text DEFAULT NULL)
+CREATE OR REPLACE FUNCTION dq_put_checkpoint(
+    p_task_id uuid,
+    p_step_name text,
+    p_state jsonb,
+    p_owner_run uuid,              -- the run that must hold the task's claim
+    p_extend_claim_by integer,     -- seconds from now; NULL leaves the claim as it is
+    p_claim_token text DEFAULT NULL  -- fences a stale holder when given
+)
 RETURNS TABLE (outcome text, status text, updated_at timestamptz)
 LANGUAGE plpgsql SET enable_seqscan = off AS $$
 DECLARE
