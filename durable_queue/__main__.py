@@ -77,7 +77,7 @@ def main() -> None:
 
 
 @main.command()
-@click.option("--host", default=None, help="Address to bind (env DURABLE_HOST, default 0.0.0.0).")
+@click.option("--host", default=None, help="Address to bind (env DURABLE_HOST, default 127.0.0.1).")
 @click.option(
     "--port", type=int, default=None, help="Port to listen on (env DURABLE_PORT, default 8080)."
 )

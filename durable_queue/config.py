@@ -27,7 +27,7 @@ def default_data_dir() -> str:
 class Settings:
     database_url: str | None = None
     data_dir: str = attrs.field(factory=default_data_dir)
-    host: str = "0.0.0.0"
+    host: str = "127.0.0.1"  # loopback unless asked (docker-compose and the Dockerfile ask)
     port: int = 8080
     max_body_bytes: int = 1024 * 1024
     pool_min_size: int = 1
@@ -40,6 +40,13 @@ class Settings:
     max_waiters: int = 4000  # long polls per process (0 = no limit)
     read_timeout: float = 30.0  # seconds for a request head or body to arrive
     workers: int = 1  # server processes sharing the port (`serve --workers`)
+    # Host header values accepted; () = the bound address, plus the loopback names on a
+    # loopback bind (SECURITY.md, "Browsers")
+    allowed_hosts: tuple[str, ...] = ()
+    # origins whose browser pages may send state-changing requests; () = none cross-site
+    allowed_origins: tuple[str, ...] = ()
+    require_claim_tokens: bool = False  # holder calls without claim_token answer 409
+    max_inflight_body_bytes: int = 64 * 1024 * 1024  # request bodies held at once, per process
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
@@ -47,7 +54,7 @@ class Settings:
         values: dict[str, object] = {
             "database_url": _database_url(env.get("DATABASE_URL") or None),
             "data_dir": env.get("DURABLE_DATA_DIR") or default_data_dir(),
-            "host": env.get("DURABLE_HOST") or "0.0.0.0",
+            "host": env.get("DURABLE_HOST") or "127.0.0.1",
             "port": _int(env, "DURABLE_PORT", 8080),
             "max_body_bytes": _int(env, "DURABLE_MAX_BODY_BYTES", 1024 * 1024),
             "pool_min_size": _int(env, "DURABLE_POOL_MIN_SIZE", 1),
@@ -60,6 +67,12 @@ class Settings:
             "max_waiters": _int(env, "DURABLE_MAX_WAITERS", 4000),
             "read_timeout": _float(env, "DURABLE_READ_TIMEOUT", 30.0),
             "workers": _int(env, "DURABLE_WORKERS", 1),
+            "allowed_hosts": _list(env, "DURABLE_ALLOWED_HOSTS"),
+            "allowed_origins": _list(env, "DURABLE_ALLOWED_ORIGINS"),
+            "require_claim_tokens": _bool(env, "DURABLE_REQUIRE_CLAIM_TOKENS"),
+            "max_inflight_body_bytes": _int(
+                env, "DURABLE_MAX_INFLIGHT_BODY_BYTES", 64 * 1024 * 1024
+            ),
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
         if not isinstance(values["workers"], int) or values["workers"] < 1:
@@ -95,6 +108,25 @@ def _int(env: Mapping[str, str], name: str, default: int) -> int:
     if value < 0:
         raise ValidationError(f"{name} must not be negative, got {value}")
     return value
+
+
+def _list(env: Mapping[str, str], name: str) -> tuple[str, ...]:
+    """A comma-separated list; blanks around items are dropped, and so are empty items."""
+    raw = env.get(name) or ""
+    return tuple(item.strip() for item in raw.split(",") if item.strip())
+
+
+_TRUE = ("1", "true", "yes", "on")
+_FALSE = ("", "0", "false", "no", "off")
+
+
+def _bool(env: Mapping[str, str], name: str) -> bool:
+    raw = (env.get(name) or "").strip().lower()
+    if raw in _TRUE:
+        return True
+    if raw in _FALSE:
+        return False
+    raise ValidationError(f"{name} must be one of 1/true/yes/on or 0/false/no/off, got {raw!r}")
 
 
 def _float(env: Mapping[str, str], name: str, default: float) -> float:
