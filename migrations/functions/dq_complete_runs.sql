@@ -1,7 +1,9 @@
 -- Complete many runs, each fenced on its own: one row per item of the JSON array
 -- [{run_id, result?, claim_token?}], in input order, with outcome completed,
 -- conflict / stale_token (status: the run's status) or not_found. A run named
--- twice completes once; the second item is a conflict.
+-- twice completes once; the second item is a conflict. A run keeps the claim_token it
+-- completed under: an item repeating that complete with that token (its answer was
+-- lost) answers completed again and changes nothing.
 CREATE OR REPLACE FUNCTION dq_complete_runs(p_runs jsonb)
 RETURNS TABLE (run_id uuid, outcome text, status text)
 LANGUAGE plpgsql SET enable_seqscan = off AS $$
@@ -28,7 +30,7 @@ BEGIN
     ), done_runs AS (
         UPDATE runs r
         SET status = 'completed', result = items.result, completed_at = now(),
-            claim_expires_at = NULL, claim_token = NULL
+            claim_expires_at = NULL
         FROM items
         WHERE r.id = ANY (v_run_ids) AND r.id = items.run_id AND items.first
           AND r.status = 'claimed'
@@ -44,6 +46,9 @@ BEGIN
     SELECT items.run_id,
            CASE WHEN r.id IS NULL THEN 'not_found'
                 WHEN items.first AND d.id IS NOT NULL THEN 'completed'
+                -- completed before this statement under the item's token: a repeat
+                WHEN r.status = 'completed'
+                     AND items.claim_token = CAST(r.claim_token AS text) THEN 'completed'
                 -- claimed before this statement and not completed by it: another token
                 WHEN items.first AND r.status = 'claimed' THEN 'stale_token'
                 ELSE 'conflict' END,

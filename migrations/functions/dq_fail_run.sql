@@ -2,6 +2,12 @@
 -- backoff, while the task's explicit failures stay below max_attempts; else the
 -- task fails with the error. outcome: ok (attempt; next_run_id and next_attempt_at
 -- when retried), not_found, conflict / stale_token (status: the run's status).
+-- The run keeps the claim_token it failed under (expiry and cancel clear theirs), so
+-- the same fail repeated with that token (its answer was lost) answers ok again with
+-- the first answer, changing nothing: the retry is the run of attempt + 1, due when the
+-- fail set it, at the failure's time plus the backoff of that failure's count (the
+-- task's count less the explicit failures of later runs, the failed runs that kept a
+-- token).
 CREATE OR REPLACE FUNCTION dq_fail_run(p_run_id uuid, p_error text, p_claim_token text DEFAULT NULL)
 RETURNS TABLE (outcome text, status text, attempt integer, next_run_id uuid,
                next_attempt_at timestamptz)
@@ -12,14 +18,29 @@ DECLARE
     v_holds text := dq_holds(v_run, p_claim_token);
     v_task tasks;
 BEGIN
+    IF v_run.status = 'failed' AND p_claim_token = CAST(v_run.claim_token AS text) THEN
+        RETURN QUERY
+        SELECT 'ok', 'failed', v_run.attempt::integer, n.id,
+               CASE WHEN n.id IS NOT NULL THEN
+                   v_run.completed_at + make_interval(secs => dq_retry_delay(
+                       t.retry_strategy,
+                       t.failure_count - (SELECT count(*) FROM runs l
+                                          WHERE l.task_id = t.id AND l.attempt > v_run.attempt
+                                            AND l.status = 'failed'
+                                            AND l.claim_token IS NOT NULL)::integer))
+               END
+        FROM tasks t
+        LEFT JOIN runs n ON n.task_id = t.id AND n.attempt = v_run.attempt + 1
+        WHERE t.id = v_run.task_id;
+        RETURN;
+    END IF;
     IF v_holds <> 'ok' THEN
         RETURN QUERY SELECT v_holds, v_run.status::text, v_run.attempt::integer, NULL::uuid,
                             NULL::timestamptz;
         RETURN;
     END IF;
     UPDATE runs r
-    SET status = 'failed', error = p_error, completed_at = now(), claim_expires_at = NULL,
-        claim_token = NULL
+    SET status = 'failed', error = p_error, completed_at = now(), claim_expires_at = NULL
     WHERE r.id = p_run_id;
     UPDATE tasks t SET failure_count = t.failure_count + 1
     WHERE t.id = v_run.task_id

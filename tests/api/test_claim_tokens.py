@@ -131,7 +131,8 @@ async def test_a_stale_holder_is_refused_and_changes_nothing(client, queue, data
     await call(client, "POST", f"/runs/{new['run_id']}/complete", 200, json=body)
     task = await call(client, "GET", f"/tasks/{new['task_id']}", 200)
     assert (task["status"], task["result"]) == ("completed", "fresh")
-    assert await stored_token(database_url, new["run_id"]) is None
+    # kept on the finished run, so a repeat of that complete can be told from a stranger's
+    assert await stored_token(database_url, new["run_id"]) == new["claim_token"]
 
 
 async def test_each_claim_hands_out_a_new_token_stored_on_its_run(client, queue, database_url):
@@ -173,7 +174,7 @@ async def test_the_right_token_works_on_every_holder_call(client, queue, databas
     failed = await call(
         client, "POST", f"/runs/{run}/fail", 200, json={"error": "x", "claim_token": token}
     )
-    assert await stored_token(database_url, run) is None
+    assert await stored_token(database_url, run) == token  # kept: the fail it ended in
     [retry] = await claim(client)
     assert retry["run_id"] == failed["next_run_id"]
 
@@ -268,6 +269,49 @@ async def test_batch_complete_fences_each_item_on_its_token(client, queue, datab
         assert (detail["status"], detail["result"]) == ("completed", result)
 
 
+async def test_a_repeat_after_a_lost_answer_gets_the_stored_outcome(client, queue, database_url):
+    """A complete or fail that committed, and whose answer was lost (a 503 after the commit,
+    a dropped connection), is repeated with its claim_token: 200 with the first answer, and
+    nothing changes. Without a token, or as the other outcome, it stays 409."""
+    retry = {"kind": "fixed", "base_seconds": 30}
+    for _ in range(2):
+        await make_task(client, max_attempts=2, retry_strategy=retry)
+    done, failing = await claim(client, limit=2)
+    complete = ("POST", f"/runs/{done['run_id']}/complete")
+    fail = ("POST", f"/runs/{failing['run_id']}/fail")
+    first_complete = await call(
+        client, *complete, 200, json={"result": 1, "claim_token": done["claim_token"]}
+    )
+    first_fail = await call(
+        client, *fail, 200, json={"error": "x", "claim_token": failing["claim_token"]}
+    )
+    assert first_fail["next_run_id"] and first_fail["next_attempt_at"]
+    before = [await task_state(database_url, held["task_id"]) for held in (done, failing)]
+
+    again = {"result": 2, "claim_token": done["claim_token"]}
+    assert await call(client, *complete, 200, json=again) == first_complete
+    again = {"error": "y", "claim_token": failing["claim_token"]}
+    assert await call(client, *fail, 200, json=again) == first_fail
+    batch = {"runs": [{"run_id": done["run_id"], "result": 3, "claim_token": done["claim_token"]}]}
+    answer = await call(client, "POST", "/runs/complete", 200, json=batch)
+    assert answer["runs"] == [{"run_id": done["run_id"], "status": "completed"}]
+
+    refused = [
+        (*complete, {"result": 2}),  # no token: nothing proves it is the same holder
+        (*fail, {"error": "y"}),
+        (*complete, {"result": 2, "claim_token": failing["claim_token"]}),  # not its claim
+        ("POST", f"/runs/{failing['run_id']}/complete", {"claim_token": failing["claim_token"]}),
+        (
+            "POST",
+            f"/runs/{done['run_id']}/fail",
+            {"error": "y", "claim_token": done["claim_token"]},
+        ),
+    ]
+    for method, path, body in refused:
+        await error(client, method, path, 409, "CONFLICT", json=body)
+    assert [await task_state(database_url, held["task_id"]) for held in (done, failing)] == before
+
+
 @pytest.mark.parametrize(
     ("value", "expected"), [("", "claim_token"), (5, "claim_token"), ("x" * 1025, "claim_token")]
 )
@@ -358,8 +402,12 @@ async def test_the_client_methods_send_the_token(server_url: str) -> None:
             await dq.complete_run(held.run_id, 1, claim_token="wrong")
         failed = await dq.fail_run(held.run_id, "x", claim_token=token)
         assert failed.next_run_id is not None
+        # a repeat under the same claim answers the first answer (its answer was lost)
+        assert await dq.fail_run(held.run_id, "again", claim_token=token) == failed
         with pytest.raises(Conflict):
-            await dq.fail_run(held.run_id, "again", claim_token=token)
+            await dq.complete_run(held.run_id, "x", claim_token=token)
+        with pytest.raises(Conflict):
+            await dq.fail_run(held.run_id, "again")  # without a token, nothing proves it
         [retry] = await dq.claim_tasks("c", claim_timeout=60)
         result = await dq.wait_for_event(
             retry.run_id,
