@@ -7,11 +7,14 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from durable_queue.api.auth import bearer_auth
+from durable_queue.api.body_budget import BODY_BUDGET, BodyBudget, body_budget
+from durable_queue.api.browser_guard import browser_guard
 from durable_queue.api.keys import LISTENER, MAINTENANCE, SETTINGS, STORE
 from durable_queue.api.limits import request_limits
 from durable_queue.api.middleware import access_log_middleware, error_middleware
 from durable_queue.api.openapi import setup_openapi
 from durable_queue.api.routes import add_routes
+from durable_queue.api.security_headers import setup_security_headers
 from durable_queue.api.validation import validation_middleware
 from durable_queue.config import Settings
 from durable_queue.db import create_pool
@@ -27,11 +30,14 @@ def create_app(settings: Settings) -> web.Application:
     with the app."""
     if not settings.database_url:
         raise ValueError("settings.database_url must be set (start the embedded database first)")
+    budget = BodyBudget(settings.max_inflight_body_bytes)
     middlewares = [
         http_metrics_middleware,  # outermost: every answer's final status and time
         access_log_middleware,
         error_middleware,
+        browser_guard(settings.host, settings.allowed_hosts, settings.allowed_origins),
         bearer_auth(settings.api_tokens, settings.host),  # None: no tokens, no auth layer
+        body_budget(budget, settings.max_body_bytes),  # before the body is read
         request_limits(settings.read_timeout),
         validation_middleware,
     ]
@@ -42,6 +48,7 @@ def create_app(settings: Settings) -> web.Application:
         client_max_size=settings.max_body_bytes,
     )
     app[SETTINGS] = settings
+    app[BODY_BUDGET] = budget
 
     async def database(app: web.Application) -> AsyncIterator[None]:
         pool = await create_pool(
@@ -89,4 +96,5 @@ def create_app(settings: Settings) -> web.Application:
     add_routes(app)
     setup_monitoring(app)  # /metrics, /ui and the history sampler
     setup_openapi(app, bearer_auth=bool(settings.api_tokens))
+    setup_security_headers(app)
     return app

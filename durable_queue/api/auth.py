@@ -10,7 +10,9 @@ protected unless someone opens it on purpose.
 
 Browsers cannot send a bearer header by themselves, so the dashboard (`/ui`) also accepts
 HTTP Basic credentials whose password is a token (any user name), and its 401 adds a Basic
-challenge so the browser asks for them.
+challenge so the browser asks for them. So does `/metrics`, which the dashboard links to
+(the browser resends the credentials it holds for the realm; Prometheus's `basic_auth`
+can use them too).
 
 A token is never logged, never echoed in an answer, and never part of `Settings`' repr.
 """
@@ -34,9 +36,12 @@ Middleware = Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]
 log = logging.getLogger("durable_queue.auth")
 
 # Route templates (a static route's prefix) anyone may reach, token or not.
-OPEN_ROUTES = frozenset({"/", "/healthz", "/readyz", "/docs", "/docs/static"})
-# The dashboard's pages: their 401 also challenges for Basic credentials (a browser prompt).
-BROWSER_PREFIX = "/ui"
+OPEN_ROUTES = frozenset(
+    {"/", "/healthz", "/readyz", "/docs", "/docs/init.js", "/docs/page.css", "/docs/static/{name}"}
+)
+# The dashboard's pages, and /metrics which it links to: they also take Basic credentials,
+# and their 401 also challenges for them (a browser prompt).
+BROWSER_PREFIXES = ("/ui", "/metrics")
 BASIC_CHALLENGE = 'Basic realm="durable-queue", charset="UTF-8"'
 
 
@@ -71,9 +76,14 @@ def given_token(request: web.Request) -> str | None:
     """The token a request carries: a bearer token, or for the dashboard a Basic password."""
     authorization = request.headers.get("Authorization")
     token = bearer_token(authorization)
-    if token is None and request.path.startswith(BROWSER_PREFIX):
+    if token is None and is_browser_path(request.path):
         token = basic_password(authorization)
     return token
+
+
+def is_browser_path(path: str) -> bool:
+    """Whether `path` is one a browser opens (Basic credentials taken, and asked for)."""
+    return any(path == prefix or path.startswith(prefix + "/") for prefix in BROWSER_PREFIXES)
 
 
 def token_matches(given: str, tokens: Iterable[str]) -> bool:
@@ -95,7 +105,7 @@ def is_open(request: web.Request) -> bool:
 def unauthorized(request: web.Request, message: str) -> web.Response:
     response = error_body_response(401, "UNAUTHORIZED", message)
     response.headers["WWW-Authenticate"] = "Bearer"
-    if request.path.startswith(BROWSER_PREFIX):
+    if is_browser_path(request.path):
         response.headers.add("WWW-Authenticate", BASIC_CHALLENGE)
     return response
 

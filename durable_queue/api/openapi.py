@@ -3,7 +3,7 @@
 aiohttp-apispec 2.2.3 always builds an OpenAPI 2 document; this subclass builds OpenAPI 3
 instead (request bodies, typed path parameters) from the same `@docs` / `@request_schema` /
 `@response_schema` decorators. Swagger UI's assets come from the aiohttp-apispec wheel
-itself, so /docs works offline.
+itself, so /docs works offline; its page is api/docs_page.py's.
 
 The statuses every operation of a kind can return are added here, once, from the route
 itself, so handlers declare only what is particular to them (their success shapes, and
@@ -33,6 +33,7 @@ from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
 
 from durable_queue import __version__
+from durable_queue.api.docs_page import add_docs_page
 from durable_queue.api.schemas import MAX_NAME_LENGTH, ErrorSchema
 from durable_queue.api.wire_fields import QUEUE_NAME_PATTERN
 
@@ -193,9 +194,8 @@ def setup_openapi(app: web.Application, *, bearer_auth: bool = False) -> None:
         version=__version__,
         bearer_auth=bearer_auth,
         url=OPENAPI_URL,
-        swagger_path=DOCS_URL,
-        static_path="/docs/static",
     )
+    add_docs_page(app, docs_url=DOCS_URL, spec_url=OPENAPI_URL)
 
 
 def openapi_document(app: web.Application) -> dict[str, Any]:

@@ -8,6 +8,7 @@ pool it uses); `http_metrics_middleware` goes first in the app's middleware list
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from importlib import resources
 
 import aiohttp_jinja2
 import jinja2
@@ -34,6 +35,14 @@ UI_ROUTES = {
     "/ui/workflow-runs/{workflow_run_id}": views.workflow_run,
     "/ui/events": views.events,
 }
+STYLESHEET_URL = "/ui/style.css"
+STYLESHEET = (resources.files("durable_queue.monitoring") / "templates" / "style.css").read_text()
+
+
+async def stylesheet(request: web.Request) -> web.Response:
+    """`GET /ui/style.css`: the dashboard's styles, a file of their own so that the pages'
+    Content-Security-Policy allows no inline style."""
+    return web.Response(text=STYLESHEET, content_type="text/css")
 
 
 async def metrics_endpoint(request: web.Request) -> web.Response:
@@ -56,6 +65,7 @@ def setup_monitoring(app: web.Application) -> None:
     env.filters.update(json=views.pretty_json, timestamp=views.timestamp, seconds=views.seconds)
     app.cleanup_ctx.append(_monitoring)
     app.router.add_get("/metrics", metrics_endpoint)
+    app.router.add_get(STYLESHEET_URL, stylesheet)
     for path, handler in UI_ROUTES.items():
         app.router.add_get(path, handler)
 

@@ -34,7 +34,7 @@ from tests.helpers import make_queue
 TOKENS = ("tok-A.1", "tok-B~2")
 WRONG = "tok-A.2"
 MISSING_ID = "01900000-0000-7000-8000-000000000000"
-OPEN_PATHS = ["/healthz", "/readyz", "/docs", "/"]
+OPEN_PATHS = ["/healthz", "/readyz", "/docs", "/docs/init.js", "/docs/page.css", "/"]
 
 
 def concrete(path: str) -> str:
@@ -124,11 +124,26 @@ async def test_the_dashboard_takes_a_token_as_basic_password_and_asks_the_browse
     assert resp.status == 200 and "text/html" in resp.headers["Content-Type"]
 
 
-async def test_basic_credentials_open_nothing_but_the_dashboard(client):
+async def test_basic_credentials_open_nothing_but_the_dashboard_and_its_metrics_link(client):
     resp = await client.get(f"{API}/queues", headers=basic("me", TOKENS[0]))
     await assert_unauthorized(resp)
     assert resp.headers.getall("WWW-Authenticate") == ["Bearer"]  # no browser prompt
-    await assert_unauthorized(await client.get("/metrics", headers=basic("me", TOKENS[0])))
+    await assert_unauthorized(await client.post(f"{API}/queues", headers=basic("me", TOKENS[0])))
+    await assert_unauthorized(await client.get("/uinot", headers=basic("me", TOKENS[0])))
+
+
+async def test_the_dashboards_metrics_link_works_with_its_basic_credentials(client):
+    """The dashboard links to /metrics: the browser's Basic credentials for the realm open it,
+    and its 401 asks for them as the dashboard's does."""
+    page = await (await client.get("/ui", headers=basic("me", TOKENS[0]))).text()
+    assert 'href="/metrics"' in page
+    resp = await client.get("/metrics")
+    await assert_unauthorized(resp)
+    assert resp.headers.getall("WWW-Authenticate") == ["Bearer", BASIC_CHALLENGE]
+    await assert_unauthorized(await client.get("/metrics", headers=basic("me", WRONG)))
+    resp = await client.get("/metrics", headers=basic("anyone", TOKENS[1]))
+    assert resp.status == 200
+    assert "durable_queue_" in await resp.text()
 
 
 def test_basic_header_parsing():
