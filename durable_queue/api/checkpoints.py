@@ -7,6 +7,7 @@ from aiohttp_apispec import docs, match_info_schema, request_schema, response_sc
 
 from durable_queue import commands, wire
 from durable_queue.api import schemas
+from durable_queue.api.claim_rule import holder_call
 from durable_queue.api.keys import STORE
 from durable_queue.api.response_schemas import response_schema_of
 from durable_queue.api.responses import json_response
@@ -24,9 +25,11 @@ TAG = ["checkpoints"]
     schemas.ErrorSchema,
     409,
     description=(
-        "owner_run is not a run of this task holding a claim (under claim_token, when given)"
+        "owner_run is not a run of this task holding a claim (under claim_token, when "
+        "given), or no claim_token was given while DURABLE_REQUIRE_CLAIM_TOKENS is on"
     ),
 )
+@holder_call
 async def put_checkpoint(request: web.Request) -> web.Response:
     saved = await request.app[STORE].put_checkpoint(
         **request[PATH], **commands.as_arguments(request[BODY])

@@ -13,6 +13,8 @@ from aiohttp_apispec import (
 
 from durable_queue import commands, wire
 from durable_queue.api import schemas
+from durable_queue.api.claim_rule import holder_call
+from durable_queue.api.claim_rule import schedule_run as schedule_as_required
 from durable_queue.api.keys import STORE
 from durable_queue.api.response_schemas import response_schema_of
 from durable_queue.api.responses import json_response
@@ -22,7 +24,9 @@ from durable_queue.jsonvalue import JSON_NULL
 TAG = ["runs"]
 CONFLICT = (
     "the run does not hold a claim (finished, expired, canceled or not claimed), or "
-    "claim_token was given and is not the run's current one"
+    "claim_token was given and is not the run's current one, or none was given while "
+    "DURABLE_REQUIRE_CLAIM_TOKENS is on. A complete or fail repeated with the claim_token "
+    "it committed under answers 200 with its first answer instead"
 )
 # The 409 of a holder call (complete, fail, heartbeat, wait-for-event).
 holder_conflict = response_schema(schemas.ErrorSchema, 409, description=CONFLICT)
@@ -41,6 +45,7 @@ async def list_runs(request: web.Request) -> web.Response:
 @request_schema(schemas.CompleteRunSchema)
 @response_schema(response_schema_of(wire.RunCompleted), 200)
 @holder_conflict
+@holder_call
 async def complete_run(request: web.Request) -> web.Response:
     body: commands.RunResult = request[BODY]
     completed = await request.app[STORE].complete_run(
@@ -55,11 +60,20 @@ async def complete_run(request: web.Request) -> web.Response:
     description=(
         "Answered in input order: `completed`, or `conflict` / `not_found` with an `error` "
         "(that item changed nothing). An item with a `claim_token` that is not its run's "
-        "current one is a `conflict`. The runs that may complete are completed together."
+        "current one is a `conflict`; one repeating, with its `claim_token`, a complete "
+        "that committed is `completed` again. The runs that may complete are completed "
+        "together. With DURABLE_REQUIRE_CLAIM_TOKENS on, an item without a `claim_token` "
+        "makes the whole batch a 409."
     ),
 )
 @request_schema(schemas.CompleteRunsSchema)
 @response_schema(response_schema_of(wire.RunCompletionResults), 200)
+@response_schema(
+    schemas.ErrorSchema,
+    409,
+    description="an item has no claim_token while DURABLE_REQUIRE_CLAIM_TOKENS is on",
+)
+@holder_call
 async def complete_runs(request: web.Request) -> web.Response:
     batch: commands.RunsToComplete = request[BODY]
     outcomes = await request.app[STORE].complete_runs(batch.items())
@@ -71,6 +85,7 @@ async def complete_runs(request: web.Request) -> web.Response:
 @request_schema(schemas.FailRunSchema)
 @response_schema(response_schema_of(wire.RunFailed), 200)
 @holder_conflict
+@holder_call
 async def fail_run(request: web.Request) -> web.Response:
     body: commands.RunFailure = request[BODY]
     failed = await request.app[STORE].fail_run(
@@ -88,14 +103,12 @@ async def fail_run(request: web.Request) -> web.Response:
     409,
     description=(
         "the run is sleeping or finished, or claim_token was given and the run is not "
-        "claimed under it"
+        "claimed under it, or it is claimed and none was given while "
+        "DURABLE_REQUIRE_CLAIM_TOKENS is on"
     ),
 )
 async def schedule_run(request: web.Request) -> web.Response:
-    body: commands.RunSchedule = request[BODY]
-    scheduled = await request.app[STORE].schedule_run(
-        request[PATH]["run_id"], body.run_at, claim_token=body.claim_token
-    )
+    scheduled = await schedule_as_required(request, request[PATH]["run_id"], request[BODY])
     return json_response(scheduled)
 
 
@@ -115,6 +128,7 @@ async def schedule_run(request: web.Request) -> web.Response:
 )
 @response_schema(response_schema_of(wire.WaitTimedOut), 408, description="the wait timed out")
 @holder_conflict
+@holder_call
 async def wait_for_event(request: web.Request) -> web.Response:
     wait: commands.EventWait = request[BODY]
     outcome = await request.app[STORE].wait_for_event(
@@ -136,6 +150,7 @@ async def wait_for_event(request: web.Request) -> web.Response:
 @request_schema(schemas.HeartbeatSchema)
 @response_schema(response_schema_of(wire.ClaimExtended), 200)
 @holder_conflict
+@holder_call
 async def heartbeat(request: web.Request) -> web.Response:
     body: commands.ClaimExtension = request[BODY]
     extended = await request.app[STORE].heartbeat(
