@@ -189,6 +189,19 @@ async def test_create_task_sends_only_given_fields(dq: DurableClient) -> None:
     )
 
 
+async def test_every_create_carries_an_idempotency_key(dq: DurableClient) -> None:
+    """None given: the client makes one per task (so its retries never duplicate)."""
+    await dq.create_queue("keys")
+    single = await dq.create_task("keys", "one")
+    batch = await dq.create_tasks(
+        "keys", [CreateTaskRequest(task_name="a"), CreateTaskRequest(task_name="b")]
+    )
+    keys = [(await dq.get_task(t.task_id)).idempotency_key for t in [single, *batch]]
+    assert all(keys) and len(set(keys)) == 3
+    again = await dq.create_task("keys", "one", idempotency_key=keys[0])
+    assert again.task_id == single.task_id
+
+
 async def test_create_task_idempotency_key(dq: DurableClient) -> None:
     await dq.create_queue("q")
     first = await dq.create_task("q", "once", idempotency_key="k1")
@@ -852,9 +865,9 @@ async def test_unreachable_server(caplog: pytest.LogCaptureFixture) -> None:
 
         caplog.clear()
         with pytest.raises(ConnectionFailed):
-            await client.complete_run(MISSING_ID)  # POST: never retried
+            await client.complete_run(MISSING_ID)  # a holder call without a token: sent once
         with pytest.raises(ConnectionFailed):
-            await client.create_task("q", "job")  # no idempotency key: not retried
+            await client.emit_event("e")  # other POSTs: sent once
         with pytest.raises(ConnectionFailed):
             await client.update_workflow_run(MISSING_ID, status="running")  # PATCH
         assert retries_logged(caplog) == 0
@@ -862,6 +875,12 @@ async def test_unreachable_server(caplog: pytest.LogCaptureFixture) -> None:
         with pytest.raises(ConnectionFailed):
             await client.create_task("q", "job", idempotency_key="k")
         assert retries_logged(caplog) == 2
+        caplog.clear()
+        with pytest.raises(ConnectionFailed):
+            await client.create_task("q", "job")  # with a key of its own
+        with pytest.raises(ConnectionFailed):
+            await client.complete_run(MISSING_ID, claim_token="t")  # a repeat is answered
+        assert retries_logged(caplog) == 4
         caplog.clear()
         with pytest.raises(ConnectionFailed):
             await client.set_checkpoint(MISSING_ID, "s", 1, owner_run=MISSING_ID)  # PUT
@@ -1011,7 +1030,7 @@ async def test_idempotent_call_is_retried_until_the_database_is_back(
     assert [attempt for _, attempt in retried] == list(range(2, len(retried) + 2))
 
 
-async def test_non_idempotent_call_is_not_retried_while_the_database_is_down(
+async def test_only_calls_safe_to_repeat_are_retried_while_the_database_is_down(
     stoppable_url: str, stoppable_postgres: dict[str, Any]
 ) -> None:
     await stop_database(stoppable_postgres)
@@ -1024,13 +1043,18 @@ async def test_non_idempotent_call_is_not_retried_while_the_database_is_down(
         on_retry=lambda error, attempt, delay: retried.append(error),
     ) as client:
         with pytest.raises(Unavailable) as err:
-            await client.create_task("kept", "job")  # no idempotency key: sent once
+            await client.emit_event("e")  # not safe to repeat: sent once
         assert (err.value.status, err.value.code) == (503, "UNAVAILABLE")
+        with pytest.raises(Unavailable):
+            await client.complete_run(MISSING_ID)  # without a claim token: sent once
         assert retried == []
 
         with pytest.raises(Unavailable):  # with a key it is safe to repeat, so retried
             await client.create_task("kept", "job", idempotency_key="k")
         assert len(retried) == 3
+        with pytest.raises(Unavailable):  # and every create has one (its own, here)
+            await client.create_task("kept", "job")
+        assert len(retried) == 6
         assert all(isinstance(e, Unavailable) for e in retried)
 
         await start_database(stoppable_postgres)
@@ -1041,7 +1065,7 @@ async def test_non_idempotent_call_is_not_retried_while_the_database_is_down(
             except Unavailable:
                 return None
 
-        # "The request changed nothing": none of the four attempts created a task.
+        # The database was down before any of them: none of the attempts created a task.
         assert await eventually(tasks_after_restart) == ([],)
 
 

@@ -342,6 +342,8 @@ async def test_the_client_sends_json_and_reads_answers(
         max_attempts=FULL_TASK.max_attempts,
         run_at=FULL_TASK.run_at,
     )
+    sent_key = seen[0][2].pop("idempotency_key")  # none given: a new random one is sent
+    assert isinstance(sent_key, str) and len(sent_key) == 36
     assert seen[:3] == [
         ("/api/v1/queues/q/tasks", "application/json", old_encoding(expected)),
         ("/api/v1/queues/q/tasks/claim", "application/json", {"limit": 100, "claim_timeout": 30}),

@@ -5,12 +5,14 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from types import TracebackType
 from typing import Any, Final, TypeVar
 from urllib.parse import quote
 
 import aiohttp
+import attrs
 import cattrs
 import yarl
 
@@ -103,6 +105,20 @@ def _one_line(text: str) -> str:
     return " ".join(text.split())
 
 
+def new_idempotency_key() -> str:
+    """A key for a create whose caller gave none: random, so it names this create only,
+    and sent again with every retry of it, so a create whose answer was lost is never
+    made twice."""
+    return str(uuid.uuid4())
+
+
+def _with_key(request: CreateTaskRequest) -> CreateTaskRequest:
+    """The request, with a new idempotency key unless it has one."""
+    if request.idempotency_key is not None:
+        return request
+    return attrs.evolve(request, idempotency_key=new_idempotency_key())
+
+
 class DurableClient:
     """An async client of a durable-queue server, over one `aiohttp.ClientSession`.
 
@@ -113,8 +129,13 @@ class DurableClient:
 
     Errors are `DurableError`s (see `durable_queue_client.errors`). Connection failures
     and 503s are retried `retries` times with exponential backoff (`backoff`, doubling,
-    at most `max_backoff` seconds) for idempotent calls only: GET, PUT, DELETE, and
-    `create_task` with an `idempotency_key`. Other POSTs and PATCH are sent once.
+    at most `max_backoff` seconds) for calls that are safe to repeat: GET, PUT, DELETE,
+    the creates (each task is sent with an `idempotency_key`, a new random one unless the
+    caller gives one, so a repeat answers with the task the first attempt made), and
+    `complete_run`, `fail_run` and `complete_runs` with a `claim_token` (on every item),
+    which a server of this release answers with the first outcome when repeated. A 503 or
+    a lost connection leaves the outcome unknown: the request may have committed. Other
+    POSTs and PATCH are sent once.
     `on_retry(error, attempt, delay)`, when given, is called before each retry with the
     error that caused it, the number of the attempt about to be made (2 for the first
     retry) and the delay in seconds (e.g. to count retries in metrics).
@@ -343,8 +364,9 @@ class DurableClient:
         run_at: dt.datetime | None = None,
         idempotency_key: str | None = None,
     ) -> CreatedTask:
-        """POST /queues/{queue}/tasks. Retried on failure only with an `idempotency_key`
-        (a repeat with the same key answers with the first task's ids)."""
+        """POST /queues/{queue}/tasks. Sent with `idempotency_key`, or a new random one
+        when it is None, and retried with it (a repeat with the same key answers with the
+        first task's ids)."""
         request = CreateTaskRequest(
             task_name=task_name,
             params=params,
@@ -355,13 +377,13 @@ class DurableClient:
             execution_timeout=execution_timeout,
             workflow_run_id=workflow_run_id,
             run_at=run_at,
-            idempotency_key=idempotency_key,
+            idempotency_key=new_idempotency_key() if idempotency_key is None else idempotency_key,
         )
         _, data = await self._request(
             "POST",
             f"/queues/{_segment(queue)}/tasks",
             body=request,
-            idempotent=idempotency_key is not None,
+            idempotent=True,
             ids_only=True,
         )
         return self._structure(data, CreatedTask)
@@ -370,13 +392,14 @@ class DurableClient:
         self, queue: str, tasks: Sequence[CreateTaskRequest]
     ) -> list[BatchCreatedTask]:
         """POST /queues/{queue}/tasks/batch: 1 to 1,000 tasks in one transaction (all or
-        nothing); results in input order. Retried on failure only when every item has an
-        `idempotency_key`."""
+        nothing); results in input order. An item without an `idempotency_key` is sent with
+        a new random one, and the batch is retried with the same keys (`created` is false
+        for the items a lost first attempt made)."""
         _, data = await self._request(
             "POST",
             f"/queues/{_segment(queue)}/tasks/batch",
-            body=CreateTasksRequest(tasks=list(tasks)),
-            idempotent=bool(tasks) and all(t.idempotency_key is not None for t in tasks),
+            body=CreateTasksRequest(tasks=[_with_key(task) for task in tasks]),
+            idempotent=True,
             ids_only=True,
         )
         return self._structure(self._field(data, "tasks"), list[BatchCreatedTask])
@@ -474,10 +497,15 @@ class DurableClient:
     ) -> CompletedRun:
         """POST /runs/{run_id}/complete, with `result` when given (not None). With
         `claim_token` (the claimed task's), `Conflict` unless the run is still held under
-        that claim; so for every call that acts on a claimed run."""
+        that claim, or was completed under it (a repeat: the first result stands); so for
+        every call that acts on a claimed run. Retried only with a `claim_token`."""
         request = CompleteRunRequest(result=result, claim_token=claim_token)
         _, data = await self._request(
-            "POST", f"/runs/{_segment(run_id)}/complete", body=request, ids_only=True
+            "POST",
+            f"/runs/{_segment(run_id)}/complete",
+            body=request,
+            idempotent=claim_token is not None,
+            ids_only=True,
         )
         return self._structure(data, CompletedRun)
 
@@ -485,18 +513,29 @@ class DurableClient:
         """POST /runs/complete: 1 to 1,000 runs, each fenced on its own; results in input
         order, "completed" or "conflict"/"not_found" with an error (that item changed
         nothing; an item whose `claim_token` is not its run's current one is a conflict).
-        Sent once (a repeat would report the completed runs as conflicts)."""
+        Retried only when every item has a `claim_token` (a repeated item whose run was
+        completed under it is "completed" again; without a token it would be a conflict)."""
         _, data = await self._request(
-            "POST", "/runs/complete", body=CompleteRunsRequest(runs=list(runs)), ids_only=True
+            "POST",
+            "/runs/complete",
+            body=CompleteRunsRequest(runs=list(runs)),
+            idempotent=bool(runs) and all(run.claim_token is not None for run in runs),
+            ids_only=True,
         )
         return self._structure(self._field(data, "runs"), list[RunCompletionResult])
 
     async def fail_run(
         self, run_id: str, error: str, *, claim_token: str | None = None
     ) -> FailedRun:
-        """POST /runs/{run_id}/fail; `next_run_id` is set when a retry was scheduled."""
+        """POST /runs/{run_id}/fail; `next_run_id` is set when a retry was scheduled.
+        Retried only with a `claim_token` (a repeat answers with the first answer)."""
         request = FailRunRequest(error=error, claim_token=claim_token)
-        _, data = await self._request("POST", f"/runs/{_segment(run_id)}/fail", body=request)
+        _, data = await self._request(
+            "POST",
+            f"/runs/{_segment(run_id)}/fail",
+            body=request,
+            idempotent=claim_token is not None,
+        )
         return self._structure(data, FailedRun)
 
     async def schedule_run(

@@ -523,8 +523,11 @@ class Worker:
     async def _report(
         self, held: HeldRun, call: Callable[[], Awaitable[object]], note: Callable[..., None]
     ) -> bool:
-        """Send a run's outcome; retried while the server is unreachable (a repeat of
-        one that landed gets 409). False when it could not be reported."""
+        """Send a run's outcome; retried while the server is unreachable or answers 503
+        (the outcome of such a call is unknown). A complete or fail repeated with the
+        run's claim token after it landed is answered with its first outcome; a 409 on a
+        repeat (a release, or a server that gives no tokens) also means the first landed.
+        False when it could not be reported."""
         for attempt in range(1, REPORT_TRIES + 1):
             try:
                 await call()
