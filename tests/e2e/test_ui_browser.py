@@ -82,6 +82,25 @@ class Page:
         await self.send("Page.navigate", url=url)
         await asyncio.wait_for(loaded, 30)
 
+    async def next_load(self) -> None:
+        """Wait for the next page the tab loads (one the page itself navigates to)."""
+        await asyncio.wait_for(self._loaded(), 30)
+
+    async def watch_csp(self) -> None:
+        """Record every Content-Security-Policy violation of the pages loaded from now on
+        in `window.cspViolations` (the script DevTools adds is exempt from the policy)."""
+        await self.send(
+            "Page.addScriptToEvaluateOnNewDocument",
+            source=(
+                "window.cspViolations = [];"
+                "document.addEventListener('securitypolicyviolation', e => "
+                "window.cspViolations.push(e.violatedDirective + ' ' + e.blockedURI));"
+            ),
+        )
+
+    async def csp_violations(self) -> list[str]:
+        return await self.evaluate("window.cspViolations")
+
     async def evaluate(self, expression: str) -> Any:
         result = await self.send("Runtime.evaluate", expression=expression, returnByValue=True)
         return result["result"].get("value")
@@ -91,6 +110,10 @@ class Page:
         loaded = asyncio.create_task(self._loaded())
         await self.evaluate(f"document.querySelector({json.dumps(selector)}).click()")
         await asyncio.wait_for(loaded, 30)
+
+    async def click_only(self, selector: str) -> None:
+        """Click the element, without waiting for a page load (a click the page handles)."""
+        await self.evaluate(f"document.querySelector({json.dumps(selector)}).click()")
 
     async def screenshot(self) -> bytes:
         """The page as a PNG."""
@@ -156,7 +179,14 @@ async def test_overview_in_chromium_links_to_a_task(
     await call(client, "POST", "/queues", 201, json={"name": "other-q"})
 
     async with browser(tmp_path / "profile") as page:
+        await page.watch_csp()
         await page.goto(f"{server_url}/ui")
+        assert await page.csp_violations() == []
+        # styled by /ui/style.css under the page's policy
+        assert (
+            await page.evaluate("getComputedStyle(document.querySelector('header')).display")
+            == "flex"
+        )
         pending = await page.evaluate(
             "document.querySelector('tr[data-queue=\"browser-q\"] td.pending').textContent.trim()"
         )
@@ -169,9 +199,39 @@ async def test_overview_in_chromium_links_to_a_task(
         path = await page.evaluate("location.pathname")
         assert path in {f"/ui/tasks/{t['task_id']}" for t in tasks}
         assert await page.evaluate("document.querySelector('.task-name').textContent") == "work"
+        assert await page.csp_violations() == []
+        # the watch does see a violation: an inline style is refused on these pages
+        await page.evaluate(
+            "document.head.insertAdjacentHTML('beforeend', '<style>body{color:red}</style>')"
+        )
+        await eventually(page.csp_violations, what="the inline style's violation")
         png = await page.screenshot()
     assert png[:8] == b"\x89PNG\r\n\x1a\n"
     (tmp_path / "task.png").write_bytes(png)
+
+
+async def test_docs_page_renders_swagger_ui_under_its_policy(
+    aiohttp_server, aiohttp_client, app, tmp_path: Path
+) -> None:
+    client: TestClient = await aiohttp_client(await aiohttp_server(app))
+    server_url = str(client.make_url("")).rstrip("/")
+    async with browser(tmp_path / "profile") as page:
+        await page.watch_csp()
+        await page.goto(f"{server_url}/docs")
+        # Swagger UI fetched the document and drew an operation block per operation
+        count = await eventually(
+            lambda: page.evaluate("document.querySelectorAll('.opblock').length"),
+            what="Swagger UI's operations",
+        )
+        assert count >= 20
+        title = await page.evaluate("document.querySelector('.info .title').textContent")
+        assert "durable-queue" in title
+        await page.click_only(".opblock-summary-control")  # open one: more of the UI renders
+        await eventually(
+            lambda: page.evaluate("document.querySelectorAll('.opblock-body').length"),
+            what="an opened operation",
+        )
+        assert await page.csp_violations() == []
 
 
 async def test_dashboard_screenshot(aiohttp_server, aiohttp_client, app, tmp_path: Path) -> None:
