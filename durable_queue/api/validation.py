@@ -30,6 +30,7 @@ from durable_queue.api import json_codec
 from durable_queue.api.fast_load import Unsure, loader_of
 from durable_queue.api.keys import SETTINGS
 from durable_queue.errors import PayloadTooLarge, ValidationError
+from durable_queue.json_limits import MAX_JSON_DEPTH
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -103,8 +104,13 @@ async def read_json(request: web.Request, *, allow_empty: bool = False) -> Any:
         raise ValidationError("request body is required")
     try:
         data = json_codec.loads(raw)
-    except (ValueError, RecursionError) as exc:  # UnicodeDecodeError is a ValueError
+    except ValueError as exc:  # UnicodeDecodeError is a ValueError
         raise ValidationError(f"request body is not valid JSON: {exc}") from exc
+    except RecursionError as exc:  # read by `json` (orjson refused it), which recurses
+        raise ValidationError(
+            f"request body nests too deeply to be read (JSON values may nest at most "
+            f"{MAX_JSON_DEPTH} levels)"
+        ) from exc
     if isinstance(data, dict) and _ESCAPED_FORBIDDEN.search(raw):
         check_strings(data)
     return data

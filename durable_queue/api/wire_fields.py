@@ -20,6 +20,7 @@ from typing import Any
 from marshmallow import ValidationError, fields, validate
 
 from durable_queue.api.fast_load import Loader, Unsure, field_loader, loader_of
+from durable_queue.json_limits import json_value_problem
 from durable_queue.jsonvalue import JSON_NULL
 
 # PostgreSQL's integer: the bound of every stored count and number of seconds.
@@ -161,12 +162,20 @@ class _Timestamp(_Messages, fields.AwareDateTime):
 
 
 class _JsonValue(_Messages, fields.Raw):
-    """Any JSON value; a given null loads as JSON_NULL, so it stays apart from "absent"."""
+    """Any JSON value within the stored-value limits (durable_queue/json_limits.py: at most
+    MAX_JSON_DEPTH levels, finite numbers); a given null loads as JSON_NULL, so it stays
+    apart from "absent"."""
 
     def deserialize(self, value: Any, attr: Any = None, data: Any = None, **kwargs: Any) -> Any:
         if value is None:
             return JSON_NULL
         return super().deserialize(value, attr, data, **kwargs)
+
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> Any:
+        problem = json_value_problem(value)
+        if problem is not None:
+            raise ValidationError(problem)
+        return value
 
     def fast_loader(self) -> Loader:
         load = super().fast_loader()
@@ -177,7 +186,13 @@ class _JsonValue(_Messages, fields.Raw):
         return load_json
 
     def _fast_convert(self) -> Callable[[Any], Any]:
-        return _identity  # Raw: any JSON value as parsed
+        return _within_json_limits  # Raw: any JSON value as parsed, if it may be stored
+
+
+def _within_json_limits(value: Any) -> Any:
+    if json_value_problem(value) is not None:
+        raise Unsure  # marshmallow words it
+    return value
 
 
 def _exactly(cls: type) -> Callable[[Any], Any]:
@@ -189,10 +204,6 @@ def _exactly(cls: type) -> Callable[[Any], Any]:
         raise Unsure
 
     return convert
-
-
-def _identity(value: Any) -> Any:
-    return value
 
 
 class FullMatch(validate.Regexp):
