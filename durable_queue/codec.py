@@ -147,18 +147,49 @@ def _datetime(value: Any) -> Any:
 
 
 def _json_value(value: Any) -> Any:
-    """A JSON value (from the database or a request): copied as the converter copies it."""
+    """A JSON value (from the database or a request): copied as the converter copies it.
+
+    Iterative, so a value nested to any depth (one stored before the nesting limit,
+    durable_queue/json_limits.py) is copied without recursion: each container is
+    copied into an empty one already in place in its parent, so order is kept."""
     kind = type(value)
     if kind in _PRIMITIVES:
         return value
     if kind is dict:
-        return {
-            key if type(key) is str else converter.unstructure(key): _json_value(item)
-            for key, item in value.items()
-        }
-    if kind is list:
-        return [_json_value(item) for item in value]
-    return converter.unstructure(value)
+        copied: Any = {}
+    elif kind is list:
+        copied = []
+    else:
+        return converter.unstructure(value)
+    pending = [(value, copied)]
+    while pending:
+        source, target = pending.pop()
+        if type(source) is dict:
+            for key, item in source.items():
+                if type(key) is not str:
+                    key = converter.unstructure(key)
+                target[key] = item if type(item) in _PRIMITIVES else _json_copy_of(item, pending)
+        else:
+            target.extend(
+                [
+                    item if type(item) in _PRIMITIVES else _json_copy_of(item, pending)
+                    for item in source
+                ]
+            )
+    return copied
+
+
+def _json_copy_of(item: Any, pending: list[tuple[Any, Any]]) -> Any:
+    """A non-primitive `item` copied, or (a container) an empty one queued on `pending`."""
+    kind = type(item)
+    if kind is dict:
+        copied: Any = {}
+    elif kind is list:
+        copied = []
+    else:
+        return converter.unstructure(item)
+    pending.append((item, copied))
+    return copied
 
 
 def _record_renderer(cls: type) -> _Render:

@@ -13,6 +13,8 @@ from typing import Any
 import orjson
 import psycopg2.extras
 
+from durable_queue.deep_json import dumps_iteratively
+
 
 class _JsonNull:
     __slots__ = ()
@@ -33,6 +35,12 @@ def _loads(text: str) -> Any:
     except orjson.JSONDecodeError:  # a number beyond orjson's 64-bit range: json's reading
         value = json.loads(text)
     return JSON_NULL if value is None else value
+
+
+def decode(text: str | None) -> Any:
+    """A json/jsonb column read as text, decoded as `register_json_decoding` decodes it
+    (SQL NULL stays None)."""
+    return None if text is None else _loads(text)
 
 
 def register_json_decoding() -> None:
@@ -60,5 +68,9 @@ def dumps(value: Any) -> str:
     orjson refuses, an integer beyond 64 bits, so every value keeps its exact text)."""
     try:
         return orjson.dumps(value, default=_default).decode()
-    except TypeError:  # orjson.JSONEncodeError
+    except TypeError:  # orjson.JSONEncodeError (or nesting beyond 254 levels)
+        pass
+    try:
         return json.dumps(value, default=_default, separators=(",", ":"))
+    except RecursionError:  # deeper than no accepted value is (durable_queue/json_limits.py)
+        return dumps_iteratively(value, default=_default)

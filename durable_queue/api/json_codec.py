@@ -11,8 +11,10 @@ where both agree, and through `json` otherwise:
   is read by `json`; any body orjson refuses is read again by `json`, so that what is
   accepted, and the message of what is not, stay `json`'s. NaN and Infinity are refused
   either way.
-- `dumps`: what orjson cannot write is written by `json`. JSON_NULL (a given null) is
-  null. Text is written as UTF-8 rather than \\u escapes (the same JSON value).
+- `dumps`: what orjson cannot write is written by `json`, and what `json` cannot write for
+  its depth (a value stored before the nesting limit of durable_queue/json_limits.py) by
+  durable_queue/deep_json.py. JSON_NULL (a given null) is null. Text is written as UTF-8
+  rather than \\u escapes (the same JSON value).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from typing import Any
 
 import orjson
 
+from durable_queue.deep_json import dumps_iteratively
 from durable_queue.jsonvalue import JSON_NULL
 
 # A run of 19 digits may be an integer beyond 64 bits (int64 holds every 18-digit one). Found
@@ -56,4 +59,8 @@ def dumps(value: Any) -> bytes:
     try:
         return orjson.dumps(value, default=_default)
     except TypeError:  # orjson.JSONEncodeError: a big integer, a lone surrogate, a non-str key
+        pass  # or nesting beyond 254 levels (only in a value stored before the limit)
+    try:
         return json.dumps(value, default=_default, separators=(",", ":")).encode()
+    except RecursionError:
+        return dumps_iteratively(value, default=_default).encode()

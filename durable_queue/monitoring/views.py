@@ -19,6 +19,7 @@ import aiohttp_jinja2
 from aiohttp import web
 
 from durable_queue.api.keys import STORE
+from durable_queue.deep_json import dumps_iteratively
 from durable_queue.errors import NotFound
 from durable_queue.jsonvalue import JSON_NULL
 from durable_queue.monitoring.charts import BUCKET_SECONDS, SPAN_SECONDS, queue_chart
@@ -205,9 +206,15 @@ def pretty_json(value: Any) -> str:
         return ""
     if value is JSON_NULL:
         return "null"
-    return json.dumps(
-        value, indent=2, ensure_ascii=False, default=lambda v: None if v is JSON_NULL else str(v)
-    )
+    try:
+        return json.dumps(value, indent=2, ensure_ascii=False, default=_shown_as)
+    except RecursionError:  # stored before the nesting limit (durable_queue/json_limits.py):
+        # compact, as its indentation would grow with the square of its depth
+        return dumps_iteratively(value, ensure_ascii=False, default=_shown_as)
+
+
+def _shown_as(value: Any) -> Any:
+    return None if value is JSON_NULL else str(value)
 
 
 def timestamp(value: dt.datetime | None) -> str:
