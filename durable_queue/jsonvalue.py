@@ -29,18 +29,34 @@ class _JsonNull:
 JSON_NULL: Any = _JsonNull()
 
 
+class Undecodable:
+    """A stored JSON text that no parser here reads (an integer of more than 4,300 digits,
+    or a value too deep for `json` that orjson refused too; the API accepts neither).
+
+    Decoding answers it rather than raising, because psycopg2 decodes while it fetches: an
+    error there would lose the rest of the rows, and a claim would not learn which runs it
+    took (`Store.claim` releases them instead). It is not JSON-serialisable, so an answer
+    that carries it fails to render, as reading it would have failed."""
+
+    __slots__ = ("error", "text")
+
+    def __init__(self, text: str, error: Exception) -> None:
+        self.text = text
+        self.error = error
+
+    def __repr__(self) -> str:
+        return f"<undecodable stored JSON of {len(self.text)} characters: {self.error}>"
+
+
 def _loads(text: str) -> Any:
     try:
         value = orjson.loads(text)
     except orjson.JSONDecodeError:  # a number beyond orjson's 64-bit range: json's reading
-        value = json.loads(text)
+        try:
+            value = json.loads(text)
+        except (ValueError, RecursionError) as exc:
+            return Undecodable(text, exc)
     return JSON_NULL if value is None else value
-
-
-def decode(text: str | None) -> Any:
-    """A json/jsonb column read as text, decoded as `register_json_decoding` decodes it
-    (SQL NULL stays None)."""
-    return None if text is None else _loads(text)
 
 
 def register_json_decoding() -> None:

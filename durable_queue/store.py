@@ -246,7 +246,7 @@ class Store:
             ]
         if rows and rows[0]["outcome"] == "not_found":
             raise NotFound(f'queue "{queue_name}" not found')
-        return [from_row(row, ClaimedTask) for row in rows]
+        return await self._claimed(rows)
 
     async def claim_or_due(
         self, queue_name: str, limit: int, claim_timeout: int
@@ -266,7 +266,34 @@ class Store:
             raise NotFound(f'queue "{queue_name}" not found')
         if outcome == "none":
             return [], seconds_until_due
-        return [from_row(row, ClaimedTask) for row in rows], seconds_until_due
+        return await self._claimed(rows), seconds_until_due
+
+    async def _claimed(self, rows: list[dict[str, Any]]) -> list[ClaimedTask]:
+        """The claim's rows as records; if they cannot be made, the runs are released
+        first, so none stays claimed with nobody holding it. (psycopg2 decodes while it
+        fetches, so a stored value no parser reads arrives as a jsonvalue.Undecodable
+        rather than an error that would lose the rows: it fails here, or where the answer
+        is rendered, which releases the runs too: api/tasks.py.)"""
+        try:
+            return [from_row(row, ClaimedTask) for row in rows]
+        except Exception:
+            await self._release_claims(
+                [row["run_id"] for row in rows], [row["claim_token"] for row in rows]
+            )
+            raise
+
+    async def release_claims(self, claimed: Sequence[ClaimedTask]) -> int:
+        """Put runs that were claimed but cannot be handed out (their answer failed) back
+        to pending as the claim found them: claimable at once, their attempt unspent,
+        their claim token void. Only runs still held under their claim move; returns how
+        many did."""
+        return await self._release_claims(
+            [task.run_id for task in claimed], [task.claim_token for task in claimed]
+        )
+
+    async def _release_claims(self, run_ids: list[uuid.UUID], claim_tokens: list[str]) -> int:
+        async with connection(self.pool) as conn:
+            return await queries.release_claims(conn, run_ids=run_ids, claim_tokens=claim_tokens)
 
     async def seconds_until_due(self, queue_name: str) -> float | None:
         """Seconds until the queue's earliest pending run is due, by the database's clock

@@ -25,6 +25,15 @@ SELECT 'none', NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
 FROM due
 WHERE NOT EXISTS (SELECT FROM claimed);
 
+-- name: release_claims(run_ids, claim_tokens)!
+-- Put claimed runs back as the claim found them (pending, same available_at, attempt unspent, token cleared) where still held under the paired claim_tokens: a claim whose answer could not be written.
+UPDATE runs r
+SET status = 'pending', claimed_at = NULL, claim_expires_at = NULL, claim_token = NULL,
+    first_claimed_at = CASE WHEN r.first_claimed_at = r.claimed_at THEN NULL
+                            ELSE r.first_claimed_at END
+FROM unnest(CAST(:run_ids AS uuid[]), CAST(:claim_tokens AS uuid[])) AS held(run_id, claim_token)
+WHERE r.id = held.run_id AND r.claim_token = held.claim_token AND r.status = 'claimed';
+
 -- name: complete_run(run_id, result, claim_token)^
 -- Complete a claimed run (under claim_token when given) and its task: ok, not_found, or conflict / stale_token with the run's status (dq_complete_run).
 SELECT outcome, status FROM dq_complete_run(:run_id, CAST(:result AS jsonb), :claim_token);

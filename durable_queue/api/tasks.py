@@ -65,8 +65,9 @@ async def create_tasks(request: web.Request) -> web.Response:
 @response_schema(response_schema_of(wire.ClaimedTasks), 200)
 async def claim_tasks(request: web.Request) -> web.Response:
     wanted: commands.ClaimRequest = request[BODY]
+    store = request.app[STORE]
     claimed = await long_poll.claim(
-        request.app[STORE],
+        store,
         request.app[LISTENER].waiters,
         request[PATH]["queue_name"],
         wanted.limit,
@@ -74,7 +75,11 @@ async def claim_tasks(request: web.Request) -> web.Response:
         wanted.long_poll_seconds,
         on_wake=request.app.get(CLAIM_WAKE_OBSERVER),
     )
-    return json_response(wire.ClaimedTasks(claimed))
+    try:
+        return json_response(wire.ClaimedTasks(claimed))
+    except Exception:  # the runs' claim committed, but no worker will hear of it
+        await store.release_claims(claimed)
+        raise
 
 
 @docs(tags=TAG, summary="List tasks, newest first (cursor pagination)")

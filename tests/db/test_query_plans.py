@@ -305,6 +305,17 @@ SCAN_CASES: dict[str, tuple[Callable[[Any, dict], Any], set[str]]] = {
         ),
         {"claim_runs_or_due"},
     ),
+    "release claims": (
+        lambda c, i: [
+            Q.release_claims(
+                c,
+                run_ids=[r["run_id"] for r in runs],
+                claim_tokens=[str(r["claim_token"]) for r in runs],
+            )
+            for runs in [claimed(c)]
+        ],
+        {"release_claims"},
+    ),
     "complete many": (
         lambda c, i: list(
             Q.complete_runs(

@@ -21,7 +21,7 @@ from durable_queue.codec import to_wire
 from durable_queue.deep_json import dumps_iteratively
 from durable_queue.errors import ValidationError
 from durable_queue.json_limits import MAX_JSON_DEPTH, NOT_FINITE, TOO_DEEP, json_value_problem
-from durable_queue.jsonvalue import JSON_NULL, dumps
+from durable_queue.jsonvalue import JSON_NULL, Undecodable, _loads, dumps
 from durable_queue.monitoring.views import pretty_json
 from durable_queue.wire import Checkpoint, ClaimedTasks
 
@@ -250,3 +250,14 @@ def test_the_iterative_writer_uses_default_and_refuses_the_rest() -> None:
 def test_orjson_is_used_at_the_limit_inside_any_envelope() -> None:
     # the fast writer takes every accepted value, whatever the response wraps it in
     orjson.dumps({"a": [{"b": [{"c": chain(MAX_JSON_DEPTH)}]}]})
+
+
+def test_a_stored_text_no_parser_reads_decodes_to_a_marker_that_does_not_render() -> None:
+    assert _loads("[1]") == [1] and _loads("null") is JSON_NULL
+    assert type(_loads("[" * FAR + "]" * FAR)) is list  # orjson reads any depth
+    marker = _loads("9" * 5000)  # beyond the digits Python converts, and a double's range
+    assert type(marker) is Undecodable
+    record = Checkpoint(task_id=None, step_name="s", state=marker, updated_at=None)  # type: ignore[arg-type]
+    with pytest.raises(TypeError):
+        json_codec.dumps(to_wire(record))
+    assert "undecodable stored JSON" in pretty_json(marker)
