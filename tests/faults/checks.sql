@@ -1,13 +1,20 @@
 -- name: task_counts(queue_name)^
--- Tasks of the queue: how many, how many completed, how many have exactly one completed run.
+-- Tasks of the queue: how many, how many completed, how many have exactly one completed run, distinct keys and numbers.
 SELECT count(*) AS tasks,
        count(*) FILTER (WHERE t.status = 'completed') AS completed,
        count(*) FILTER (WHERE (SELECT count(*) FROM runs r
                                WHERE r.task_id = t.id AND r.status = 'completed') = 1)
            AS one_completed_run,
-       count(DISTINCT t.idempotency_key) AS distinct_keys
+       count(DISTINCT t.idempotency_key) AS distinct_keys,
+       count(DISTINCT t.params->'n') AS distinct_numbers
 FROM tasks t JOIN queues q ON q.id = t.queue_id
 WHERE q.name = :queue_name;
+
+-- name: completed_runs(queue_name)
+-- The completed runs of the queue, with the claim token each completed under.
+SELECT r.id, r.claim_token
+FROM runs r JOIN queues q ON q.id = r.queue_id
+WHERE q.name = :queue_name AND r.status = 'completed';
 
 -- name: existing_tasks(task_ids)$
 -- How many of the given task ids exist.

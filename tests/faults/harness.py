@@ -2,6 +2,13 @@
 same port), a load of producers and long-polling workers that keep going through failures,
 and the invariants read from the database afterwards.
 
+Producers create and workers complete through the Python client (`DurableClient`), whose
+retries are what is under test: a 503 or a lost connection leaves the outcome unknown, so
+the client sends each create with an idempotency key of its own and repeats it with that
+key, and repeats a complete with the run's claim token. The invariants say the retries
+converged, from what the database recorded: no task made twice, and every complete that
+committed was answered 200 to the worker that held the claim (none got 409 for it).
+
 The load generators back off briefly after a failed request (that pause is the retry
 policy of a client, not synchronisation); everything the tests wait for is an observable
 state, awaited with tests.helpers.eventually.
@@ -12,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import inspect
 import os
 import signal
 import socket
@@ -23,6 +31,7 @@ from typing import Any
 import aiohttp
 import aiosql
 import psycopg2
+from durable_queue_client import Conflict, DurableClient, DurableError, RequestTimeout
 
 from tests.helpers import eventually
 
@@ -108,8 +117,11 @@ class ServerProcess:
 
 
 class Load:
-    """Producers creating `total` tasks with idempotency keys, and workers claiming them through
-    long polls and completing them, each retrying through connection errors and 503s."""
+    """Producers creating `total` tasks (params {"n": number}), and workers claiming them
+    through long polls and completing them with their claim tokens, each retrying through
+    connection errors and 503s. Creates and completes go through `DurableClient`: without
+    `keys`, the client picks each create's idempotency key (the case under test); with it,
+    the producers send `task-{number}` (to meet tasks created beforehand)."""
 
     def __init__(
         self,
@@ -121,24 +133,36 @@ class Load:
         workers: int = 4,
         claim_timeout: int = 3,
         long_poll_seconds: int = 5,
+        keys: bool = False,
     ) -> None:
         self.base, self.queue, self.total = base, queue, total
         self.producers, self.workers = producers, workers
         self.claim_timeout, self.long_poll_seconds = claim_timeout, long_poll_seconds
-        self.acknowledged: dict[str, str] = {}  # idempotency key -> task id
+        self.keys = keys
+        self.acknowledged: dict[int, str] = {}  # task number -> task id
         self.completed: set[str] = set()  # run ids whose complete was answered 200
+        # (run id, claim token) of each complete answered 200, and of each answered 409
+        self.answered: set[tuple[str, str]] = set()
+        self.refused: set[tuple[str, str]] = set()
         self.counts: collections.Counter[str] = collections.Counter()
         self.produce = asyncio.Event()  # producers run while set
         self.produce.set()
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self.session: aiohttp.ClientSession | None = None
+        self.client = DurableClient(
+            base, retries=100_000, backoff=BACKOFF_SECONDS, max_backoff=0.2, on_retry=self._retried
+        )
+
+    def _retried(self, error: DurableError, attempt: int, delay: float) -> None:
+        self.counts[f"client retries after {type(error).__name__}"] += 1
 
     async def __aenter__(self) -> Load:
         connector = aiohttp.TCPConnector(limit=0, force_close=False)
         self.session = aiohttp.ClientSession(
             connector=connector, timeout=aiohttp.ClientTimeout(total=self.long_poll_seconds + 20)
         )
+        await self.client.__aenter__()
         self._tasks = [asyncio.create_task(self._producer(i)) for i in range(self.producers)]
         self._tasks += [asyncio.create_task(self._worker()) for _ in range(self.workers)]
         return self
@@ -150,6 +174,7 @@ class Load:
         results = await asyncio.gather(*self._tasks, return_exceptions=True)
         assert self.session is not None
         await self.session.close()
+        await self.client.close()
         crashed = [r for r in results if isinstance(r, Exception)]
         assert not crashed, crashed
 
@@ -182,18 +207,15 @@ class Load:
             return None
 
     async def _producer(self, index: int) -> None:
+        """Each create is one call of the client, which retries it (with the same key)
+        until it is answered; any error it gives up with fails the test."""
         for number in range(index, self.total, self.producers):
-            key = f"task-{number}"
-            body = {"task_name": "fault", "params": {"n": number}, "idempotency_key": key}
-            while True:
-                await self.produce.wait()
-                answer = await self._request("POST", f"/queues/{self.queue}/tasks", body)
-                if answer is not None and answer[0] in (200, 201):
-                    self.acknowledged[key] = answer[1]["task_id"]
-                    self.counts["creates retried with the same key"] += answer[0] == 200
-                    break
-                assert answer is None or answer[0] == 503, answer
-                await asyncio.sleep(BACKOFF_SECONDS)
+            await self.produce.wait()
+            key = f"task-{number}" if self.keys else None
+            created = await self.client.create_task(
+                self.queue, "fault", params={"n": number}, idempotency_key=key
+            )
+            self.acknowledged[number] = created.task_id
 
     async def _worker(self) -> None:
         body = {
@@ -208,30 +230,33 @@ class Load:
                 await asyncio.sleep(BACKOFF_SECONDS)
                 continue
             for task in answer[1]["tasks"]:
-                await self._complete(task["run_id"])
+                await self._complete(task["run_id"], task["claim_token"])
 
-    async def _complete(self, run_id: str) -> None:
-        """Complete a run, retrying a few times through errors; a run left claimed expires and
-        is claimed again, so giving up is safe."""
-        for _ in range(20):
-            answer = await self._request("POST", f"/runs/{run_id}/complete", {"result": "ok"})
-            if answer is None or answer[0] == 503:
-                await asyncio.sleep(BACKOFF_SECONDS)
-                continue
-            if answer[0] == 200:
-                self.completed.add(run_id)
-            else:  # its claim expired and the task went on (409), as after a lost answer
-                assert answer[0] == 409, answer
+    async def _complete(self, run_id: str, token: str) -> None:
+        """Complete a run with its claim token; the client retries through 503s and lost
+        connections (a repeat of a complete that committed is answered 200). A 409 means
+        the claim ended first (it expired and was taken over): the database says which."""
+        while True:
+            try:
+                await self.client.complete_run(run_id, "ok", claim_token=token)
+            except Conflict:
+                self.refused.add((run_id, token))
                 self.counts["completes refused (409)"] += 1
+            except RequestTimeout:  # unanswered in time: unknown, so repeat it (same token)
+                self.counts["completes timed out"] += 1
+                continue
+            else:
+                self.completed.add(run_id)
+                self.answered.add((run_id, token))
             return
-        self.counts["completes abandoned"] += 1
 
 
 def check(database_url: str, name: str, **params: Any) -> Any:
     conn = psycopg2.connect(database_url)
     try:
         conn.autocommit = True
-        return getattr(CHECKS, name)(conn, **params)
+        result = getattr(CHECKS, name)(conn, **params)
+        return list(result) if inspect.isgenerator(result) else result  # rows, read now
     finally:
         conn.close()
 
@@ -242,11 +267,18 @@ async def all_completed(database_url: str, queue: str, total: int) -> bool:
 
 
 def assert_invariants(database_url: str, load: Load, title: str) -> dict[str, int]:
-    """Every acknowledged create exists (once per key), every task completed with exactly one
-    completed run, no run left claimed; prints and returns the counts."""
-    tasks, completed, one_completed_run, distinct_keys = check(
+    """Every acknowledged create exists, and no task was made twice (one per number, one per
+    key); every task completed with exactly one completed run, no run left claimed. The
+    retries converged: each run completed under a claim token was answered 200 to the worker
+    holding that token, and no worker got 409 for a complete the database recorded under its
+    token. Prints and returns the counts."""
+    tasks, completed, one_completed_run, distinct_keys, distinct_numbers = check(
         database_url, "task_counts", queue_name=load.queue
     )
+    recorded = {
+        (str(run_id), str(token))
+        for run_id, token in check(database_url, "completed_runs", queue_name=load.queue)
+    }
     existing = check(database_url, "existing_tasks", task_ids=list(load.acknowledged.values()))
     claimed, completed_runs, expired, runs = check(
         database_url, "run_counts", queue_name=load.queue
@@ -262,12 +294,20 @@ def assert_invariants(database_url: str, load: Load, title: str) -> dict[str, in
         "runs expired (claim expired)": expired,
         "runs left claimed": claimed,
         "completes answered 200": len(load.completed),
+        "runs completed under a token not answered 200 to its holder": len(
+            recorded - load.answered
+        ),
+        "completes answered 409 that the database recorded": len(recorded & load.refused),
         **load.counts,
     }
     print(f"\n{title}: " + ", ".join(f"{k} {v:,}" for k, v in counts.items()))
     assert len(load.acknowledged) == load.total
     assert existing == load.total
-    assert tasks == distinct_keys == load.total  # a retried create never made a second task
+    # a retried create never made a second task
+    assert tasks == distinct_keys == distinct_numbers == load.total
+    # a retried complete converged: the database's completions are the holders' 200s
+    assert recorded == load.answered
+    assert not recorded & load.refused
     assert completed == one_completed_run == completed_runs == load.total
     assert claimed == 0
     return counts
