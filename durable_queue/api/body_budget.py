@@ -11,6 +11,12 @@ body is read (aiohttp then discards the unread body as it arrives, so the client
 answer). The reservation is released when the handler finishes. A request is always let
 in when nothing else is reserved, so a budget smaller than one body never refuses
 everything.
+
+Released means let go of, too: aiohttp's connection keeps its last request object alive
+while it waits for the next request on a keep-alive connection, and with it the body
+bytes `request.read()` cached and the loaded parts the validation stored in the request.
+Without dropping them, 200 idle connections after 200 creates of 1 MiB held some 400 MB
+(`bench/body_memory.py`) until they closed.
 """
 
 from __future__ import annotations
@@ -60,6 +66,14 @@ def body_size_to_reserve(request: web.Request, max_body_bytes: int) -> int:
     return min(length, max_body_bytes) if max_body_bytes else length
 
 
+def forget_body(request: web.Request) -> None:
+    """Drop what a finished request holds of its body: the bytes aiohttp cached on read (no
+    public way to drop them: aiohttp's own attribute) and the loaded parts in its state."""
+    request._read_bytes = None
+    for key in list(request):
+        del request[key]
+
+
 def body_budget(budget: BodyBudget, max_body_bytes: int) -> Middleware:
     """The middleware that admits a request's body into `budget`, or answers 503."""
 
@@ -80,5 +94,6 @@ def body_budget(budget: BodyBudget, max_body_bytes: int) -> Middleware:
             return await handler(request)
         finally:
             budget.release(size)
+            forget_body(request)
 
     return admit

@@ -12,7 +12,14 @@ from __future__ import annotations
 import asyncio
 import json
 
-from durable_queue.api.body_budget import BODY_BUDGET, BodyBudget, body_size_to_reserve
+from aiohttp.test_utils import make_mocked_request
+
+from durable_queue.api.body_budget import (
+    BODY_BUDGET,
+    BodyBudget,
+    body_size_to_reserve,
+    forget_body,
+)
 from durable_queue.app import create_app
 from durable_queue.config import Settings
 from tests.helpers import API, call, eventually, make_queue
@@ -114,3 +121,14 @@ def test_what_a_request_reserves():
     assert budget.try_reserve(60) and budget.try_reserve(40) and not budget.try_reserve(1)
     unlimited = BodyBudget(0)
     assert unlimited.try_reserve(10**9) and unlimited.try_reserve(10**9)
+
+
+async def test_a_finished_request_lets_go_of_its_body():
+    """aiohttp keeps a keep-alive connection's last request alive until the next one: the
+    body it cached and what the validation loaded must not stay with it."""
+    request = make_mocked_request("POST", "/", headers={"Content-Length": "2"})
+    request._read_bytes = b"{}"
+    request["body"] = {"loaded": True}
+    forget_body(request)
+    assert request._read_bytes is None
+    assert dict(request) == {}
