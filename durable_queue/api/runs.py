@@ -25,11 +25,15 @@ TAG = ["runs"]
 CONFLICT = (
     "the run does not hold a claim (finished, expired, canceled or not claimed), or "
     "claim_token was given and is not the run's current one, or none was given while "
-    "DURABLE_REQUIRE_CLAIM_TOKENS is on. A complete or fail repeated with the claim_token "
-    "it committed under answers 200 with its first answer instead"
+    "DURABLE_REQUIRE_CLAIM_TOKENS is on"
 )
-# The 409 of a holder call (complete, fail, heartbeat, wait-for-event).
+REPEAT = (
+    ". A call repeated with the claim_token it committed under (its answer was lost) "
+    "answers 200 with its first answer instead"
+)
+# The 409 of a holder call (heartbeat, wait-for-event; complete and fail say the repeat).
 holder_conflict = response_schema(schemas.ErrorSchema, 409, description=CONFLICT)
+outcome_conflict = response_schema(schemas.ErrorSchema, 409, description=CONFLICT + REPEAT)
 
 
 @docs(tags=TAG, summary="List runs, newest first (cursor pagination)")
@@ -44,7 +48,7 @@ async def list_runs(request: web.Request) -> web.Response:
 @match_info_schema(schemas.RunPathSchema)
 @request_schema(schemas.CompleteRunSchema)
 @response_schema(response_schema_of(wire.RunCompleted), 200)
-@holder_conflict
+@outcome_conflict
 @holder_call
 async def complete_run(request: web.Request) -> web.Response:
     body: commands.RunResult = request[BODY]
@@ -84,7 +88,7 @@ async def complete_runs(request: web.Request) -> web.Response:
 @match_info_schema(schemas.RunPathSchema)
 @request_schema(schemas.FailRunSchema)
 @response_schema(response_schema_of(wire.RunFailed), 200)
-@holder_conflict
+@outcome_conflict
 @holder_call
 async def fail_run(request: web.Request) -> web.Response:
     body: commands.RunFailure = request[BODY]
