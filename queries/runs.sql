@@ -35,20 +35,20 @@ FROM unnest(CAST(:run_ids AS uuid[]), CAST(:claim_tokens AS uuid[])) AS held(run
 WHERE r.id = held.run_id AND r.claim_token = held.claim_token AND r.status = 'claimed';
 
 -- name: complete_run(run_id, result, claim_token)^
--- Complete a claimed run (under claim_token when given) and its task: ok, not_found, or conflict / stale_token with the run's status (dq_complete_run).
+-- Complete a claimed run (under claim_token when given) and its task: ok (also for a repeat under the token it completed under), not_found, or conflict / stale_token with the run's status (dq_complete_run).
 SELECT outcome, status FROM dq_complete_run(:run_id, CAST(:result AS jsonb), :claim_token);
 
 -- name: complete_runs(runs)
--- Complete many runs, each fenced on its own (and on its claim_token when given); one row per item in input order (dq_complete_runs).
+-- Complete many runs, each fenced on its own (and on its claim_token when given; a repeat under the token a run completed under is completed again); one row per item in input order (dq_complete_runs).
 SELECT run_id, outcome, status FROM dq_complete_runs(CAST(:runs AS jsonb));
 
 -- name: fail_run(run_id, error, claim_token)^
--- Fail a claimed run (under claim_token when given); retry it after the backoff or fail the task (dq_fail_run).
+-- Fail a claimed run (under claim_token when given); retry it after the backoff or fail the task; a repeat under the token it failed under answers the first answer (dq_fail_run).
 SELECT outcome, status, attempt, next_run_id, next_attempt_at
 FROM dq_fail_run(:run_id, :error, :claim_token);
 
 -- name: schedule_run(run_id, run_at, claim_token)^
--- Move a pending run, or release a claimed one (the claim of claim_token when given), to be claimable at run_at (dq_schedule_run).
+-- Move a pending run, or release a claimed one (the claim of claim_token when given; the token '' moves a pending run only: DURABLE_REQUIRE_CLAIM_TOKENS), to be claimable at run_at (dq_schedule_run).
 SELECT outcome, status, available_at
 FROM dq_schedule_run(:run_id, CAST(:run_at AS timestamptz), :claim_token);
 
