@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import re
 import warnings
 import weakref
@@ -34,6 +35,10 @@ from durable_queue.uuidvalue import register_uuid_decoding
 
 POOL_APPLICATION_NAME = "durable-queue"
 LISTENER_APPLICATION_NAME = "durable-queue-listener"
+# Sent at connect (libpq `options`) by every connection of the server, so no statement
+# pays for it: JIT off. The server's statements are short; JIT compiling one costs far
+# more than it saves (docs/performance.md, "JIT off").
+SESSION_OPTIONS = "-c jit=off"
 
 # Driver errors that mean "the database cannot be reached right now".
 CONNECTION_ERRORS: tuple[type[BaseException], ...] = (
@@ -282,9 +287,29 @@ class LifoPool(aiopg.Pool):
         return done
 
 
+def session_options(dsn: str) -> str:
+    """libpq `options` for a connection of the server: SESSION_OPTIONS, then the user's own
+    (the `options` of the DSN, else the PGOPTIONS environment variable, which libpq reads
+    only when no `options` is given), so a user's setting of the same parameter wins."""
+    given = psycopg2.extensions.parse_dsn(dsn).get("options") or os.environ.get("PGOPTIONS")
+    return f"{SESSION_OPTIONS} {given}" if given else SESSION_OPTIONS
+
+
+async def connect(dsn: str, *, connect_timeout: float, application_name: str) -> aiopg.Connection:
+    """A connection outside the pool (an advisory lock's, the listener's) with the pool's
+    session options, named `application_name` in pg_stat_activity; aiopg's `timeout`
+    (connecting, and each statement) is `connect_timeout` seconds."""
+    return await aiopg.connect(
+        dsn,
+        timeout=connect_timeout,
+        application_name=application_name,
+        options=session_options(dsn),
+    )
+
+
 async def create_pool(dsn: str, *, minsize: int = 1, maxsize: int = 10) -> aiopg.Pool:
     """A connection pool (last released, first used) whose connections name themselves
-    in pg_stat_activity."""
+    in pg_stat_activity and run with SESSION_OPTIONS."""
     return await LifoPool.from_pool_fill(
         dsn,
         minsize,
@@ -292,6 +317,7 @@ async def create_pool(dsn: str, *, minsize: int = 1, maxsize: int = 10) -> aiopg
         30.0,  # seconds to wait for a free connection
         pool_recycle=300.0,
         application_name=POOL_APPLICATION_NAME,
+        options=session_options(dsn),
         enable_json=True,  # aiopg's default
         enable_hstore=False,  # no hstore here: skips aiopg's type lookup on every connect
         # uuid columns through uuidvalue's process-wide caster (aiopg would register

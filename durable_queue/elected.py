@@ -17,7 +17,7 @@ from typing import ClassVar
 
 import aiopg
 
-from durable_queue.db import domain_errors, queries
+from durable_queue.db import connect, domain_errors, queries
 from durable_queue.errors import Unavailable
 
 
@@ -89,8 +89,8 @@ class ElectedLoop:
         """Whether this process is the elected one; checks the lock connection is alive."""
         if self._lock_conn is None or self._lock_conn.closed:
             self.active = False
-            self._lock_conn = await aiopg.connect(
-                self.dsn, timeout=10.0, application_name=self.application_name
+            self._lock_conn = await connect(
+                self.dsn, connect_timeout=10.0, application_name=self.application_name
             )
         if self.active:
             await queries.ping(self._lock_conn)  # a dead connection means the lock is gone
