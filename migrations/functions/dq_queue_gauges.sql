@@ -1,9 +1,12 @@
 -- Per queue (queues being deleted left out): pending runs (due or not), scheduled
 -- (pending, not yet due), claimed, sleeping, and seconds since the oldest due pending
 -- run became available. The counts by status are the exact counters (folded
--- counts plus pending deltas); scheduled is a range scan of runs_claimable from now()
--- on, the oldest due run its first entry: the cost follows the number of queues and
--- of scheduled runs, never the finished ones.
+-- counts plus pending deltas), summed for every queue at once: one pass over
+-- queue_counts and queue_count_deltas, whatever the number of queues (a sum per queue
+-- read the deltas once per queue, and the deltas table grows between folds under
+-- load). Scheduled is a range scan of runs_claimable from now() on, the oldest due
+-- run its first entry: the cost follows the number of queues and of scheduled runs,
+-- never the finished ones.
 CREATE OR REPLACE FUNCTION dq_queue_gauges()
 RETURNS TABLE (queue_id uuid, pending bigint, scheduled bigint, claimed bigint,
                sleeping bigint, oldest_pending_age_seconds float8)
@@ -19,15 +22,17 @@ LANGUAGE sql STABLE AS $$
             ORDER BY r.available_at
             LIMIT 1)
     FROM queues q
-    LEFT JOIN LATERAL (
-        SELECT sum(x.n) FILTER (WHERE x.status = 'pending') AS pending,
+    LEFT JOIN (
+        SELECT x.queue_id,
+               sum(x.n) FILTER (WHERE x.status = 'pending') AS pending,
                sum(x.n) FILTER (WHERE x.status = 'claimed') AS claimed,
                sum(x.n) FILTER (WHERE x.status = 'sleeping') AS sleeping
-        FROM (SELECT k.status, k.count AS n FROM queue_counts k
-              WHERE k.queue_id = q.id AND k.kind = 'run'
+        FROM (SELECT k.queue_id, k.status, k.count AS n FROM queue_counts k
+              WHERE k.kind = 'run'
               UNION ALL
-              SELECT d.status, d.delta FROM queue_count_deltas d
-              WHERE d.queue_id = q.id AND d.kind = 'run') x
-    ) c ON true
+              SELECT d.queue_id, d.status, d.delta FROM queue_count_deltas d
+              WHERE d.kind = 'run') x
+        GROUP BY x.queue_id
+    ) c ON c.queue_id = q.id
     WHERE NOT starts_with(q.name, '/deleting/')
 $$;
