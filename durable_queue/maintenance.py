@@ -70,11 +70,10 @@ class Maintenance(ElectedLoop):
                 report.retried_runs += row["retried"]
                 if row["expired"] < self.batch_size:
                     break
-            await self._drain(conn, queries.clear_met_start_deadlines)
             for _ in range(MAX_BATCHES_PER_JOB):
                 row = await queries.timeout_tasks(conn, batch_size=self.batch_size)
                 report.canceled_tasks += row["canceled_tasks"]
-                if row["canceled_tasks"] < self.batch_size:
+                if row["settled"] < self.batch_size:
                     break
             report.timed_out_waits += await self._drain(conn, queries.timeout_waits)
             report.deleted_tasks += await self._drain(conn, queries.delete_expired_tasks)

@@ -15,21 +15,31 @@ SELECT 1;
 SELECT pg_try_advisory_lock(7300, 2);
 
 -- name: expire_claims(batch_size, max_expiries)^
--- Fail claimed runs past their expiry ('claim expired'); retry each at once unless its task reached max_expiries, then fail the task.
-WITH expired AS (
-    SELECT r.id AS run_id, r.task_id
+-- Fail claimed runs past their expiry ('claim expired'), oldest expiry first on runs_claimed_expiry; retry each at once unless its task reached max_expiries, then fail the task.
+WITH due AS (
+    SELECT r.id, r.task_id
     FROM runs r
-    JOIN tasks t ON t.id = r.task_id
     WHERE r.status = 'claimed' AND r.claim_expires_at <= now()
     ORDER BY r.claim_expires_at
     LIMIT :batch_size
-    FOR UPDATE OF r, t SKIP LOCKED
+    FOR UPDATE OF r SKIP LOCKED
+), locked_tasks AS (
+    -- Their tasks, and below every row by id list, not by join: a join's plan may hash
+    -- it by scanning all of tasks or runs for each batch. A run whose task is locked
+    -- now waits for the next pass.
+    SELECT t.id
+    FROM tasks t
+    WHERE t.id = ANY (ARRAY(SELECT task_id FROM due))
+    FOR UPDATE OF t SKIP LOCKED
+), expired AS (
+    SELECT d.id AS run_id, d.task_id
+    FROM due d
+    JOIN locked_tasks l ON l.id = d.task_id
 ), failed_runs AS (
     UPDATE runs r
     SET status = 'failed', error = 'claim expired', completed_at = now(), claim_expires_at = NULL,
         claim_token = NULL
-    FROM expired e
-    WHERE r.id = e.run_id
+    WHERE r.id = ANY (ARRAY(SELECT run_id FROM expired))
     RETURNING r.task_id, r.attempt
 ), counted AS (
     UPDATE tasks t
@@ -37,8 +47,7 @@ WITH expired AS (
         status = CASE WHEN t.expiry_count + 1 >= :max_expiries THEN 'failed' ELSE t.status END,
         error = CASE WHEN t.expiry_count + 1 >= :max_expiries THEN 'claim expired' ELSE t.error END,
         completed_at = CASE WHEN t.expiry_count + 1 >= :max_expiries THEN now() ELSE t.completed_at END
-    FROM expired e
-    WHERE t.id = e.task_id
+    WHERE t.id = ANY (ARRAY(SELECT task_id FROM expired))
     RETURNING t.id, t.queue_id, t.status
 ), retried AS (
     INSERT INTO runs (task_id, queue_id, attempt, available_at)
@@ -52,57 +61,84 @@ SELECT (SELECT count(*) FROM failed_runs) AS expired,
        (SELECT count(*) FROM retried) AS retried;
 
 -- name: timeout_tasks(batch_size)^
--- Cancel pending tasks past their start deadline (never claimed) or execution deadline, with their live runs.
-WITH due AS (
-    SELECT t.id,
-           CASE WHEN t.execution_deadline <= now() THEN 'execution timeout'
-                ELSE 'start timeout' END AS reason
+-- Settle pending tasks past a deadline, oldest deadline first on tasks_execution_deadline and tasks_start_deadline: cancel those past their execution deadline, or past their start deadline and never claimed, with their live runs; forget the start deadline of those claimed in time. Every task it reads is changed (how many: settled).
+WITH past_execution AS (
+    SELECT t.id
     FROM tasks t
-    WHERE t.status = 'pending'
-      AND (t.execution_deadline <= now()
-           OR (t.start_deadline <= now()
-               AND NOT EXISTS (SELECT 1 FROM runs r
-                               WHERE r.task_id = t.id AND r.first_claimed_at IS NOT NULL)))
+    WHERE t.status = 'pending' AND t.execution_deadline <= now()
+    ORDER BY t.execution_deadline
     LIMIT :batch_size
     FOR UPDATE OF t SKIP LOCKED
+), past_start AS (
+    SELECT t.id
+    FROM tasks t
+    WHERE t.status = 'pending' AND t.start_deadline <= now()
+    ORDER BY t.start_deadline
+    LIMIT :batch_size
+    FOR UPDATE OF t SKIP LOCKED
+), due AS (
+    -- below, rows by id list rather than by join alone: a join's plan may hash it by
+    -- scanning all of tasks or runs for each batch
+    SELECT t.id,
+           CASE WHEN t.execution_deadline <= now() THEN 'execution timeout'
+                -- never claimed; an aggregate, so that it stays a probe of the task's
+                -- runs (an EXISTS may be planned as a hash of every run ever claimed)
+                WHEN (SELECT max(r.first_claimed_at) FROM runs r WHERE r.task_id = t.id) IS NULL
+                THEN 'start timeout'
+           END AS reason  -- NULL: claimed in time
+    FROM tasks t
+    WHERE t.id = ANY (ARRAY(SELECT id FROM past_execution UNION SELECT id FROM past_start))
 ), canceled AS (
     UPDATE tasks t
     SET status = 'canceled', error = due.reason, completed_at = now()
     FROM due
-    WHERE t.id = due.id
+    WHERE t.id = ANY (ARRAY(SELECT id FROM due WHERE reason IS NOT NULL)) AND t.id = due.id
+    RETURNING t.id
+), met AS (
+    -- claimed in time: the sweep stops rechecking them
+    UPDATE tasks t
+    SET start_deadline = NULL
+    WHERE t.id = ANY (ARRAY(SELECT id FROM due WHERE reason IS NULL))
     RETURNING t.id
 ), canceled_runs AS (
     UPDATE runs r
     SET status = 'canceled', error = due.reason, completed_at = now(), claim_expires_at = NULL,
         claim_token = NULL
     FROM due
-    WHERE r.task_id = due.id AND r.status IN ('pending', 'claimed', 'sleeping')
+    WHERE r.task_id = ANY (ARRAY(SELECT id FROM due WHERE reason IS NOT NULL))
+      AND r.task_id = due.id AND r.status IN ('pending', 'claimed', 'sleeping')
     RETURNING r.id
 )
 SELECT (SELECT count(*) FROM canceled) AS canceled_tasks,
-       (SELECT count(*) FROM canceled_runs) AS canceled_runs;
+       (SELECT count(*) FROM canceled_runs) AS canceled_runs,
+       (SELECT count(*) FROM due) AS settled;
 
 -- name: timeout_waits(batch_size)$
--- Mark waits past their timeout as timed out and make their sleeping runs pending again; returns how many.
+-- Mark waits past their timeout as timed out (oldest first on event_waits_timeout) and make their sleeping runs pending again; returns how many.
 WITH due AS (
     SELECT w.id, w.run_id
     FROM event_waits w
-    JOIN runs r ON r.id = w.run_id
     WHERE w.status = 'waiting' AND w.timeout_at <= now()
     ORDER BY w.timeout_at
     LIMIT :batch_size
-    FOR UPDATE OF r, w SKIP LOCKED
+    FOR UPDATE OF w SKIP LOCKED
+), locked_runs AS (
+    -- Their runs, and below every row by id list, not by join: a join's plan may hash
+    -- it by scanning all of runs for each batch. A wait whose run is locked now waits
+    -- for the next pass.
+    SELECT r.id
+    FROM runs r
+    WHERE r.id = ANY (ARRAY(SELECT run_id FROM due))
+    FOR UPDATE OF r SKIP LOCKED
 ), timed_out AS (
     UPDATE event_waits w
     SET status = 'timeout', resolved_at = now()
-    FROM due
-    WHERE w.id = due.id
+    WHERE w.id = ANY (ARRAY(SELECT d.id FROM due d JOIN locked_runs l ON l.id = d.run_id))
     RETURNING w.run_id
 ), woken AS (
     UPDATE runs r
     SET status = 'pending', available_at = now()
-    FROM timed_out
-    WHERE r.id = timed_out.run_id AND r.status = 'sleeping'
+    WHERE r.id = ANY (ARRAY(SELECT run_id FROM timed_out)) AND r.status = 'sleeping'
     RETURNING r.id
 )
 SELECT count(*) FROM timed_out;
@@ -131,15 +167,16 @@ WITH doomed AS (
 SELECT count(*) FROM deleted;
 
 -- name: delete_expired_events(batch_size)$
--- Delete events older than the largest event TTL of all queues (none while any queue keeps events forever); returns how many.
-WITH horizon AS (
-    SELECT now() - make_interval(secs => max(event_ttl_seconds)) AS cutoff
-    FROM queues
-    HAVING count(*) > 0 AND bool_and(event_ttl_seconds > 0)
-), doomed AS (
+-- Delete events older than the largest event TTL of all queues (none while any queue keeps events forever), oldest first on events_by_age; returns how many.
+WITH doomed AS (
     SELECT e.id
-    FROM events e, horizon
-    WHERE e.created_at <= horizon.cutoff
+    FROM events e
+    -- the cutoff is a scalar subquery, not a join: it bounds the index scan (a join's
+    -- filter walked every newer event, ten thousand a pass with none due); no queue,
+    -- or one keeping events forever, makes it NULL, which matches nothing
+    WHERE e.created_at <= (SELECT now() - make_interval(secs => max(q.event_ttl_seconds))
+                           FROM queues q
+                           HAVING count(*) > 0 AND bool_and(q.event_ttl_seconds > 0))
     ORDER BY e.created_at
     LIMIT :batch_size
     FOR UPDATE OF e SKIP LOCKED
@@ -148,17 +185,3 @@ WITH horizon AS (
     DELETE FROM events e WHERE e.id = ANY (ARRAY(SELECT id FROM doomed)) RETURNING e.id
 )
 SELECT count(*) FROM deleted;
-
--- name: clear_met_start_deadlines(batch_size)$
--- Forget the start deadline of pending tasks that were claimed in time, so sweeps stop rechecking them; returns how many.
-WITH met AS (
-    SELECT t.id
-    FROM tasks t
-    WHERE t.status = 'pending' AND t.start_deadline <= now()
-      AND EXISTS (SELECT 1 FROM runs r WHERE r.task_id = t.id AND r.first_claimed_at IS NOT NULL)
-    LIMIT :batch_size
-    FOR UPDATE OF t SKIP LOCKED
-), cleared AS (
-    UPDATE tasks t SET start_deadline = NULL FROM met WHERE t.id = met.id RETURNING t.id
-)
-SELECT count(*) FROM cleared;

@@ -215,12 +215,13 @@ PLAN_CASES: dict[str, tuple[str, Callable[[dict], dict], str]] = {
         "tasks_by_queue|tasks_pkey",
     ),
     "wait timeouts": ("timeout_waits", lambda i: {"batch_size": 500}, "event_waits_timeout"),
-    "start deadlines met": (
-        "clear_met_start_deadlines",
+    "task timeouts": ("timeout_tasks", lambda i: {"batch_size": 500}, "tasks_execution_deadline"),
+    "task start deadlines": (
+        "timeout_tasks",
         lambda i: {"batch_size": 500},
         "tasks_start_deadline",
     ),
-    "task timeouts": ("timeout_tasks", lambda i: {"batch_size": 500}, "tasks_execution_deadline"),
+    "scrape gauges": ("monitoring_queues", lambda i: {}, "runs_claimable"),
 }
 
 
@@ -234,6 +235,33 @@ def test_plan_uses_its_index(seeded: Seeded, case: str) -> None:
         f"{query_name} does not use {index}: "
         + ", ".join(f"{n['Node Type']} {n.get('Index Name', '')}" for n in nodes)
     )
+
+
+def conditions(node: dict) -> str:
+    return " ".join(node.get(key, "") for key in ("Index Cond", "Recheck Cond", "Filter"))
+
+
+def test_event_retention_is_bounded_by_its_cutoff(seeded: Seeded) -> None:
+    """The cutoff bounds the scan of events_by_age (an Index Cond). As a join's filter it
+    let the scan walk every newer event, ten thousand a pass while none was due."""
+    nodes = explain(seeded, "delete_expired_events", {"batch_size": 500})
+    scans = [n for n in nodes if n.get("Index Name") == "events_by_age"]
+    assert scans and all("created_at <=" in n.get("Index Cond", "") for n in scans), scans
+    assert not [n for n in nodes if "created_at" in n.get("Join Filter", "")]
+
+
+def test_the_scrape_sums_the_counts_once(seeded: Seeded) -> None:
+    """monitoring_queues reads queue_counts and queue_count_deltas once for every queue,
+    not once per queue: per queue, its cost grew with queues x deltas (the deltas table
+    grows between folds under load) past jit_above_cost."""
+    per_queue = [
+        f"{n['Node Type']} {n.get('Relation Name') or n.get('Index Name')}: {conditions(n)}"
+        for n in explain(seeded, "monitoring_queues", {})
+        if {n.get("Relation Name"), n.get("Index Name")}
+        & {"queue_counts", "queue_counts_pkey", "queue_count_deltas", "queue_count_deltas_by_queue"}
+        and "queue_id" in conditions(n)
+    ]
+    assert per_queue == []
 
 
 # -- every named query, run: no sequential scan anywhere beneath it ------------------
@@ -420,9 +448,8 @@ SCAN_CASES: dict[str, tuple[Callable[[Any, dict], Any], set[str]]] = {
         lambda c, i: (
             Q.create_task(c, **new_task(start_timeout=0, execution_timeout=1)),
             Q.timeout_tasks(c, batch_size=500),
-            Q.clear_met_start_deadlines(c, batch_size=500),
         ),
-        {"timeout_tasks", "clear_met_start_deadlines"},
+        {"timeout_tasks"},
     ),
     "wait timeouts": (
         lambda c, i: (wait_on(c, "never", 0), Q.timeout_waits(c, batch_size=500)),
