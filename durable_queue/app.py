@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from durable_queue.api.auth import bearer_auth
-from durable_queue.api.body_budget import BODY_BUDGET, BodyBudget, body_budget
+from durable_queue.api.body_budget import BODY_BUDGET, BodyBudget, body_budget, drop_read_body
 from durable_queue.api.browser_guard import browser_guard
 from durable_queue.api.keys import LISTENER, MAINTENANCE, SETTINGS, STORE
 from durable_queue.api.limits import request_limits
@@ -40,6 +40,7 @@ def create_app(settings: Settings) -> web.Application:
         body_budget(budget, settings.max_body_bytes),  # before the body is read
         request_limits(settings.read_timeout),
         validation_middleware,
+        drop_read_body,  # the body is loaded: its bytes are not needed by the handler
     ]
     app = web.Application(
         middlewares=[middleware for middleware in middlewares if middleware is not None],

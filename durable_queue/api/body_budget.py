@@ -74,6 +74,15 @@ def forget_body(request: web.Request) -> None:
         del request[key]
 
 
+@web.middleware
+async def drop_read_body(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """The innermost middleware: the validation has loaded the body into the request's
+    parts, and no handler reads the bytes again, so they go before the handler runs (its
+    database call is the longest part of a request's life)."""
+    request._read_bytes = None
+    return await handler(request)
+
+
 def body_budget(budget: BodyBudget, max_body_bytes: int) -> Middleware:
     """The middleware that admits a request's body into `budget`, or answers 503."""
 

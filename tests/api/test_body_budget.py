@@ -18,6 +18,7 @@ from durable_queue.api.body_budget import (
     BODY_BUDGET,
     BodyBudget,
     body_size_to_reserve,
+    drop_read_body,
     forget_body,
 )
 from durable_queue.app import create_app
@@ -132,3 +133,17 @@ async def test_a_finished_request_lets_go_of_its_body():
     forget_body(request)
     assert request._read_bytes is None
     assert dict(request) == {}
+
+
+async def test_the_handler_runs_without_the_bytes_it_was_loaded_from():
+    request = make_mocked_request("POST", "/", headers={"Content-Length": "2"})
+    request._read_bytes = b"{}"
+    request["body"] = {"loaded": True}
+    seen = {}
+
+    async def handler(request):
+        seen.update(raw=request._read_bytes, body=request["body"])
+        return "answer"
+
+    assert await drop_read_body(request, handler) == "answer"
+    assert seen == {"raw": None, "body": {"loaded": True}}
