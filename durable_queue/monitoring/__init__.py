@@ -13,7 +13,6 @@ from importlib import resources
 import aiohttp_jinja2
 import jinja2
 from aiohttp import web
-from prometheus_client import generate_latest
 
 from durable_queue.api.keys import CLAIM_WAKE_OBSERVER, LISTENER, SETTINGS, STORE
 from durable_queue.monitoring import views
@@ -49,9 +48,7 @@ async def metrics_endpoint(request: web.Request) -> web.Response:
     """`GET /metrics`: the Prometheus text exposition (per-queue numbers at most 1 s old)."""
     metrics = request.app[METRICS]
     await metrics.snapshot.get()
-    return web.Response(
-        body=generate_latest(metrics.registry), headers={"Content-Type": TEXT_FORMAT}
-    )
+    return web.Response(body=metrics.render(), headers={"Content-Type": TEXT_FORMAT})
 
 
 def setup_monitoring(app: web.Application) -> None:

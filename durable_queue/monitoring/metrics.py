@@ -13,14 +13,13 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
-from prometheus_client import CollectorRegistry, Histogram
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
-from prometheus_client.registry import Collector
+from prometheus_client import CollectorRegistry, Histogram, generate_latest
 
 from durable_queue.errors import Unavailable
 from durable_queue.monitoring.store import MonitoringStore, QueueGauges
+from durable_queue.monitoring.text import escape_label_value, family
 
 PREFIX = "durable_queue"
 SNAPSHOT_SECONDS = 1.0
@@ -44,6 +43,10 @@ COUNTERS = (
     ("runs_expired", "runs_expired", "Runs whose claim expired."),
     ("runs_retried", "runs_retried", "Retry runs created (attempt 2 and later)."),
 )
+DATABASE_UP_HELP = (
+    "1 when this process's last per-queue query was answered, else 0 (no per-queue numbers then)."
+)
+LISTENER_HELP = "1 while this process's LISTEN connection (long-poll wake-ups) is up, else 0."
 HTTP_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
 WAKE_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5)
 
@@ -74,45 +77,44 @@ class QueueSnapshot:
             return self.queues
 
 
-class _QueueCollector(Collector):
-    """Yields the per-queue families from the snapshot last fetched, and the listener state."""
-
-    def __init__(self, snapshot: QueueSnapshot, listener_connected: Callable[[], bool]) -> None:
-        self.snapshot = snapshot
-        self.listener_connected = listener_connected
-
-    def collect(self) -> Iterator[Metric]:
-        queues = self.snapshot.queues
-        for suffix, field, help_text in GAUGES:
-            family = GaugeMetricFamily(f"{PREFIX}_{suffix}", help_text, labels=["queue"])
-            for q in queues:
-                family.add_metric([q.queue_name], getattr(q, field) or 0)
-            yield family
-        for suffix, field, help_text in COUNTERS:
-            family = CounterMetricFamily(f"{PREFIX}_{suffix}", help_text, labels=["queue"])
-            for q in queues:
-                family.add_metric([q.queue_name], getattr(q, field))
-            yield family
-        yield GaugeMetricFamily(
-            f"{PREFIX}_database_up",
-            "1 when this process's last per-queue query was answered, else 0 (no per-queue "
-            "numbers then).",
-            value=1 if self.snapshot.database_up else 0,
+def queue_families(queues: list[QueueGauges], database_up: bool, listener_connected: bool) -> str:
+    """The per-queue families of a snapshot, then `database_up` and `listener_connected`,
+    as prometheus_client would write them from metric families (durable_queue/monitoring/
+    text.py says why they are written here)."""
+    labels = [f'{{queue="{escape_label_value(q.queue_name)}"}}' for q in queues]
+    parts = [
+        family(
+            f"{PREFIX}_{suffix}",
+            "gauge",
+            help_text,
+            zip(labels, [getattr(q, field) or 0 for q in queues], strict=True),
         )
-        yield GaugeMetricFamily(
-            f"{PREFIX}_listener_connected",
-            "1 while this process's LISTEN connection (long-poll wake-ups) is up, else 0.",
-            value=1 if self.listener_connected() else 0,
+        for suffix, field, help_text in GAUGES
+    ]
+    parts += [
+        family(
+            f"{PREFIX}_{suffix}_total",
+            "counter",
+            help_text,
+            zip(labels, [getattr(q, field) for q in queues], strict=True),
         )
+        for suffix, field, help_text in COUNTERS
+    ]
+    parts.append(family(f"{PREFIX}_database_up", "gauge", DATABASE_UP_HELP, [("", database_up)]))
+    parts.append(
+        family(f"{PREFIX}_listener_connected", "gauge", LISTENER_HELP, [("", listener_connected)])
+    )
+    return "".join(parts)
 
 
 class Metrics:
-    """The registry of one app: database-derived families and this process's histograms."""
+    """The metrics of one app: database-derived families (from the snapshot) and this
+    process's histograms (on a registry of its own)."""
 
     def __init__(self, store: MonitoringStore, listener_connected: Callable[[], bool]) -> None:
         self.registry = CollectorRegistry(auto_describe=False)
         self.snapshot = QueueSnapshot(store)
-        self.registry.register(_QueueCollector(self.snapshot, listener_connected))
+        self.listener_connected = listener_connected
         self.http_duration = Histogram(
             f"{PREFIX}_http_request_duration_seconds",
             "HTTP request duration by method, route template and status (this process).",
@@ -127,3 +129,10 @@ class Metrics:
             buckets=WAKE_BUCKETS,
             registry=self.registry,
         )
+
+    def render(self) -> bytes:
+        """The text exposition: the snapshot's families, then the histograms."""
+        text = queue_families(
+            self.snapshot.queues, self.snapshot.database_up, self.listener_connected()
+        )
+        return text.encode() + generate_latest(self.registry)
