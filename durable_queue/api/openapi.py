@@ -49,7 +49,7 @@ COMMON_ERRORS = {
     404: "not found",
     409: "the resource's current state forbids this",
     413: "request body larger than the configured limit (DURABLE_MAX_BODY_BYTES)",
-    503: "database unavailable; the request changed nothing",
+    503: "the database is unavailable, or the server is busy (with Retry-After): retry",
 }
 
 
