@@ -31,6 +31,9 @@ Middleware = Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]
 LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1")
 ANY_HOST = "*"
 STATE_CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+# Answered whatever the Host: orchestrators probe by address (a pod's IP), and an up/ready
+# answer tells a rebinding page nothing.
+PROBES = frozenset({"/healthz", "/readyz"})
 DEFAULT_PORTS = {"http": 80, "https": 443}
 HOSTS_ENV = "DURABLE_ALLOWED_HOSTS"
 ORIGINS_ENV = "DURABLE_ALLOWED_ORIGINS"
@@ -139,7 +142,12 @@ def browser_guard(
     @web.middleware
     async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
         host_header = request.headers.get("Host")
-        if hosts is not None and host_header is not None and not hosts.allows(host_header):
+        if (
+            hosts is not None
+            and host_header is not None
+            and request.path not in PROBES
+            and not hosts.allows(host_header)
+        ):
             message = (
                 f"this server does not answer to Host {host_header[:100]!r}; it answers to "
                 f"{hosts.names()} (add the name to {HOSTS_ENV} to serve it)"

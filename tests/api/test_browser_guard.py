@@ -47,11 +47,15 @@ async def test_a_loopback_bind_refuses_any_other_host_with_421(client, host):
     assert await queue_names(client) == []
 
 
-async def test_the_dashboard_and_probes_are_guarded_too(client):
-    for path in ("/ui", "/healthz", "/docs", "/metrics"):
+async def test_the_dashboard_and_docs_are_guarded_too_the_probes_are_not(client):
+    for path in ("/ui", "/docs", "/metrics", "/"):
         resp = await client.get(path, headers={"Host": "attacker.example"})
         assert resp.status == 421, path
         assert (await resp.json())["code"] == "MISDIRECTED_REQUEST"
+    # an orchestrator probes by address; up or ready tells a rebinding page nothing
+    for path in ("/healthz", "/readyz"):
+        resp = await client.get(path, headers={"Host": "10.1.2.3:8080"})
+        assert resp.status == 200, path
 
 
 async def test_allowed_hosts_replace_the_default(aiohttp_client, database_url):
