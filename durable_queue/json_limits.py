@@ -30,22 +30,41 @@ NOT_FINITE = "must hold only finite numbers (1e999 and the like overflow a doubl
 def json_value_problem(value: Any) -> str | None:
     """Why a parsed JSON value may not be stored (TOO_DEEP, NOT_FINITE), or None."""
     kind = type(value)
-    if kind is float:
+    if kind is dict:
+        items: Any = value.values()
+    elif kind is list:
+        items = value
+    elif kind is float:
         return None if isfinite(value) else NOT_FINITE
-    if kind is not dict and kind is not list:
+    else:
         return None
-    level: list[Any] = [value]
-    depth = 0
+    below = None  # the first level inline: most values are one flat object
+    for item in items:
+        kind = type(item)
+        if kind is dict or kind is list:
+            if below is None:
+                below = [item]
+            else:
+                below.append(item)
+        elif kind is float and not isfinite(item):
+            return NOT_FINITE
+    return None if below is None else _levels_problem(below)
+
+
+def _levels_problem(level: list[Any]) -> str | None:
+    """`json_value_problem` of the containers at depth 2, a level at a time."""
+    depth = 1
     while level:
         depth += 1
         if depth > MAX_JSON_DEPTH:
             return TOO_DEEP
         below: list[Any] = []
+        append = below.append
         for container in level:
             for item in container.values() if type(container) is dict else container:
                 kind = type(item)
                 if kind is dict or kind is list:
-                    below.append(item)
+                    append(item)
                 elif kind is float and not isfinite(item):
                     return NOT_FINITE
         level = below

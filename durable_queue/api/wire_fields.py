@@ -178,20 +178,30 @@ class _JsonValue(_Messages, fields.Raw):
         return value
 
     def fast_loader(self) -> Loader:
-        load = super().fast_loader()
+        if self.validators:
+            load = super().fast_loader()
 
-        def load_json(value: Any) -> Any:
-            return JSON_NULL if value is None else load(value)
+            def load_validated(value: Any) -> Any:
+                return JSON_NULL if value is None else load(value)
+
+            return load_validated
+
+        def load_json(value: Any) -> Any:  # Raw: any JSON value as parsed, if it may be stored
+            if value is None:
+                return JSON_NULL
+            if json_value_problem(value) is not None:
+                raise Unsure  # marshmallow words it
+            return value
 
         return load_json
 
     def _fast_convert(self) -> Callable[[Any], Any]:
-        return _within_json_limits  # Raw: any JSON value as parsed, if it may be stored
+        return _within_json_limits
 
 
 def _within_json_limits(value: Any) -> Any:
     if json_value_problem(value) is not None:
-        raise Unsure  # marshmallow words it
+        raise Unsure
     return value
 
 
