@@ -15,8 +15,10 @@ everything.
 Released means let go of, too: aiohttp's connection keeps its last request object alive
 while it waits for the next request on a keep-alive connection, and with it the body
 bytes `request.read()` cached and the loaded parts the validation stored in the request.
-Without dropping them, 200 idle connections after 200 creates of 1 MiB held some 400 MB
-(`bench/body_memory.py`) until they closed.
+Without dropping them, 200 idle connections after 200 creates of 1 MiB still held 137
+bodies and their JSON, about 275 MiB, until they closed (`bench/body_memory.py`). The
+bytes go even earlier, before the handler runs (`drop_read_body`, the innermost
+middleware): the handler works from what the validation loaded.
 """
 
 from __future__ import annotations
