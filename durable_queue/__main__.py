@@ -12,6 +12,7 @@ import sys
 import asyncclick as click
 from aiohttp import web
 
+from durable_queue.api.browser_guard import answered_hosts
 from durable_queue.app import create_app
 from durable_queue.config import Settings, default_data_dir
 from durable_queue.db import CONNECTION_ERRORS
@@ -158,6 +159,7 @@ async def _serve(settings: Settings, database: dict[str, str], *, worker: bool =
                 "docs": "/docs",
                 "loop": loop_name(),
                 "auth": _auth(settings),
+                "hosts": answered_hosts(settings.host, settings.allowed_hosts),
                 **database,
             },
         )

@@ -91,6 +91,12 @@ class HostAllowList:
         return ", ".join(dict.fromkeys(shown))
 
 
+def answered_hosts(host: str, allowed: tuple[str, ...]) -> str:
+    """The Host names a server bound to `host` answers, for its `serving` log line."""
+    hosts = HostAllowList.for_bind(host, allowed)
+    return "any" if hosts is None else hosts.names()
+
+
 def normal_origin(origin: str) -> tuple[str, str, int] | None:
     """An origin (`scheme://host[:port]`) as (scheme, host, port) with the scheme's default
     port filled in; None for `null` or anything that is not an http(s) origin."""

@@ -6,7 +6,13 @@ from __future__ import annotations
 
 import pytest
 
-from durable_queue.api.browser_guard import HostAllowList, normal_origin, same_origin, split_host
+from durable_queue.api.browser_guard import (
+    HostAllowList,
+    answered_hosts,
+    normal_origin,
+    same_origin,
+    split_host,
+)
 from durable_queue.app import create_app
 from durable_queue.config import Settings
 from tests.helpers import API, call, error, make_queue
@@ -99,6 +105,10 @@ def test_host_parsing():
     assert not hosts.allows("127.0.0.3")
     assert HostAllowList.for_bind("0.0.0.0", ()) is None
     assert HostAllowList.for_bind("127.0.0.1", ("*",)) is None
+    # what the serving log line says
+    assert answered_hosts("127.0.0.1", ()) == "127.0.0.1, localhost, [::1]"
+    assert answered_hosts("0.0.0.0", ()) == "any"
+    assert answered_hosts("0.0.0.0", ("q.example:8443", "q.example")) == "q.example:8443, q.example"
 
 
 # -- cross-site writes -----------------------------------------------------------------------
