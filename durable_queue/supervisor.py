@@ -31,6 +31,7 @@ import time
 from collections.abc import Coroutine
 from typing import Any
 
+from durable_queue.api.browser_guard import answered_hosts
 from durable_queue.config import Settings
 
 log = logging.getLogger("durable_queue.supervisor")
@@ -137,6 +138,7 @@ async def supervise(settings: Settings) -> int:
                 "host": settings.host,
                 "port": settings.port,
                 "workers": settings.workers,
+                "hosts": answered_hosts(settings.host, settings.allowed_hosts),
                 "pids": [child.pid for child in children],
             },
         )
