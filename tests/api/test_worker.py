@@ -525,7 +525,7 @@ async def test_heartbeats_keep_a_long_step_claimed(
     aiohttp_server: Any, app: web.Application
 ) -> None:
     seen = TokenLog()
-    app.middlewares.append(token_recorder(seen))
+    app.middlewares.insert(0, token_recorder(seen))  # outermost: reads the body first
     server = await aiohttp_server(app)
     async with DurableClient(str(server.make_url("")).rstrip("/"), retries=0) as dq:
         worker = worker_of(dq, claim_timeout=3)
@@ -595,7 +595,7 @@ async def test_claim_token_is_sent_back_on_every_call_of_the_run(
     aiohttp_server: Any, app: web.Application
 ) -> None:
     seen = TokenLog()
-    app.middlewares.append(token_recorder(seen))
+    app.middlewares.insert(0, token_recorder(seen))  # outermost: reads the body first
     server = await aiohttp_server(app)
     async with DurableClient(str(server.make_url("")).rstrip("/"), retries=0) as dq:
         worker = worker_of(dq)
