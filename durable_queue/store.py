@@ -441,7 +441,12 @@ class Store:
             row = await queries.schedule_run(
                 conn, run_id=run_id, run_at=run_at, claim_token=claim_token
             )
-        if row["outcome"] == "conflict" and claim_token is None:
+        if row["outcome"] == "token_required":
+            raise Conflict(
+                f"run {run_id} is claimed: claim_token is required "
+                "(DURABLE_REQUIRE_CLAIM_TOKENS is on) to release it"
+            )
+        if row["outcome"] == "conflict" and not claim_token:  # None, or '' (api/claim_rule)
             raise Conflict(
                 f"run {run_id} is {row['status']}: only a pending or claimed run can be scheduled"
             )

@@ -112,7 +112,8 @@ async def test_a_schedule_without_a_token_moves_a_pending_run_but_releases_no_cl
     wait = holder_calls(again, again["claim_token"])["wait-for-event"]
     await call(client, wait[0], wait[1], 202, json=wait[2])  # asleep: no claim, no move
     before = await task_state(database_url, held["task_id"])
-    await error(client, "POST", path, 409, "CONFLICT", json={"run_at": now()})
+    message = await error(client, "POST", path, 409, "CONFLICT", json={"run_at": now()})
+    assert "only a pending or claimed run can be scheduled" in message
     assert await task_state(database_url, held["task_id"]) == before
 
     unknown = "01890000-0000-7000-8000-000000000000"
