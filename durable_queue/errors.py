@@ -33,7 +33,8 @@ class PayloadTooLarge(DurableError):
 
 
 class Unavailable(DurableError):
-    """The database cannot be reached; the request changed nothing."""
+    """The database cannot be reached; the outcome of a change is unknown (it may have
+    committed before the connection was lost)."""
 
     def __init__(self, message: str = "database unavailable") -> None:
         super().__init__(message)

@@ -142,7 +142,8 @@ CREATE TABLE runs (
     result           jsonb,
     created_at       timestamptz NOT NULL DEFAULT now(),
     completed_at     timestamptz,
-    -- the fence of the current claim: a new uuid per claim, NULL when not claimed
+    -- the fence of the claim: a new uuid per claim; kept by the complete or fail that
+    -- ended it (a repeat with it answers the first outcome), else NULL when not claimed
     claim_token      uuid,
     UNIQUE (task_id, attempt)
 );

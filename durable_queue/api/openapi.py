@@ -49,7 +49,11 @@ COMMON_ERRORS = {
     404: "not found",
     409: "the resource's current state forbids this",
     413: "request body larger than the configured limit (DURABLE_MAX_BODY_BYTES)",
-    503: "the database is unavailable, or the server is busy (with Retry-After): retry",
+    503: (
+        "the database is unavailable, or the server is busy (with Retry-After): the "
+        "outcome is unknown (a change may have committed); retry safely (idempotency_key, "
+        "claim_token)"
+    ),
 }
 
 
