@@ -25,13 +25,7 @@ from typing import Any
 import orjson
 
 from durable_queue.deep_json import dumps_iteratively
-from durable_queue.jsonvalue import JSON_NULL
-
-# A run of 19 digits may be an integer beyond 64 bits (int64 holds every 18-digit one). Found
-# by mapping every digit to "0" and anything else to " " (bytes.translate and a substring
-# search run at memory speed; a regular expression is slower than parsing the body).
-_DIGITS_AS_ZERO = bytes(0x30 if 0x30 <= byte <= 0x39 else 0x20 for byte in range(256))
-_LONG_RUN = b"0" * 19
+from durable_queue.jsonvalue import JSON_NULL, may_hold_a_big_integer
 
 
 def _reject_constant(name: str) -> None:
@@ -40,7 +34,7 @@ def _reject_constant(name: str) -> None:
 
 def loads(raw: bytes) -> Any:
     """Parse a body; raises ValueError (`json`'s, message included) or RecursionError."""
-    if _LONG_RUN not in raw.translate(_DIGITS_AS_ZERO):
+    if not may_hold_a_big_integer(raw):
         try:
             return orjson.loads(raw)
         except orjson.JSONDecodeError:

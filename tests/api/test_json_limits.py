@@ -287,3 +287,15 @@ async def test_a_claim_of_a_value_that_cannot_be_read_back_puts_its_runs_back(cl
         assert run_sql(db, RUNS) == before
     run_sql(db, "UPDATE tasks SET params = '1' WHERE id = %s", unreadable["task_id"])
     assert len(await claim(client, "q", limit=10)) == 2
+
+
+async def test_an_integer_beyond_64_bits_reads_back_exactly(client: TestClient) -> None:
+    """jsonb keeps the number exactly; every read gives the same integer back, not a float
+    (orjson reads one beyond 64 bits as a float, so the stored text goes to `json`)."""
+    params = {"n": 123456789012345678901234567890, "small": 7}
+    await make_queue(client, "big")
+    created = await make_task(client, "big", params=params)
+    task = await call(client, "GET", f"/tasks/{created['task_id']}", 200)
+    assert task["params"] == params and type(task["params"]["n"]) is int
+    [claimed] = await claim(client, "big")
+    assert claimed["params"] == params and type(claimed["params"]["n"]) is int
