@@ -152,16 +152,10 @@ def _json_value(value: Any) -> Any:
     Iterative, so a value nested to any depth (one stored before the nesting limit,
     durable_queue/json_limits.py) is copied without recursion: each container is
     copied into an empty one already in place in its parent, so order is kept."""
-    kind = type(value)
-    if kind in _PRIMITIVES:
+    if type(value) in _PRIMITIVES:
         return value
-    if kind is dict:
-        copied: Any = {}
-    elif kind is list:
-        copied = []
-    else:
-        return converter.unstructure(value)
-    pending = [(value, copied)]
+    pending: list[tuple[Any, Any]] = []
+    copied = _json_copy_of(value, pending)
     while pending:
         source, target = pending.pop()
         if type(source) is dict:

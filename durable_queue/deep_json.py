@@ -38,29 +38,24 @@ def dumps_iteratively(
         if level == _LITERAL:
             parts.append(item)
             continue
-        if isinstance(item, dict):
-            entries = list(item.items())
-            if not entries:
-                parts.append("{}")
+        if isinstance(item, dict | list | tuple):
+            is_object = isinstance(item, dict)
+            children = list(item.items()) if is_object else list(item)
+            if not children:
+                parts.append("{}" if is_object else "[]")
                 continue
-            parts.append("{")
-            stack.append((_newline(indent, level) + "}", _LITERAL))
+            parts.append("{" if is_object else "[")
+            stack.append((_newline(indent, level) + ("}" if is_object else "]"), _LITERAL))
             inner = _newline(indent, level + 1)
-            for index in range(len(entries) - 1, -1, -1):
-                key, child = entries[index]
+            for index in range(len(children) - 1, -1, -1):
+                head = ("," if index else "") + inner
+                if is_object:
+                    key, child = children[index]
+                    head += encode_text(_key_text(key)) + colon
+                else:
+                    child = children[index]
                 stack.append((child, level + 1))
-                head = ("," if index else "") + inner + encode_text(_key_text(key)) + colon
                 stack.append((head, _LITERAL))
-        elif isinstance(item, list | tuple):
-            if not item:
-                parts.append("[]")
-                continue
-            parts.append("[")
-            stack.append((_newline(indent, level) + "]", _LITERAL))
-            inner = _newline(indent, level + 1)
-            for index in range(len(item) - 1, -1, -1):
-                stack.append((item[index], level + 1))
-                stack.append((("," if index else "") + inner, _LITERAL))
         elif _is_scalar(item):
             parts.append(_scalar_text(item, encode_text))
         elif default is not None:
