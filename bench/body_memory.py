@@ -30,6 +30,7 @@ import uuid
 import aiohttp
 import psutil
 from database import run_on_database
+from server_process import wait_until_ready
 
 API = "/api/v1"
 MiB = 1024 * 1024
@@ -114,15 +115,7 @@ async def run(database_url: str, creates: int, budget: int | None, rounds: int) 
     try:
         connector = aiohttp.TCPConnector(limit=0)
         async with aiohttp.ClientSession(connector=connector) as session:
-            deadline = time.monotonic() + 120
-            while True:
-                with contextlib.suppress(aiohttp.ClientError):
-                    async with session.get(f"{base}/readyz") as resp:
-                        if resp.status == 200:
-                            break
-                assert server.returncode is None, "the server exited at start"
-                assert time.monotonic() < deadline, "the server never became ready"
-                await asyncio.sleep(0.1)
+            await wait_until_ready(session, base, server)
             async with session.post(f"{base}{API}/queues", json={"name": queue}) as resp:
                 assert resp.status == 201, await resp.text()
             await idle(proc)

@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import os
 import signal
 import socket
@@ -47,6 +46,7 @@ import psutil
 from aiohttp import web
 from database import run_on_database
 from latency import percentiles
+from server_process import wait_until_ready
 
 from durable_queue.api.keys import LISTENER, STORE
 from durable_queue.app import create_app
@@ -216,15 +216,7 @@ async def server_measurements(
             commits = Commits(conn)
             commit_watch = asyncio.create_task(commits.run())
             try:
-                deadline = time.monotonic() + 120
-                while True:
-                    with contextlib.suppress(aiohttp.ClientError):
-                        async with control.get(f"{base}/readyz") as resp:
-                            if resp.status == 200:
-                                break
-                    assert server.returncode is None, "the server exited at start"
-                    assert time.monotonic() < deadline, "the server never became ready"
-                    await asyncio.sleep(0.2)
+                await wait_until_ready(control, base, server, poll=0.2)
                 await settle(proc, port, 0)
                 rss_before = proc.memory_info().rss
 
