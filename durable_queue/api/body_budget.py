@@ -58,14 +58,17 @@ BODY_BUDGET: web.AppKey[BodyBudget] = web.AppKey("body_budget")
 
 
 def body_size_to_reserve(request: web.Request, max_body_bytes: int) -> int:
-    """What a request's body may take: 0 without a body, its Content-Length (at most the
-    body limit: a longer one is refused unread with 413), else the body limit."""
+    """What a request's body may take: 0 without a body, or with a Content-Length over the
+    body limit (it is refused unread with 413, which a retry cannot cure: never a 503), its
+    Content-Length, else the body limit."""
     if not request.body_exists:
         return 0
     length = request.content_length
     if length is None:
         return max_body_bytes
-    return min(length, max_body_bytes) if max_body_bytes else length
+    if max_body_bytes and length > max_body_bytes:
+        return 0
+    return length
 
 
 def forget_body(request: web.Request) -> None:

@@ -51,7 +51,7 @@ def split_host(value: str) -> tuple[str, int | None]:
         name, colon, port = value.rpartition(":")
         if not colon or ":" in name:  # no port, or a bare IPv6 address
             name, port = value, ""
-    if port and not port.isdigit():
+    if port and not (port.isascii() and port.isdigit()):  # "²" is a digit to isdigit()
         return value, None
     return name.rstrip("."), int(port) if port else None
 

@@ -21,6 +21,7 @@ from durable_queue.api.body_budget import (
     drop_read_body,
     forget_body,
 )
+from durable_queue.api.keys import SETTINGS
 from durable_queue.app import create_app
 from durable_queue.config import Settings
 from tests.helpers import API, call, eventually, make_queue
@@ -79,6 +80,15 @@ async def test_a_full_budget_answers_503_before_reading_and_frees_on_completion(
     assert budget.reserved == 600  # the refused request reserved nothing
     second.close()
 
+    # a body over the body limit is a 413 even now: a retry after a 503 could not cure it
+    third_reader, third = await asyncio.open_connection(server.host, server.port)
+    third.write(head(path, app[SETTINGS].max_body_bytes + 1, host))  # the head only
+    await third.drain()
+    status, _, error = await answer(third_reader)
+    assert status == 413 and error["code"] == "PAYLOAD_TOO_LARGE"
+    assert budget.reserved == 600
+    third.close()
+
     first.write(body[300:])
     await first.drain()
     status, _, created = await answer(first_reader)
@@ -112,7 +122,7 @@ def test_what_a_request_reserves():
 
     assert body_size_to_reserve(Request(False, None), 1024) == 0
     assert body_size_to_reserve(Request(True, 100), 1024) == 100
-    assert body_size_to_reserve(Request(True, 5000), 1024) == 1024  # refused unread: 413
+    assert body_size_to_reserve(Request(True, 5000), 1024) == 0  # refused unread: 413
     assert body_size_to_reserve(Request(True, None), 1024) == 1024  # chunked: the limit
 
     budget = BodyBudget(100)

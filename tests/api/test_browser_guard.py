@@ -100,6 +100,8 @@ def test_host_parsing():
     assert split_host("::1") == ("::1", None)
     assert split_host("localhost.") == ("localhost", None)
     assert split_host("a:b")[1] is None
+    assert split_host("localhost:\u00b2")[1] is None  # a digit to str.isdigit, not to int()
+    assert split_host("localhost:\u0661")[1] is None  # ARABIC-INDIC ONE: int() reads it
     hosts = HostAllowList.for_bind("127.0.0.2", ())
     assert hosts is not None and hosts.allows("127.0.0.2:1") and hosts.allows("[::1]")
     assert not hosts.allows("127.0.0.3")
