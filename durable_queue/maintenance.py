@@ -68,14 +68,18 @@ class Maintenance(ElectedLoop):
                 )
                 report.expired_claims += row["expired"]
                 report.retried_runs += row["retried"]
-                if row["expired"] < self.batch_size:
-                    break
+                if row["scanned"] < self.batch_size:  # not `expired`: a run whose task is
+                    break  # locked now is left for the next batch, and more may be due
             for _ in range(MAX_BATCHES_PER_JOB):
                 row = await queries.timeout_tasks(conn, batch_size=self.batch_size)
                 report.canceled_tasks += row["canceled_tasks"]
                 if row["settled"] < self.batch_size:
                     break
-            report.timed_out_waits += await self._drain(conn, queries.timeout_waits)
+            for _ in range(MAX_BATCHES_PER_JOB):
+                row = await queries.timeout_waits(conn, batch_size=self.batch_size)
+                report.timed_out_waits += row["timed_out"]
+                if row["scanned"] < self.batch_size:  # as for expire_claims
+                    break
             report.deleted_tasks += await self._drain(conn, queries.delete_expired_tasks)
             report.deleted_events += await self._drain(conn, queries.delete_expired_events)
             detached = [row["id"] async for row in queries.detached_queues(conn)]

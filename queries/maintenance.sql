@@ -58,7 +58,8 @@ WITH due AS (
     RETURNING id
 )
 SELECT (SELECT count(*) FROM failed_runs) AS expired,
-       (SELECT count(*) FROM retried) AS retried;
+       (SELECT count(*) FROM retried) AS retried,
+       (SELECT count(*) FROM due) AS scanned;  -- a full batch read: there may be more due
 
 -- name: timeout_tasks(batch_size)^
 -- Settle pending tasks past a deadline, oldest deadline first on tasks_execution_deadline and tasks_start_deadline: cancel those past their execution deadline, or past their start deadline and never claimed, with their live runs; forget the start deadline of those claimed in time. Every task it reads is changed (how many: settled).
@@ -113,8 +114,8 @@ SELECT (SELECT count(*) FROM canceled) AS canceled_tasks,
        (SELECT count(*) FROM canceled_runs) AS canceled_runs,
        (SELECT count(*) FROM due) AS settled;
 
--- name: timeout_waits(batch_size)$
--- Mark waits past their timeout as timed out (oldest first on event_waits_timeout) and make their sleeping runs pending again; returns how many.
+-- name: timeout_waits(batch_size)^
+-- Mark waits past their timeout as timed out (oldest first on event_waits_timeout) and make their sleeping runs pending again: how many (timed_out), and how many due waits it read (scanned).
 WITH due AS (
     SELECT w.id, w.run_id
     FROM event_waits w
@@ -141,7 +142,8 @@ WITH due AS (
     WHERE r.id = ANY (ARRAY(SELECT run_id FROM timed_out)) AND r.status = 'sleeping'
     RETURNING r.id
 )
-SELECT count(*) FROM timed_out;
+SELECT (SELECT count(*) FROM timed_out) AS timed_out,
+       (SELECT count(*) FROM due) AS scanned;  -- a full batch read: there may be more due
 
 -- name: delete_expired_tasks(batch_size)$
 -- Delete finished tasks (with runs, checkpoints, waits) older than their queue's task TTL, oldest first per queue on tasks_finished; returns how many.
