@@ -11,11 +11,9 @@ from __future__ import annotations
 import json
 
 import attrs
-import pytest
 
 from durable_queue.commands import NewTask
-from durable_queue.db import create_pool
-from durable_queue.store import DEFAULT_TTL_SECONDS, Store
+from durable_queue.store import DEFAULT_TTL_SECONDS
 from tests.helpers import query_all, query_one
 
 TASK_DEFAULTS = ("max_attempts", "start_timeout", "execution_timeout")
@@ -48,22 +46,12 @@ def test_queue_ttl_default_is_the_columns_default(database_url):
     assert int(columns["event_ttl_seconds"]) == DEFAULT_TTL_SECONDS
 
 
-@pytest.fixture
-async def store(database_url):
-    pool = await create_pool(database_url, maxsize=2)
-    store = Store(pool)
-    await store.create_queue("defaults", None, None)
-    yield store
-    pool.close()
-    await pool.wait_closed()
-
-
 async def test_a_task_created_without_options_stores_the_columns_defaults(store, database_url):
     columns = {
         k: int(v) for k, v in column_defaults(database_url, "tasks").items() if k in TASK_DEFAULTS
     }
-    single, _ = await store.create_task("defaults", NewTask(task_name="one"))
-    answer = await store.create_tasks("defaults", [NewTask(task_name="two")])
+    single, _ = await store.create_task("q", NewTask(task_name="one"))
+    answer = await store.create_tasks("q", [NewTask(task_name="two")])
     [batched] = json.loads(answer.text)["tasks"]
     assert stored_task(database_url, single.task_id) == columns
     assert stored_task(database_url, batched["task_id"]) == columns

@@ -4,29 +4,18 @@ pass, not to the next pass."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 
 import psycopg2.extensions
 import pytest
 
 from durable_queue.commands import NewTask
-from durable_queue.db import create_pool
 from durable_queue.maintenance import Maintenance
 from durable_queue.store import Store
 from tests.helpers import connect_autocommit, run_sql
 
 TASKS = 10
 BATCH = 5
-
-
-@pytest.fixture
-async def store(database_url: str) -> AsyncIterator[Store]:
-    pool = await create_pool(database_url, maxsize=4)
-    store = Store(pool)
-    await store.create_queue("q", None, None)
-    yield store
-    pool.close()
-    await pool.wait_closed()
 
 
 @pytest.fixture

@@ -13,10 +13,8 @@ import pytest
 
 from durable_queue.codec import converter, to_wire
 from durable_queue.commands import NewTask
-from durable_queue.db import create_pool
 from durable_queue.errors import NotFound, ValidationError
 from durable_queue.jsonvalue import JSON_NULL
-from durable_queue.store import Store
 from durable_queue.wire import CreatedTask, CreatedTasks, JsonText
 from tests.helpers import query_one
 
@@ -31,16 +29,6 @@ def answered(answer: JsonText) -> list[tuple[CreatedTask, bool]]:
         (CreatedTask(item.task_id, item.run_id, item.workflow_run_id), item.created)
         for item in record.tasks
     ]
-
-
-@pytest.fixture
-async def store(database_url):
-    pool = await create_pool(database_url, maxsize=10)
-    store = Store(pool)
-    await store.create_queue("q", None, None)
-    yield store
-    pool.close()
-    await pool.wait_closed()
 
 
 def counts(dsn: str) -> tuple[int, int]:
