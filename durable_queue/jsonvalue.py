@@ -103,13 +103,21 @@ def _default(obj: Any) -> Any:
 
 
 def dumps(value: Any) -> str:
-    """Serialise compactly, rendering JSON_NULL as null (orjson; json's encoder for what
-    orjson refuses, an integer beyond 64 bits, so every value keeps its exact text)."""
+    """`dump_bytes` as text (a jsonb parameter)."""
+    return dump_bytes(value).decode()
+
+
+def dump_bytes(value: Any) -> bytes:
+    """Serialise compactly as UTF-8, rendering JSON_NULL as null: orjson; json's encoder
+    for what orjson refuses (an integer beyond 64 bits, a lone surrogate, a non-str key,
+    nesting beyond 254 levels), so every value keeps its exact text; deep_json for what
+    json's encoder cannot write for its depth (only a value stored before the nesting
+    limit of durable_queue/json_limits.py)."""
     try:
-        return orjson.dumps(value, default=_default).decode()
-    except TypeError:  # orjson.JSONEncodeError (or nesting beyond 254 levels)
+        return orjson.dumps(value, default=_default)
+    except TypeError:  # orjson.JSONEncodeError
         pass
     try:
-        return json.dumps(value, default=_default, separators=(",", ":"))
-    except RecursionError:  # deeper than no accepted value is (durable_queue/json_limits.py)
-        return dumps_iteratively(value, default=_default)
+        return json.dumps(value, default=_default, separators=(",", ":")).encode()
+    except RecursionError:
+        return dumps_iteratively(value, default=_default).encode()

@@ -11,10 +11,10 @@ where both agree, and through `json` otherwise:
   is read by `json`; any body orjson refuses is read again by `json`, so that what is
   accepted, and the message of what is not, stay `json`'s. NaN and Infinity are refused
   either way.
-- `dumps`: what orjson cannot write is written by `json`, and what `json` cannot write for
-  its depth (a value stored before the nesting limit of durable_queue/json_limits.py) by
-  durable_queue/deep_json.py. JSON_NULL (a given null) is null. Text is written as UTF-8
-  rather than \\u escapes (the same JSON value).
+- `dumps`: the writer of stored values (jsonvalue.dump_bytes): what orjson cannot write
+  is written by `json`, and what `json` cannot write for its depth (a value stored before
+  the nesting limit of durable_queue/json_limits.py) by durable_queue/deep_json.py.
+  JSON_NULL (a given null) is null.
 """
 
 from __future__ import annotations
@@ -24,8 +24,7 @@ from typing import Any
 
 import orjson
 
-from durable_queue.deep_json import dumps_iteratively
-from durable_queue.jsonvalue import JSON_NULL, may_hold_a_big_integer
+from durable_queue.jsonvalue import dump_bytes, may_hold_a_big_integer
 
 
 def _reject_constant(name: str) -> None:
@@ -42,19 +41,5 @@ def loads(raw: bytes) -> Any:
     return json.loads(raw, parse_constant=_reject_constant)
 
 
-def _default(value: Any) -> Any:
-    if value is JSON_NULL:
-        return None
-    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
-
-
-def dumps(value: Any) -> bytes:
-    """Serialise a response body (compact, UTF-8)."""
-    try:
-        return orjson.dumps(value, default=_default)
-    except TypeError:  # orjson.JSONEncodeError: a big integer, a lone surrogate, a non-str key
-        pass  # or nesting beyond 254 levels (only in a value stored before the limit)
-    try:
-        return json.dumps(value, default=_default, separators=(",", ":")).encode()
-    except RecursionError:
-        return dumps_iteratively(value, default=_default).encode()
+# Serialise a response body (compact, UTF-8): the same writer as a stored value's.
+dumps = dump_bytes
