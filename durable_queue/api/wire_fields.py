@@ -178,20 +178,11 @@ class _JsonValue(_Messages, fields.Raw):
         return value
 
     def fast_loader(self) -> Loader:
-        if self.validators:
-            load = super().fast_loader()
+        # without validators, the conversion is all the loading: called directly (hot path)
+        load = super().fast_loader() if self.validators else _within_json_limits
 
-            def load_validated(value: Any) -> Any:
-                return JSON_NULL if value is None else load(value)
-
-            return load_validated
-
-        def load_json(value: Any) -> Any:  # Raw: any JSON value as parsed, if it may be stored
-            if value is None:
-                return JSON_NULL
-            if json_value_problem(value) is not None:
-                raise Unsure  # marshmallow words it
-            return value
+        def load_json(value: Any) -> Any:
+            return JSON_NULL if value is None else load(value)
 
         return load_json
 
@@ -200,6 +191,7 @@ class _JsonValue(_Messages, fields.Raw):
 
 
 def _within_json_limits(value: Any) -> Any:
+    """Raw: any JSON value as parsed, if it may be stored; else Unsure (marshmallow words it)."""
     if json_value_problem(value) is not None:
         raise Unsure
     return value
