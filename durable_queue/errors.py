@@ -38,3 +38,10 @@ class Unavailable(DurableError):
 
     def __init__(self, message: str = "database unavailable") -> None:
         super().__init__(message)
+
+
+def claim_token_required(field: str = "claim_token") -> str:
+    """The 409's message for a holder call without a token while
+    DURABLE_REQUIRE_CLAIM_TOKENS is on (api/claim_rule.py, and the store's answer to a
+    schedule that would release a claimed run)."""
+    return f"{field} is required (DURABLE_REQUIRE_CLAIM_TOKENS is on)"

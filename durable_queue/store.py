@@ -27,7 +27,7 @@ from durable_queue import jsonvalue
 from durable_queue.codec import from_row
 from durable_queue.commands import NewTask, WorkflowRunPatch
 from durable_queue.db import connection, queries, transaction
-from durable_queue.errors import Conflict, NotFound
+from durable_queue.errors import Conflict, NotFound, claim_token_required
 from durable_queue.wire import (
     Checkpoint,
     CheckpointEntry,
@@ -442,10 +442,7 @@ class Store:
                 conn, run_id=run_id, run_at=run_at, claim_token=claim_token
             )
         if row["outcome"] == "token_required":
-            raise Conflict(
-                f"run {run_id} is claimed: claim_token is required "
-                "(DURABLE_REQUIRE_CLAIM_TOKENS is on) to release it"
-            )
+            raise Conflict(f"run {run_id} is claimed: {claim_token_required()} to release it")
         if row["outcome"] == "conflict" and not claim_token:  # None, or '' (api/claim_rule)
             raise Conflict(
                 f"run {run_id} is {row['status']}: only a pending or claimed run can be scheduled"

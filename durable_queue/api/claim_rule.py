@@ -24,20 +24,14 @@ from aiohttp import web
 from durable_queue import commands
 from durable_queue.api.keys import SETTINGS, STORE
 from durable_queue.api.validation import BODY
-from durable_queue.errors import Conflict
+from durable_queue.errors import Conflict, claim_token_required
 from durable_queue.wire import RunScheduled
 
-SETTING = "DURABLE_REQUIRE_CLAIM_TOKENS"
 # The token dq_schedule_run reads as "no claim named, and one is required to release";
 # a client's token is never empty (ClaimToken: 1 to 1,024 characters).
 NO_CLAIM = ""
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-
-
-def required_message(field: str = "claim_token") -> str:
-    """The 409's message for a holder call without a token while the setting is on."""
-    return f"{field} is required ({SETTING} is on)"
 
 
 def missing_token(body: Any) -> str | None:
@@ -59,7 +53,7 @@ def holder_call(handler: Handler) -> Handler:
         if request.app[SETTINGS].require_claim_tokens:
             field = missing_token(request[BODY])
             if field is not None:
-                raise Conflict(required_message(field))
+                raise Conflict(claim_token_required(field))
         return await handler(request)
 
     return checked
