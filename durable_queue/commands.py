@@ -23,9 +23,60 @@ class QueueCleanup:
 
 
 @attrs.frozen
+class RateLimit:
+    """A token bucket: `limit` claims per `period_seconds`, bursting up to `limit`."""
+
+    limit: int
+    period_seconds: float
+
+
+# The flow-control settings of a queue (docs/flow-control.md); None: no such limit.
+FLOW_SETTINGS = ("max_concurrency", "key_concurrency", "rate_limit", "key_rate_limit", "paused")
+
+
+@attrs.frozen
+class QueueFlow:
+    """A queue's flow-control settings: None is "no limit"."""
+
+    max_concurrency: int | None = None
+    key_concurrency: int | None = None
+    rate_limit: RateLimit | None = None
+    key_rate_limit: RateLimit | None = None
+    paused: bool = False
+
+
+@attrs.frozen
 class NewQueue:
     name: str
     cleanup: QueueCleanup = attrs.field(factory=QueueCleanup)
+    flow: QueueFlow = attrs.field(factory=QueueFlow)
+
+
+@attrs.frozen
+class QueuePatch:
+    """A queue PATCH: only the settings named in `given` change (names of FLOW_SETTINGS,
+    and "task_ttl_seconds" / "event_ttl_seconds" for the cleanup policy); a given None
+    clears a limit (for a ttl, restores its default)."""
+
+    given: frozenset[str]
+    flow: QueueFlow = attrs.field(factory=QueueFlow)
+    cleanup: QueueCleanup = attrs.field(factory=QueueCleanup)
+
+
+@attrs.frozen
+class KeyOverride:
+    """A concurrency key's own limits, in place of the queue's key defaults; None: the
+    queue's default applies."""
+
+    max_concurrency: int | None = None
+    rate_limit: RateLimit | None = None
+
+
+@attrs.frozen
+class TaskPatch:
+    """A task PATCH: its new priority."""
+
+    priority: int
 
 
 @attrs.frozen
@@ -40,6 +91,8 @@ class NewTask:
     workflow_run_id: uuid.UUID | None = None
     idempotency_key: str | None = None
     run_at: dt.datetime | None = None
+    priority: int = 0
+    concurrency_key: str | None = None
 
 
 @attrs.frozen

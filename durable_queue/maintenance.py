@@ -34,6 +34,7 @@ class SweepReport:
     deleted_tasks: int = 0
     deleted_events: int = 0
     deleted_queues: int = 0
+    purged_rate_buckets: int = 0  # refilled rate-limit buckets (a missing bucket is full)
 
 
 class Maintenance(ElectedLoop):
@@ -82,6 +83,7 @@ class Maintenance(ElectedLoop):
                     break
             report.deleted_tasks += await self._drain(conn, queries.delete_expired_tasks)
             report.deleted_events += await self._drain(conn, queries.delete_expired_events)
+            report.purged_rate_buckets += await self._drain(conn, queries.purge_full_rate_buckets)
             detached = [row["id"] async for row in queries.detached_queues(conn)]
             await self._drain(conn, queries.fold_queue_counts, FOLD_BATCH_SIZE)
         store = Store(self.pool)

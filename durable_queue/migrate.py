@@ -35,6 +35,11 @@ class UnsupportedServerError(RuntimeError):
     """The PostgreSQL server is older than this release supports."""
 
 
+def last_migration_id() -> str:
+    """The id of this checkout's last migration."""
+    return read_migrations(str(resource_dir("migrations")))[-1].id
+
+
 def apply_pending(dsn: str, up_to: str | None = None) -> int:
     """Apply the pending migrations with yoyo (synchronous), all of them or those up to
     and including the migration `up_to` (ValueError when there is none of that id);
@@ -66,14 +71,16 @@ async def _check_server(conn: aiopg.Connection) -> None:
 async def apply_migrations(dsn: str, up_to: str | None = None, release: str = __version__) -> int:
     """Carry a pre-release database over, apply pending migrations (all, or up to `up_to`),
     then run the function step as a server of `release`; returns how many migrations
-    were applied."""
+    were applied. The function step runs only once every migration is applied: the
+    function files are written for this checkout's schema, not an earlier one's."""
     async with aiopg.connect(dsn, timeout=30.0, application_name="durable-queue-migrate") as conn:
         await _check_server(conn)
         await queries.lock_migrations(conn)
         try:
             await carry_over_if_made_by_chain(conn)
             applied = await asyncio.to_thread(apply_pending, dsn, up_to)
-            await install_functions(conn, release)
+            if up_to is None or up_to == last_migration_id():
+                await install_functions(conn, release)
         finally:
             await queries.unlock_migrations(conn)
     if applied:

@@ -87,6 +87,7 @@ async def install_functions(conn: aiopg.Connection, release: str) -> Verdict:
             installed = (row["release"], row["checksum"]) if row else None
             decision = verdict(installed, release, digest)
             if decision is Verdict.INSTALL:
+                await queries.defer_function_body_checks(conn)
                 for _, text in sources:
                     await cur.execute(text)
                 await queries.record_installed_functions(conn, release=release, checksum=digest)

@@ -25,7 +25,15 @@ import attrs
 
 from durable_queue import jsonvalue
 from durable_queue.codec import from_row
-from durable_queue.commands import NewTask, WorkflowRunPatch
+from durable_queue.commands import (
+    FLOW_SETTINGS,
+    KeyOverride,
+    NewTask,
+    QueueFlow,
+    QueuePatch,
+    RateLimit,
+    WorkflowRunPatch,
+)
 from durable_queue.db import connection, queries, transaction
 from durable_queue.errors import Conflict, NotFound, claim_token_required
 from durable_queue.wire import (
@@ -34,11 +42,15 @@ from durable_queue.wire import (
     CheckpointSaved,
     ClaimedTask,
     ClaimExtended,
+    ConcurrencyKey,
+    ConcurrencyKeyList,
     CreatedTask,
     CreatedTasks,
     EventCreated,
     JsonText,
+    KeyLimits,
     QueueStats,
+    RateLimitSetting,
     RunCompleted,
     RunFailed,
     RunScheduled,
@@ -70,6 +82,25 @@ class Queue:
     task_ttl_seconds: int
     event_ttl_seconds: int
     created_at: dt.datetime
+    flow: QueueFlow = attrs.field(factory=QueueFlow)
+
+    @classmethod
+    def of_row(cls, row: dict[str, Any]) -> Queue:
+        """From a queue row of queries/queues.sql (its settings as columns)."""
+        return cls(
+            id=row["id"],
+            name=row["name"],
+            task_ttl_seconds=row["task_ttl_seconds"],
+            event_ttl_seconds=row["event_ttl_seconds"],
+            created_at=row["created_at"],
+            flow=QueueFlow(
+                max_concurrency=row["max_concurrency"],
+                key_concurrency=row["key_concurrency"],
+                rate_limit=_rate(row["rate_limit"], row["rate_period_seconds"]),
+                key_rate_limit=_rate(row["key_rate_limit"], row["key_rate_period_seconds"]),
+                paused=row["paused"],
+            ),
+        )
 
 
 @attrs.frozen
@@ -115,9 +146,15 @@ class Store:
     # -- queues -----------------------------------------------------------
 
     async def create_queue(
-        self, name: str, task_ttl_seconds: int | None, event_ttl_seconds: int | None
+        self,
+        name: str,
+        task_ttl_seconds: int | None,
+        event_ttl_seconds: int | None,
+        flow: QueueFlow | None = None,
     ) -> Queue:
-        async with connection(self.pool) as conn:
+        """Create a queue; its flow-control settings, when any is given, are set in the
+        same transaction."""
+        async with transaction(self.pool) as conn:
             row = await queries.insert_queue(
                 conn,
                 name=name,
@@ -128,13 +165,32 @@ class Store:
                 if event_ttl_seconds is None
                 else event_ttl_seconds,
             )
+            if row is None:
+                raise Conflict(f'queue "{name}" already exists')
+            if flow is not None and flow != QueueFlow():
+                changes = _flow_changes(flow, frozenset(FLOW_SETTINGS))
+                row = await queries.update_queue(conn, name=name, changes=changes)
+        return Queue.of_row(row)
+
+    async def update_queue(self, name: str, patch: QueuePatch) -> Queue:
+        """Change the settings named in `patch.given` (None clears a limit, restores a
+        ttl's default); waits for claims in flight, and wakes the queue's long polls."""
+        ttls = {
+            ttl: DEFAULT_TTL_SECONDS
+            if getattr(patch.cleanup, ttl) is None
+            else getattr(patch.cleanup, ttl)
+            for ttl in patch.given & {"task_ttl_seconds", "event_ttl_seconds"}
+        }
+        changes = _flow_changes(patch.flow, patch.given & frozenset(FLOW_SETTINGS), ttls)
+        async with connection(self.pool) as conn:
+            row = await queries.update_queue(conn, name=name, changes=changes)
         if row is None:
-            raise Conflict(f'queue "{name}" already exists')
-        return from_row(row, Queue)
+            raise NotFound(f'queue "{name}" not found')
+        return Queue.of_row(row)
 
     async def list_queues(self) -> list[Queue]:
         async with connection(self.pool) as conn:
-            return [from_row(row, Queue) async for row in queries.list_queues(conn)]
+            return [Queue.of_row(row) async for row in queries.list_queues(conn)]
 
     async def get_queue(self, name: str) -> Queue:
         async with connection(self.pool) as conn:
@@ -190,14 +246,79 @@ class Store:
             queue = await self._queue(conn, name)
             counts = await self._counts(conn, queue.id)
             due = await queries.queue_due_runs(conn, queue_id=queue.id)
+            held_back = await queries.held_back_runs(conn, queue_id=queue.id)
         runs = {
             f"{status}_runs": counts.get(("run", status), 0)
             for status in ("pending", "claimed", "completed", "failed", "sleeping", "canceled")
         }
         tasks_by_status = {status: n for (kind, status), n in counts.items() if kind == "task"}
         return from_row(
-            {**runs, **due, "queue_name": name, "tasks_by_status": tasks_by_status}, QueueStats
+            {
+                **runs,
+                **due,
+                "queue_name": name,
+                "tasks_by_status": tasks_by_status,
+                "max_concurrency": queue.flow.max_concurrency,
+                "held_back_runs": held_back,
+            },
+            QueueStats,
         )
+
+    # -- concurrency keys -------------------------------------------------
+
+    async def put_key_override(
+        self, queue_name: str, key: str, override: KeyOverride
+    ) -> ConcurrencyKey:
+        """Set a key's own limits in place of the queue's key defaults; wakes the queue's
+        long polls."""
+        rate = override.rate_limit
+        async with connection(self.pool) as conn:
+            row = await queries.put_key(
+                conn,
+                queue_name=queue_name,
+                key=key,
+                max_concurrency=override.max_concurrency,
+                rate_limit=rate and rate.limit,
+                rate_period_seconds=rate and rate.period_seconds,
+            )
+            if row is None:
+                raise NotFound(f'queue "{queue_name}" not found')
+            (entry,) = await self._key_rows(conn, row["id"], [key])
+        return entry
+
+    async def delete_key_override(self, queue_name: str, key: str) -> None:
+        async with connection(self.pool) as conn:
+            outcome = await queries.delete_key(conn, queue_name=queue_name, key=key)
+        if outcome == "queue_not_found":
+            raise NotFound(f'queue "{queue_name}" not found')
+        if outcome == "key_not_found":
+            raise NotFound(f'key "{key}" of queue "{queue_name}" has no override')
+
+    async def list_keys(
+        self, queue_name: str, cursor: str | None, limit: int
+    ) -> ConcurrencyKeyList:
+        """A page of the queue's keys in text order: those with pending or claimed runs,
+        or an override; `next_cursor` (the page's last key) only when more exist."""
+        async with connection(self.pool) as conn:
+            queue = await self._queue(conn, queue_name)
+            names = [
+                row["key"]
+                async for row in queries.list_key_names(
+                    conn, queue_id=queue.id, cursor=cursor, limit=limit + 1
+                )
+            ]
+            keys = await self._key_rows(conn, queue.id, names[:limit])
+        return ConcurrencyKeyList(keys, names[limit - 1] if len(names) > limit else None)
+
+    async def busiest_keys(self, queue_name: str, limit: int = 10) -> list[ConcurrencyKey]:
+        """The queue's keys with the most runs claimed now (the dashboard's)."""
+        async with connection(self.pool) as conn:
+            queue = await self._queue(conn, queue_name)
+            names = [
+                row["key"]
+                async for row in queries.busiest_key_names(conn, queue_id=queue.id, limit=limit)
+            ]
+            return await self._key_rows(conn, queue.id, names)
 
     # -- tasks ------------------------------------------------------------
 
@@ -217,6 +338,8 @@ class Store:
                 workflow_run_id=new.workflow_run_id,
                 idempotency_key=new.idempotency_key,
                 run_at=new.run_at,
+                priority=new.priority,
+                concurrency_key=new.concurrency_key,
             )
         _raise_create_outcome(row, queue_name)
         return _created(row), row["created"]
@@ -251,8 +374,10 @@ class Store:
     async def claim_or_due(
         self, queue_name: str, limit: int, claim_timeout: int
     ) -> tuple[list[ClaimedTask], float | None]:
-        """`claim`, and `seconds_until_due` of the runs it left pending, in one statement:
-        (claimed, seconds until the earliest run still pending is due; None: none is)."""
+        """`claim`, and when to claim next, in one statement: (claimed, seconds until a
+        claim could next get a run without a notification: the earliest run left pending
+        comes due, or a rate limit's next token; None: only on a notification, as when
+        every due run is held by a concurrency limit or the queue is paused)."""
         async with connection(self.pool) as conn:
             self.claim_queries += 1
             rows = [
@@ -357,6 +482,16 @@ class Store:
                 r["step_name"] async for r in queries.list_task_checkpoints(conn, task_id=task_id)
             ]
         return from_row({**row, "runs": runs, "checkpoints": steps}, TaskDetail)
+
+    async def set_task_priority(self, task_id: uuid.UUID, priority: int) -> TaskDetail:
+        """Change a pending task's priority (its waiting runs' too); the task after."""
+        async with connection(self.pool) as conn:
+            row = await queries.set_task_priority(conn, task_id=task_id, priority=priority)
+        if row["outcome"] == "not_found":
+            raise NotFound(f"task {task_id} not found")
+        if row["outcome"] == "conflict":
+            raise Conflict(f"task {task_id} is already {row['status']}")
+        return await self.get_task(task_id)
 
     async def cancel_task(self, task_id: uuid.UUID) -> TaskCanceled:
         """Cancel a pending task and its live runs; a holder's next call gets 409."""
@@ -653,7 +788,15 @@ class Store:
         row = await queries.get_queue_by_name(conn, name=name)
         if row is None:
             raise NotFound(f'queue "{name}" not found')
-        return from_row(row, Queue)
+        return Queue.of_row(row)
+
+    async def _key_rows(
+        self, conn: aiopg.Connection, queue_id: uuid.UUID, keys: list[str]
+    ) -> list[ConcurrencyKey]:
+        return [
+            _concurrency_key(row)
+            async for row in queries.key_rows(conn, queue_id=queue_id, keys=keys)
+        ]
 
 
 def _raise_run_outcome(
@@ -731,15 +874,54 @@ def _task_item(new: NewTask) -> dict[str, Any]:
         "start_timeout": new.start_timeout,
         "execution_timeout": new.execution_timeout,
     }
-    for key in ("params", "headers", "retry_strategy", "idempotency_key"):
+    for key in ("params", "headers", "retry_strategy", "idempotency_key", "concurrency_key"):
         value = getattr(new, key)
         if value is not None:
             item[key] = value
+    if new.priority:
+        item["priority"] = new.priority
     if new.workflow_run_id is not None:
         item["workflow_run_id"] = str(new.workflow_run_id)
     if new.run_at is not None:
         item["run_at"] = new.run_at.isoformat()
     return item
+
+
+def _flow_changes(
+    flow: QueueFlow, settings: frozenset[str], ttls: dict[str, int] | None = None
+) -> str:
+    """dq_update_queue's JSON object: the flow settings named (None: cleared), and ttls."""
+    changes: dict[str, Any] = dict(ttls or {})
+    for setting in settings:
+        value = getattr(flow, setting)
+        if isinstance(value, RateLimit):
+            value = {"limit": value.limit, "period_seconds": value.period_seconds}
+        changes[setting] = value
+    return jsonvalue.dumps(changes)
+
+
+def _rate(limit: int | None, period_seconds: float | None) -> RateLimit | None:
+    return None if limit is None else RateLimit(limit, period_seconds)
+
+
+def _rate_setting(limit: int | None, period_seconds: float | None) -> RateLimitSetting | None:
+    return None if limit is None else RateLimitSetting(limit, period_seconds)
+
+
+def _concurrency_key(row: dict[str, Any]) -> ConcurrencyKey:
+    return ConcurrencyKey(
+        key=row["key"],
+        in_flight=row["in_flight"],
+        pending=row["pending"],
+        max_concurrency=row["max_concurrency"],
+        rate_limit=_rate_setting(row["rate_limit"], row["rate_period_seconds"]),
+        override=KeyLimits(
+            row["override_max_concurrency"],
+            _rate_setting(row["override_rate_limit"], row["override_rate_period_seconds"]),
+        )
+        if row["has_override"]
+        else None,
+    )
 
 
 def _json(value: Any) -> Any:

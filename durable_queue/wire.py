@@ -36,19 +36,79 @@ class CleanupPolicy:
 
 
 @attrs.frozen
+class RateLimitSetting:
+    """A token bucket: up to `limit` claims per `period_seconds`, bursting up to `limit`."""
+
+    limit: int = described("claims per period, and the burst")
+    period_seconds: float
+
+
+@attrs.frozen
 class QueueSummary:
     name: str
     created_at: dt.datetime
     cleanup: CleanupPolicy
+    max_concurrency: int | None = described(
+        "runs of the queue claimed at once, fleet-wide; null: no limit"
+    )
+    key_concurrency: int | None = described(
+        "claimed runs at once per concurrency key, unless the key has an override; null: no limit"
+    )
+    rate_limit: RateLimitSetting | None = described("claims per period for the queue; null: none")
+    key_rate_limit: RateLimitSetting | None = described(
+        "claims per period per concurrency key, unless the key has an override; null: none"
+    )
+    paused: bool = described("a paused queue hands out no runs; creates are accepted")
 
     @classmethod
     def of(cls, queue: Any) -> QueueSummary:
-        """From the store's queue (anything with name, created_at and the two ttls)."""
+        """From the store's queue (anything with name, created_at, the two ttls and the
+        flow-control settings as a commands.QueueFlow in `flow`)."""
+        flow = queue.flow
         return cls(
             name=queue.name,
             created_at=queue.created_at,
             cleanup=CleanupPolicy(queue.task_ttl_seconds, queue.event_ttl_seconds),
+            max_concurrency=flow.max_concurrency,
+            key_concurrency=flow.key_concurrency,
+            rate_limit=_rate_limit(flow.rate_limit),
+            key_rate_limit=_rate_limit(flow.key_rate_limit),
+            paused=flow.paused,
         )
+
+
+def _rate_limit(rate: Any) -> RateLimitSetting | None:
+    return None if rate is None else RateLimitSetting(rate.limit, rate.period_seconds)
+
+
+@attrs.frozen
+class KeyLimits:
+    """A key's override: its own limits in place of the queue's key defaults."""
+
+    max_concurrency: int | None = described("null: the queue's key_concurrency applies")
+    rate_limit: RateLimitSetting | None = described("null: the queue's key_rate_limit applies")
+
+
+@attrs.frozen
+class ConcurrencyKey:
+    """A concurrency key of a queue: its runs now, and the limits that apply to it."""
+
+    key: str
+    in_flight: int = described("its runs claimed now")
+    pending: int = described("its pending runs, due or not")
+    max_concurrency: int | None = described(
+        "the limit that applies: the override's, else the queue's key_concurrency"
+    )
+    rate_limit: RateLimitSetting | None = described(
+        "the rate limit that applies: the override's, else the queue's key_rate_limit"
+    )
+    override: KeyLimits | None = described("the key's override; null when it has none")
+
+
+@attrs.frozen
+class ConcurrencyKeyList:
+    keys: list[ConcurrencyKey]
+    next_cursor: str | None = optional("pass back as `cursor` for the next page")
 
 
 @attrs.frozen
@@ -70,6 +130,11 @@ class QueueStats:
     scheduled_runs: int = described("pending runs not yet due")
     canceled_runs: int
     tasks_by_status: dict[str, int]
+    max_concurrency: int | None = described("the queue's concurrency limit; null: none")
+    held_back_runs: int = described(
+        "due pending runs a claim cannot take now: the queue is paused or at its "
+        "concurrency limit, or their key is at its limit"
+    )
 
 
 @attrs.frozen
@@ -138,10 +203,12 @@ class ClaimedTask:
     max_attempts: int
     claim_expires_at: dt.datetime
     claim_token: str = described(CLAIM_TOKEN)
+    priority: int = described("higher is claimed first; default 0")
     params: Any = optional()
     headers: dict[str, str] | None = optional()
     retry_strategy: dict[str, Any] | None = optional(documented_as=RetryStrategy)
     workflow_run_id: uuid.UUID | None = optional()
+    concurrency_key: str | None = optional()
 
 
 @attrs.frozen
@@ -298,11 +365,13 @@ class TaskDetail:
     execution_timeout: int = described("seconds; 0 = none")
     runs: list[RunSummary] = described("attempt order")
     checkpoints: list[str] = described("step names")
+    priority: int = described("higher is claimed first; default 0")
     params: Any = optional()
     headers: dict[str, str] | None = optional()
     retry_strategy: dict[str, Any] | None = optional(documented_as=RetryStrategy)
     workflow_run_id: uuid.UUID | None = optional()
     idempotency_key: str | None = optional()
+    concurrency_key: str | None = optional()
     error: str | None = optional("why it failed or was canceled")
     result: Any = optional("result of the completing run")
     completed_at: dt.datetime | None = optional()

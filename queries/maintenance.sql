@@ -48,12 +48,16 @@ WITH due AS (
         error = CASE WHEN t.expiry_count + 1 >= :max_expiries THEN 'claim expired' ELSE t.error END,
         completed_at = CASE WHEN t.expiry_count + 1 >= :max_expiries THEN now() ELSE t.completed_at END
     WHERE t.id = ANY (ARRAY(SELECT task_id FROM expired))
-    RETURNING t.id, t.queue_id, t.status
+    RETURNING t.id, t.queue_id, t.status, t.priority, t.concurrency_key
 ), retried AS (
-    INSERT INTO runs (task_id, queue_id, attempt, available_at)
-    SELECT c.id, c.queue_id, f.attempt + 1, now()
+    -- with the task's priority and key, at the back of its key's line
+    INSERT INTO runs (task_id, queue_id, attempt, available_at, priority, concurrency_key,
+                      fair_rank)
+    SELECT c.id, c.queue_id, f.attempt + 1, now(), c.priority, c.concurrency_key,
+           CASE WHEN q.ordered THEN dq_next_rank(c.queue_id, c.concurrency_key, c.priority) ELSE 0 END
     FROM counted c
     JOIN failed_runs f ON f.task_id = c.id
+    JOIN queues q ON q.id = c.queue_id
     WHERE c.status = 'pending'
     RETURNING id
 )
@@ -185,5 +189,22 @@ WITH doomed AS (
 ), deleted AS (
     -- an id list, not a join: the planner would hash-join a small events table by scanning it
     DELETE FROM events e WHERE e.id = ANY (ARRAY(SELECT id FROM doomed)) RETURNING e.id
+)
+SELECT count(*) FROM deleted;
+
+-- name: purge_full_rate_buckets(batch_size)$
+-- Delete up to batch_size rate-limit buckets that have refilled (a missing bucket is a full one), oldest first on rate_buckets_full_at; returns how many.
+WITH doomed AS (
+    SELECT b.queue_id, b.concurrency_key
+    FROM rate_buckets b
+    WHERE b.full_at <= now()
+    ORDER BY b.full_at
+    LIMIT :batch_size
+    FOR UPDATE SKIP LOCKED
+), deleted AS (
+    DELETE FROM rate_buckets b
+    USING doomed d
+    WHERE b.queue_id = d.queue_id AND b.concurrency_key = d.concurrency_key
+    RETURNING 1
 )
 SELECT count(*) FROM deleted;

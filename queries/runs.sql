@@ -1,29 +1,16 @@
 -- name: claim_runs(queue_name, limit, claim_timeout)
--- Claim up to limit due pending runs of a queue, oldest due first, with their task and a new claim token; one not_found row for an unknown queue (dq_claim).
+-- Claim up to limit due pending runs of a queue in claim order and within its limits, with their task and a new claim token; one not_found row for an unknown queue (dq_claim_v2).
 SELECT outcome, run_id, task_id, attempt, task_name, params, headers, retry_strategy,
-       max_attempts, claim_expires_at, workflow_run_id, CAST(claim_token AS text) AS claim_token
-FROM dq_claim(:queue_name, :limit, :claim_timeout);
+       max_attempts, claim_expires_at, workflow_run_id, CAST(claim_token AS text) AS claim_token,
+       priority, concurrency_key
+FROM dq_claim_v2(:queue_name, :limit, :claim_timeout, false);
 
 -- name: claim_runs_or_due(queue_name, limit, claim_timeout)
--- claim_runs, each row carrying seconds_until_due of the runs left pending (those this statement claimed excluded); when it claims nothing, one row 'none' carrying it: the long poll's claim and its next wake in one round trip.
-WITH claimed AS MATERIALIZED (
-    SELECT * FROM dq_claim(:queue_name, :limit, :claim_timeout)
-), due AS (
-    SELECT extract(epoch FROM min(r.available_at) - now())::float8 AS seconds_until_due
-    FROM runs r
-    WHERE r.queue_id = (SELECT q.id FROM queues q WHERE q.name = :queue_name)
-      AND r.status = 'pending'
-      AND r.id <> ALL (ARRAY(SELECT c.run_id FROM claimed c WHERE c.run_id IS NOT NULL))
-)
-SELECT c.outcome, c.run_id, c.task_id, c.attempt, c.task_name, c.params, c.headers,
-       c.retry_strategy, c.max_attempts, c.claim_expires_at, c.workflow_run_id,
-       CAST(c.claim_token AS text) AS claim_token, due.seconds_until_due
-FROM claimed c CROSS JOIN due
-UNION ALL
-SELECT 'none', NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
-       due.seconds_until_due
-FROM due
-WHERE NOT EXISTS (SELECT FROM claimed);
+-- claim_runs, each row carrying seconds_until_due (when a claim could next get a run without a notification; NULL: only on one); when it claims nothing, one row 'none' carrying it: the long poll's claim and its next wake in one round trip (dq_claim_v2).
+SELECT outcome, run_id, task_id, attempt, task_name, params, headers, retry_strategy,
+       max_attempts, claim_expires_at, workflow_run_id, CAST(claim_token AS text) AS claim_token,
+       priority, concurrency_key, seconds_until_due
+FROM dq_claim_v2(:queue_name, :limit, :claim_timeout, true);
 
 -- name: release_claims(run_ids, claim_tokens)!
 -- Put claimed runs back as the claim found them (pending, same available_at, attempt unspent, token cleared) where still held under the paired claim_tokens: a claim whose answer could not be written.

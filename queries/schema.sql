@@ -37,3 +37,7 @@ WITH dropped AS (
 )
 INSERT INTO _yoyo_migration (migration_hash, migration_id, applied_at_utc)
 VALUES (:new_hash, :new_id, now() AT TIME ZONE 'UTC');
+
+-- name: defer_function_body_checks()!
+-- For the rest of the function step's transaction, create SQL functions without checking their bodies: a body may call a function of a file installed after it (the files go in name order).
+SET LOCAL check_function_bodies = off;

@@ -124,7 +124,8 @@ def create_task_args(**given: Any) -> dict[str, Any]:
     return {
         "task_name": "t", "params": None, "headers": None, "retry_strategy": None,
         "max_attempts": 1, "start_timeout": 0, "execution_timeout": 0,
-        "workflow_run_id": None, "idempotency_key": None, "run_at": None, **given,
+        "workflow_run_id": None, "idempotency_key": None, "run_at": None, "priority": 0,
+        "concurrency_key": None, **given,
     }  # fmt: skip
 
 

@@ -3,13 +3,18 @@
 -- (its idempotency key named a task already, possibly one an earlier item of the same
 -- array created); or a single row queue_not_found / workflow_run_not_found (with the
 -- missing id) when nothing was created.
+-- Runs take their task's priority and concurrency key, and their rounds once the queue
+-- uses priorities or keys (dq_next_rank once per key; the items of one key take
+-- consecutive rounds in input order).
 CREATE OR REPLACE FUNCTION dq_create_tasks(p_queue_name text, p_tasks jsonb)
 RETURNS TABLE (outcome text, task_id uuid, run_id uuid, workflow_run_id uuid, created boolean)
 LANGUAGE plpgsql SET enable_seqscan = off AS $$
 #variable_conflict use_column
 DECLARE
     -- key-share locked, as by dq_create_task
-    v_queue_id uuid := (SELECT q.id FROM queues q WHERE q.name = p_queue_name FOR KEY SHARE);
+    v_queue queues := (SELECT q FROM queues q WHERE q.name = p_queue_name FOR KEY SHARE);
+    v_queue_id uuid := v_queue.id;
+    v_ordered boolean := v_queue.ordered;
     v_missing uuid;
     v_ids uuid[];
     v_run_ids uuid[];
@@ -17,6 +22,11 @@ BEGIN
     IF v_queue_id IS NULL THEN
         RETURN QUERY SELECT 'queue_not_found', NULL::uuid, NULL::uuid, NULL::uuid, false;
         RETURN;
+    END IF;
+    IF NOT v_ordered AND (p_tasks @? '$[*].priority ? (@ != 0)'
+                          OR p_tasks @? '$[*].concurrency_key ? (@ != null)') THEN
+        UPDATE queues q SET ordered = true WHERE q.id = v_queue_id AND NOT q.ordered;
+        v_ordered := true;
     END IF;
     -- The common bulk load, without idempotency keys or workflow runs, is one statement:
     -- every item inserts, so both inserts are data-modifying CTEs over the array read
@@ -29,12 +39,17 @@ BEGIN
         WITH items AS MATERIALIZED (
             SELECT i.ord, i.e,
                    CAST(i.e->>'start_timeout' AS integer) AS start_timeout,
-                   CAST(i.e->>'execution_timeout' AS integer) AS execution_timeout
+                   CAST(i.e->>'execution_timeout' AS integer) AS execution_timeout,
+                   coalesce(CAST(i.e->>'priority' AS integer), 0) AS priority,
+                   i.e->>'concurrency_key' AS concurrency_key
             FROM jsonb_array_elements(p_tasks) WITH ORDINALITY AS i(e, ord)
+        ), ranks AS MATERIALIZED (
+            SELECT r.ord, r.fair_rank FROM dq_batch_ranks(v_queue_id, v_ordered, p_tasks) r
         ), new_tasks AS (
             INSERT INTO tasks (id, queue_id, task_name, params, headers, retry_strategy,
                                max_attempts, start_timeout, execution_timeout, workflow_run_id,
-                               idempotency_key, start_deadline, execution_deadline)
+                               idempotency_key, start_deadline, execution_deadline, priority,
+                               concurrency_key)
             SELECT v_ids[items.ord], v_queue_id, e->>'task_name', e->'params', e->'headers',
                    e->'retry_strategy', coalesce(CAST(e->>'max_attempts' AS integer), 1),
                    coalesce(items.start_timeout, 0), coalesce(items.execution_timeout, 0),
@@ -42,14 +57,18 @@ BEGIN
                    CASE WHEN items.start_timeout > 0
                         THEN now() + make_interval(secs => items.start_timeout) END,
                    CASE WHEN items.execution_timeout > 0
-                        THEN now() + make_interval(secs => items.execution_timeout) END
+                        THEN now() + make_interval(secs => items.execution_timeout) END,
+                   items.priority, items.concurrency_key
             FROM items
             ORDER BY items.ord
         ), new_runs AS (
-            INSERT INTO runs (id, task_id, queue_id, attempt, available_at)
+            INSERT INTO runs (id, task_id, queue_id, attempt, available_at, priority,
+                              concurrency_key, fair_rank)
             SELECT v_run_ids[items.ord], v_ids[items.ord], v_queue_id, 1,
-                   coalesce(CAST(items.e->>'run_at' AS timestamptz), now())
+                   coalesce(CAST(items.e->>'run_at' AS timestamptz), now()),
+                   items.priority, items.concurrency_key, coalesce(ranks.fair_rank, 0)
             FROM items
+            LEFT JOIN ranks ON ranks.ord = items.ord
             ORDER BY items.ord
         )
         SELECT 'ok', v_ids[items.ord], v_run_ids[items.ord], NULL::uuid, true
@@ -84,11 +103,14 @@ BEGIN
     WITH items AS (
         SELECT v_ids[i.ord] AS id, i.ord, i.e
         FROM jsonb_array_elements(p_tasks) WITH ORDINALITY AS i(e, ord)
+    ), ranks AS MATERIALIZED (
+        SELECT r.ord, r.fair_rank FROM dq_batch_ranks(v_queue_id, v_ordered, p_tasks) r
     ), new_tasks AS (
         -- in input order: of two items with one idempotency key, the first is inserted
         INSERT INTO tasks (id, queue_id, task_name, params, headers, retry_strategy,
                            max_attempts, start_timeout, execution_timeout, workflow_run_id,
-                           idempotency_key, start_deadline, execution_deadline)
+                           idempotency_key, start_deadline, execution_deadline, priority,
+                           concurrency_key)
         SELECT items.id, v_queue_id, e->>'task_name', e->'params', e->'headers',
                e->'retry_strategy', coalesce(CAST(e->>'max_attempts' AS integer), 1),
                coalesce(CAST(e->>'start_timeout' AS integer), 0),
@@ -98,16 +120,21 @@ BEGIN
                     THEN now() + make_interval(secs => CAST(e->>'start_timeout' AS integer)) END,
                CASE WHEN CAST(e->>'execution_timeout' AS integer) > 0
                     THEN now() + make_interval(secs => CAST(e->>'execution_timeout' AS integer))
-               END
+               END,
+               coalesce(CAST(e->>'priority' AS integer), 0), e->>'concurrency_key'
         FROM items
         ORDER BY items.ord
         ON CONFLICT (queue_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
         RETURNING id
     )
-    INSERT INTO runs (task_id, queue_id, attempt, available_at)
+    INSERT INTO runs (task_id, queue_id, attempt, available_at, priority, concurrency_key,
+                      fair_rank)
     SELECT items.id, v_queue_id, 1,
-           coalesce(CAST(items.e->>'run_at' AS timestamptz), now())
+           coalesce(CAST(items.e->>'run_at' AS timestamptz), now()),
+           coalesce(CAST(items.e->>'priority' AS integer), 0), items.e->>'concurrency_key',
+           coalesce(ranks.fair_rank, 0)
     FROM new_tasks JOIN items ON items.id = new_tasks.id
+    LEFT JOIN ranks ON ranks.ord = items.ord
     ORDER BY items.ord;
 
     RETURN QUERY

@@ -47,11 +47,16 @@ BEGIN
     RETURNING * INTO v_task;
     IF v_task.failure_count < v_task.max_attempts THEN
         RETURN QUERY
-        INSERT INTO runs (task_id, queue_id, attempt, available_at)
+        -- the retry keeps the task's priority and key, at the back of its key's line
+        INSERT INTO runs (task_id, queue_id, attempt, available_at, priority, concurrency_key,
+                          fair_rank)
         VALUES (v_task.id, v_task.queue_id,
                 (SELECT max(r.attempt) FROM runs r WHERE r.task_id = v_task.id) + 1,
                 now() + make_interval(
-                    secs => dq_retry_delay(v_task.retry_strategy, v_task.failure_count)))
+                    secs => dq_retry_delay(v_task.retry_strategy, v_task.failure_count)),
+                v_task.priority, v_task.concurrency_key,
+                CASE WHEN (SELECT q.ordered FROM queues q WHERE q.id = v_task.queue_id)
+                     THEN dq_next_rank(v_task.queue_id, v_task.concurrency_key, v_task.priority) ELSE 0 END)
         RETURNING 'ok', 'failed', v_run.attempt::integer, id, available_at;
         RETURN;
     END IF;

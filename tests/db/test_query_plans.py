@@ -197,10 +197,13 @@ PLAN_CASES: dict[str, tuple[str, Callable[[dict], dict], str]] = {
         "runs_claimable",
     ),
     "seconds until due": ("seconds_until_due", lambda i: {"queue_name": "big"}, "runs_claimable"),
-    "claim, else when due": (
-        "claim_runs_or_due",
-        lambda i: {"queue_name": "big", "limit": 1, "claim_timeout": 60},
-        "runs_claimable",
+    # (claim_runs_or_due is one call of dq_claim_v2: tests/db/test_claim_function.py reads
+    # the plans of its statements)
+    "keys of a queue": listing("list_key_names", "runs_keyed_pending", queue_id="@small"),
+    "busiest keys": (
+        "busiest_key_names",
+        lambda i: {"queue_id": i["small"], "limit": 10},
+        "runs_by_status|runs_claimed_expiry",
     ),
     "retention": ("delete_expired_tasks", lambda i: {"batch_size": 500}, "tasks_finished"),
     "event retention": ("delete_expired_events", lambda i: {"batch_size": 500}, "events_by_age"),
@@ -274,7 +277,7 @@ NO_TABLES = {  # named queries that read none of the large tables
     # the migrate step's bookkeeping (queries/schema.sql)
     "server_version_num", "create_installed_functions#", "lock_installed_functions",
     "record_installed_functions", "applied_migration_ids", "yoyo_tables_exist",
-    "replace_applied_migrations",
+    "replace_applied_migrations", "defer_function_body_checks",
 }  # fmt: skip
 
 
@@ -463,7 +466,29 @@ SCAN_CASES: dict[str, tuple[Callable[[Any, dict], Any], set[str]]] = {
         {"delete_expired_tasks", "delete_expired_events"},
     ),
     "fold counts": (lambda c, i: Q.fold_queue_counts(c, batch_size=10_000), {"fold_queue_counts"}),
-}
+    "flow control": (
+        lambda c, i: (
+            Q.update_queue(
+                c, name="small", changes='{"max_concurrency": 5, "key_concurrency": 1, '
+                '"rate_limit": {"limit": 10, "period_seconds": 1}}'
+            ),
+            Q.put_key(c, queue_name="small", key="k1", max_concurrency=2, rate_limit=None,
+                      rate_period_seconds=None),
+            i.update(keyed_task=Q.create_task(c, **new_task(concurrency_key="k1", priority=3))),
+            Q.create_tasks(c, queue_name="small", tasks=json.dumps(
+                [{"task_name": "t", "concurrency_key": f"k{n % 3}", "priority": n % 2}
+                 for n in range(10)])),
+            claimed(c, 5),
+            Q.held_back_runs(c, queue_id=i["small"]),
+            list(Q.key_rows(c, queue_id=i["small"], keys=["k1", "k2"])),
+            Q.set_task_priority(c, task_id=i["keyed_task"]["task_id"], priority=7),
+            Q.delete_key(c, queue_name="small", key="k1"),
+            Q.purge_full_rate_buckets(c, batch_size=500),
+        ),
+        {"update_queue", "put_key", "held_back_runs", "key_rows", "set_task_priority",
+         "delete_key", "purge_full_rate_buckets"},
+    ),
+}  # fmt: skip
 
 
 @pytest.mark.parametrize("case", list(SCAN_CASES))
