@@ -70,7 +70,7 @@ def _field(hint: Any, field: attrs.Attribute | None, *, required: bool) -> field
     if attrs.has(hint):
         return fields.Nested(response_schema_of(hint), **options)
     origin, arguments = typing.get_origin(hint), typing.get_args(hint)
-    if origin is list:
+    if origin in (list, set, frozenset):  # a set is a JSON array too
         return fields.List(_field(arguments[0], None, required=True), **options)
     if origin is dict:
         values = _field(arguments[1], None, required=True)

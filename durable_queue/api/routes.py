@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from durable_queue.api import checkpoints, events, health, queues, runs, tasks, workflow_runs
+from durable_queue.api import (
+    checkpoints,
+    concurrency_keys,
+    events,
+    health,
+    queues,
+    runs,
+    tasks,
+    workflow_runs,
+)
 from durable_queue.api.openapi import DOCS_URL
 
 API = "/api/v1"
@@ -18,15 +27,24 @@ async def redirect_to_docs(request: web.Request) -> web.StreamResponse:
 # Path under /api/v1 → method → handler, by resource.
 QUEUE_ROUTES = {
     "/queues": {"GET": queues.list_queues, "POST": queues.create_queue},
-    "/queues/{queue_name}": {"DELETE": queues.delete_queue},
+    "/queues/{queue_name}": {
+        "GET": queues.get_queue,
+        "PATCH": queues.update_queue,
+        "DELETE": queues.delete_queue,
+    },
     "/queues/{queue_name}/stats": {"GET": queues.queue_stats},
+    "/queues/{queue_name}/keys": {"GET": concurrency_keys.list_keys},
+    "/queues/{queue_name}/keys/{key}": {
+        "PUT": concurrency_keys.put_key_override,
+        "DELETE": concurrency_keys.delete_key_override,
+    },
     "/queues/{queue_name}/tasks": {"POST": tasks.create_task},
     "/queues/{queue_name}/tasks/batch": {"POST": tasks.create_tasks},
     "/queues/{queue_name}/tasks/claim": {"POST": tasks.claim_tasks},
 }
 TASK_ROUTES = {
     "/tasks": {"GET": tasks.list_tasks},
-    "/tasks/{task_id}": {"GET": tasks.get_task},
+    "/tasks/{task_id}": {"GET": tasks.get_task, "PATCH": tasks.update_task},
     "/tasks/{task_id}/cancel": {"POST": tasks.cancel_task},
     "/tasks/{task_id}/checkpoints": {"GET": checkpoints.list_checkpoints},
     "/tasks/{task_id}/checkpoints/{step_name}": {

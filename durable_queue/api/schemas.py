@@ -6,7 +6,10 @@ with them once, and the OpenAPI document is built from the same decorators. A bo
 schema names the command record it loads into (`loads_into`, from
 `durable_queue.commands`); a field absent from the body, or given as null where null
 means "absent", takes the record's default. Queries and paths load into plain dicts
-(keyword arguments of the store's listings).
+(keyword arguments of the store's listings). A queue's create and PATCH bodies build their
+commands in a post-load of their own (the settings are flat on the wire, grouped in
+commands.QueueFlow; a PATCH keeps a given null, which clears), so marshmallow loads them
+(api/fast_load.py compiles only `Input`'s own post-load).
 
 Unknown fields are ignored (as the original Go server's JSON decoding did).
 
@@ -19,18 +22,24 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from marshmallow import EXCLUDE, Schema, fields, post_load
+from marshmallow import missing as MISSING
 
 from durable_queue.api.response_schemas import response_schema_of
 from durable_queue.api.wire_fields import (
     MAX_NAME_LENGTH,
+    MAX_RATE_PERIOD_SECONDS,
     Batch,
     Bool,
+    ConcurrencyKeyName,
+    FlowLimit,
     Int,
+    JsonBool,
     JsonValue,
     Key,
     Nested,
     Number,
     OneOf,
+    Priority,
     QueueName,
     String,
     StringMap,
@@ -39,21 +48,27 @@ from durable_queue.api.wire_fields import (
     Uuid,
 )
 from durable_queue.commands import (
+    FLOW_SETTINGS,
     CheckpointWrite,
     ClaimExtension,
     ClaimRequest,
     EventWait,
+    KeyOverride,
     NewEvent,
     NewQueue,
     NewTask,
     NewTasks,
     NewWorkflowRun,
     QueueCleanup,
+    QueueFlow,
+    QueuePatch,
+    RateLimit,
     RunFailure,
     RunResult,
     RunSchedule,
     RunsToComplete,
     RunToComplete,
+    TaskPatch,
     WorkflowRunPatch,
 )
 from durable_queue.wire import RUN_STATUSES, TASK_STATUSES, WORKFLOW_STATUSES, ErrorBody
@@ -65,6 +80,7 @@ ErrorSchema = response_schema_of(ErrorBody, "Error")
 
 LISTING_LIMIT = 50
 MAX_LISTING_LIMIT = 1000
+KEYS_LISTING_LIMIT = 100
 
 
 class Input(Schema):
@@ -105,6 +121,10 @@ class CheckpointPathSchema(TaskPathSchema):
     step_name = Text(required=True)
 
 
+class KeyPathSchema(QueuePathSchema):
+    key = ConcurrencyKeyName(required=True, metadata={"description": "a concurrency key"})
+
+
 # -- queues -------------------------------------------------------------------
 
 
@@ -118,10 +138,125 @@ class QueueCleanupSchema(Input):
     )
 
 
-class CreateQueueSchema(Input):
-    loads_into = NewQueue
+# The cleanup policy's settings, as a queue PATCH names them in QueuePatch.given.
+TTL_SETTINGS = ("task_ttl_seconds", "event_ttl_seconds")
+
+
+class RateLimitRequestSchema(Input):
+    loads_into = RateLimit
+    limit = FlowLimit(required=True, metadata={"description": "claims per period, and the burst"})
+    period_seconds = Number(
+        0,
+        MAX_RATE_PERIOD_SECONDS,
+        min_inclusive=False,
+        required=True,
+        metadata={"description": "seconds, more than 0 and at most 86,400"},
+    )
+
+
+class QueueFlowSchema(Input):
+    """A queue's flow-control settings, flat in its create and PATCH bodies
+    (docs/flow-control.md)."""
+
+    max_concurrency = FlowLimit(
+        allow_none=True,
+        metadata={"description": "runs of the queue claimed at once, fleet-wide; null: no limit"},
+    )
+    key_concurrency = FlowLimit(
+        allow_none=True,
+        metadata={
+            "description": (
+                "claimed runs at once per concurrency key, unless the key has an override; "
+                "null: no limit"
+            )
+        },
+    )
+    rate_limit = Nested(
+        RateLimitRequestSchema,
+        allow_none=True,
+        metadata={"description": "claims per period for the queue (token bucket); null: none"},
+    )
+    key_rate_limit = Nested(
+        RateLimitRequestSchema,
+        allow_none=True,
+        metadata={
+            "description": (
+                "claims per period per concurrency key, unless the key has an override; null: none"
+            )
+        },
+    )
+    paused = JsonBool(
+        allow_none=True,
+        metadata={"description": "a paused queue hands out no runs; creates are accepted"},
+    )
+
+
+class CreateQueueSchema(QueueFlowSchema):
     name = QueueName(required=True)
     cleanup = Nested(QueueCleanupSchema, allow_none=True)
+
+    @post_load
+    def _command(self, data: dict[str, Any], **_: Any) -> NewQueue:
+        given = {key: value for key, value in data.items() if value is not None}
+        flow = QueueFlow(**{name: given.pop(name) for name in FLOW_SETTINGS if name in given})
+        return NewQueue(flow=flow, **given)
+
+
+class PatchQueueCleanupSchema(Input):
+    """The cleanup policy in a queue PATCH: a given null restores the ttl's default."""
+
+    task_ttl_seconds = Int(
+        0,
+        allow_none=True,
+        metadata={"description": "delete finished tasks this long after; 0 keeps them"},
+    )
+    event_ttl_seconds = Int(
+        0, allow_none=True, metadata={"description": "delete events older than this; 0 keeps them"}
+    )
+
+    @post_load
+    def _command(self, data: dict[str, Any], **_: Any) -> dict[str, Any]:
+        return data  # the fields given, a given null kept
+
+
+class PatchQueueSchema(QueueFlowSchema):
+    """Any subset of the settings; the others are unchanged. A null clears a limit (paused:
+    false; a ttl: its default, 259,200). `cleanup: null` restores both ttls' defaults."""
+
+    cleanup = Nested(PatchQueueCleanupSchema, allow_none=True)
+
+    @post_load
+    def _command(self, data: dict[str, Any], **_: Any) -> QueuePatch:
+        given = {name for name in FLOW_SETTINGS if name in data}
+        flow = QueueFlow(**{name: data[name] for name in given if data[name] is not None})
+        cleanup = data.get("cleanup", MISSING)
+        if cleanup is None:
+            cleanup = dict.fromkeys(TTL_SETTINGS)
+        elif cleanup is MISSING:
+            cleanup = {}
+        given |= set(cleanup)
+        ttls = {name: value for name, value in cleanup.items() if value is not None}
+        return QueuePatch(given=frozenset(given), flow=flow, cleanup=QueueCleanup(**ttls))
+
+
+class KeyOverrideSchema(Input):
+    """A key's own limits (absent or null: the queue's key default applies)."""
+
+    loads_into = KeyOverride
+    max_concurrency = FlowLimit(
+        allow_none=True,
+        metadata={"description": "claimed runs of the key at once; null: the queue's default"},
+    )
+    rate_limit = Nested(
+        RateLimitRequestSchema,
+        allow_none=True,
+        metadata={"description": "claims of the key per period; null: the queue's default"},
+    )
+
+
+class ListKeysQuerySchema(Input):
+    cursor = ConcurrencyKeyName(metadata={"description": "the next_cursor of the previous page"})
+    limit = Int(1, MAX_LISTING_LIMIT, strict=False, load_default=KEYS_LISTING_LIMIT)
 
 
 class DeleteQueueQuerySchema(Input):
@@ -150,6 +285,19 @@ class CreateTaskSchema(Input):
     workflow_run_id = Uuid(allow_none=True)
     run_at = Timestamp(allow_none=True, metadata={"description": "first run not claimable before"})
     idempotency_key = Key(allow_none=True)
+    priority = Priority(
+        allow_none=True,
+        metadata={"description": "-1000 to 1000, default 0; higher is claimed first"},
+    )
+    concurrency_key = ConcurrencyKeyName(
+        allow_none=True,
+        metadata={
+            "description": (
+                "1 to 255 characters: the key's runs share its concurrency and rate limits, "
+                "and keys take turns (docs/flow-control.md)"
+            )
+        },
+    )
 
 
 class CreateTasksSchema(Input):
@@ -167,6 +315,14 @@ class ClaimSchema(Input):
     claim_timeout = Int(1, required=True, metadata={"description": "seconds"})
     long_poll_seconds = Int(
         0, 30, allow_none=True, metadata={"description": "1-30; 0 or absent answers at once"}
+    )
+
+
+class PatchTaskSchema(Input):
+    loads_into = TaskPatch
+    priority = Priority(
+        required=True,
+        metadata={"description": "-1000 to 1000; applies to the task's pending and sleeping runs"},
     )
 
 

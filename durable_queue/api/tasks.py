@@ -1,4 +1,4 @@
-"""Task endpoints: create, batch create, claim, list, get, cancel."""
+"""Task endpoints: create, batch create, claim, list, get, change priority, cancel."""
 
 from __future__ import annotations
 
@@ -95,6 +95,27 @@ async def list_tasks(request: web.Request) -> web.Response:
 @response_schema(response_schema_of(wire.TaskDetail), 200)
 async def get_task(request: web.Request) -> web.Response:
     return json_response(await request.app[STORE].get_task(request[PATH]["task_id"]))
+
+
+@docs(
+    tags=TAG,
+    summary="Change an unfinished task's priority",
+    description=(
+        "Its pending and sleeping runs take the new priority (a claimed run keeps its claim; "
+        "a retry takes the task's priority)."
+    ),
+)
+@match_info_schema(schemas.TaskPathSchema)
+@request_schema(schemas.PatchTaskSchema)
+@response_schema(response_schema_of(wire.TaskDetail), 200)
+@response_schema(schemas.ErrorSchema, 404, description="no such task")
+@response_schema(
+    schemas.ErrorSchema, 409, description="the task is finished (completed, failed or canceled)"
+)
+async def update_task(request: web.Request) -> web.Response:
+    patch: commands.TaskPatch = request[BODY]
+    task = await request.app[STORE].set_task_priority(request[PATH]["task_id"], patch.priority)
+    return json_response(task)
 
 
 @docs(tags=TAG, summary="Cancel a pending task; its holder's next call gets 409")

@@ -30,6 +30,14 @@ INT32_MAX = 2_147_483_647
 MAX_NAME_LENGTH = 1024
 # The most items one batch request (create, complete) may carry.
 MAX_BATCH_ITEMS = 1000
+# A task's priority (higher is claimed first; docs/flow-control.md).
+MIN_PRIORITY, MAX_PRIORITY = -1000, 1000
+# A concurrency key: indexed with the queue and compared often, so kept short.
+MAX_CONCURRENCY_KEY_LENGTH = 255
+# The bound of every flow-control limit (runs at once, claims per period).
+MAX_FLOW_LIMIT = 1_000_000
+# The longest rate-limit period: a day.
+MAX_RATE_PERIOD_SECONDS = 86_400
 # 1-128 letters, digits, '-', '_', '.', but not '.' or '..' (a URL cannot reach those).
 # Written for both Python and ECMA-262 (the OpenAPI pattern); matched in full.
 QUEUE_NAME_PATTERN = r"^(?!\.\.?$)[A-Za-z0-9_.-]{1,128}$"
@@ -126,6 +134,15 @@ class _Boolean(_Messages, fields.Boolean):
         return _exactly(bool)  # true and false; "yes", 1 and the like: marshmallow decides
 
 
+class _JsonBoolean(_Boolean):
+    """A JSON true or false only (a query string's Bool also takes "yes", 1 and the like)."""
+
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> bool:
+        if type(value) is bool:
+            return value
+        raise self.make_error("invalid", input=value)
+
+
 class _Dict(_Messages, fields.Dict):
     default_error_messages = {"invalid": "must be an object"}
 
@@ -217,14 +234,18 @@ class FullMatch(validate.Regexp):
         return value
 
 
-def _range(minimum: float | None, maximum: float | None) -> validate.Range:
-    if minimum is not None and maximum is not None:
+def _range(
+    minimum: float | None, maximum: float | None, *, min_inclusive: bool = True
+) -> validate.Range:
+    if not min_inclusive:
+        error = "must be more than {min}" + (" and at most {max}" if maximum is not None else "")
+    elif minimum is not None and maximum is not None:
         error = "must be between {min} and {max}"
     elif minimum is not None:
         error = "must be at least {min}"
     else:
         error = "must be at most {max}"
-    return validate.Range(min=minimum, max=maximum, error=error)
+    return validate.Range(min=minimum, max=maximum, min_inclusive=min_inclusive, error=error)
 
 
 def Int(
@@ -235,9 +256,19 @@ def Int(
     return _Integer(strict=strict, validate=_range(minimum, maximum), **kw)
 
 
-def Number(minimum: float | None = None, **kw: Any) -> fields.Float:
-    """A finite number, at least `minimum`."""
-    return _Float(allow_nan=False, validate=_range(minimum, None), **kw)
+def Number(
+    minimum: float | None = None,
+    maximum: float | None = None,
+    *,
+    min_inclusive: bool = True,
+    **kw: Any,
+) -> fields.Float:
+    """A finite number, at least `minimum` (more than it with `min_inclusive=False`), at
+    most `maximum`."""
+    bounds = _range(minimum, maximum, min_inclusive=min_inclusive)
+    if not min_inclusive:  # OpenAPI 3.0's flag (apispec documents the Range's min only)
+        kw["metadata"] = {**kw.get("metadata", {}), "exclusiveMinimum": True}
+    return _Float(allow_nan=False, validate=bounds, **kw)
 
 
 def String(**kw: Any) -> fields.String:
@@ -256,6 +287,24 @@ def Key(**kw: Any) -> fields.String:
     return _String(validate=length, **kw)
 
 
+def ConcurrencyKeyName(**kw: Any) -> fields.String:
+    """A concurrency key: 1 to MAX_CONCURRENCY_KEY_LENGTH characters."""
+    length = validate.Length(
+        min=1, max=MAX_CONCURRENCY_KEY_LENGTH, error="must be 1 to {max} characters long"
+    )
+    return _String(validate=length, **kw)
+
+
+def Priority(**kw: Any) -> fields.Integer:
+    """A task's priority: an integer from MIN_PRIORITY to MAX_PRIORITY (higher first)."""
+    return Int(MIN_PRIORITY, MAX_PRIORITY, **kw)
+
+
+def FlowLimit(**kw: Any) -> fields.Integer:
+    """A flow-control limit: an integer from 1 to MAX_FLOW_LIMIT."""
+    return Int(1, MAX_FLOW_LIMIT, **kw)
+
+
 def QueueName(**kw: Any) -> fields.String:
     error = "must be 1-128 characters of letters, digits, '-', '_' or '.', and not '.' or '..'"
     return _String(validate=FullMatch(QUEUE_NAME_PATTERN, error=error), **kw)
@@ -266,7 +315,13 @@ def Uuid(**kw: Any) -> fields.UUID:
 
 
 def Bool(**kw: Any) -> fields.Boolean:
+    """A boolean as a query string gives it ("true", "1", "yes", ...)."""
     return _Boolean(**kw)
+
+
+def JsonBool(**kw: Any) -> fields.Boolean:
+    """A JSON boolean: true or false, nothing else."""
+    return _JsonBoolean(**kw)
 
 
 def StringMap(**kw: Any) -> fields.Dict:

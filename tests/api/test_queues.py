@@ -10,7 +10,11 @@ from tests.helpers import call, claim, error, is_timestamp, make_queue, make_tas
 
 async def test_create_queue_returns_summary_with_default_cleanup(client):
     body = await make_queue(client, "emails")
-    assert set(body) == {"name", "created_at", "cleanup"}
+    assert set(body) == {
+        "name", "created_at", "cleanup", "max_concurrency", "key_concurrency", "rate_limit",
+        "key_rate_limit", "paused",
+    }  # fmt: skip
+    assert body["paused"] is False and body["max_concurrency"] is None
     assert body["name"] == "emails"
     assert is_timestamp(body["created_at"])
     assert body["cleanup"] == {"task_ttl_seconds": 259200, "event_ttl_seconds": 259200}

@@ -115,6 +115,7 @@ async def test_claimed_task_shape_with_every_field(client, queue):
         "max_attempts",
         "claim_expires_at",
         "claim_token",
+        "priority",
     }
     assert task["run_id"] == created["run_id"]
     assert task["task_id"] == created["task_id"]
@@ -138,6 +139,7 @@ async def test_claimed_task_omits_absent_optional_fields(client, queue):
         "max_attempts",
         "claim_expires_at",
         "claim_token",
+        "priority",
     }
     assert task["max_attempts"] == 1
 
@@ -284,8 +286,11 @@ async def test_get_task_omits_never_given_fields_as_the_listing_does(client, que
         "execution_timeout",
         "runs",
         "checkpoints",
+        "priority",
     }
-    for never_given in ("params", "headers", "retry_strategy", "workflow_run_id", "error"):
+    for never_given in (
+        "params", "headers", "retry_strategy", "workflow_run_id", "error", "concurrency_key"
+    ):  # fmt: skip
         assert never_given not in detail
     # a JSON null that was given is kept, as null
     given = await make_task(client, params=None)

@@ -21,6 +21,7 @@ def row(**extra: object) -> dict[str, object]:
         "max_attempts": 1,
         "claim_expires_at": NOW,
         "claim_token": "a-claim-token",
+        "priority": 0,
         "column_the_record_does_not_declare": 1,
         **extra,
     }
@@ -29,7 +30,7 @@ def row(**extra: object) -> dict[str, object]:
 def test_never_given_fields_are_omitted_and_a_given_null_is_null():
     wire = to_wire(from_row(row(params=JSON_NULL), ClaimedTask))
     assert wire["params"] is None
-    assert {"headers", "retry_strategy", "workflow_run_id"}.isdisjoint(wire)
+    assert {"headers", "retry_strategy", "workflow_run_id", "concurrency_key"}.isdisjoint(wire)
     assert wire["claim_expires_at"] == "2030-01-02T03:04:05Z"
 
 

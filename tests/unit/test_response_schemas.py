@@ -45,6 +45,7 @@ def test_optional_fields_may_be_absent_and_the_others_are_required():
         "execution_timeout",
         "runs",
         "checkpoints",
+        "priority",
     }
 
 
@@ -89,6 +90,7 @@ def test_the_wire_form_of_a_record_conforms_to_its_schema():
         execution_timeout=0,
         runs=[RunSummary(uuid.uuid4(), task_id, 1, "completed", NOW, completed_at=NOW)],
         checkpoints=["a"],
+        priority=0,
         params=JSON_NULL,
         result={"ok": True},
         completed_at=NOW,
