@@ -4,7 +4,7 @@ durable-queue server from the shell. Commands only call `DurableClient`.
 Exit codes: 0 success; 1 the server answered with an error (`error: 404 NOT_FOUND: ...`
 on stderr); 2 the server could not be reached, or the command line is wrong (a usage
 error: missing option, invalid JSON in --params/--payload/--result/--state/--inputs, a
-bad time), caught before any request is sent; 130 interrupted with Ctrl-C.
+bad time, limit or rate), caught before any request is sent; 130 interrupted with Ctrl-C.
 """
 
 from __future__ import annotations
@@ -35,6 +35,15 @@ from durable_queue_client import (
 from durable_queue.eventloop import run as run_on_loop
 from durablectl.batch import TaskFileError, batches, read_tasks
 from durablectl.config import load_config, resolve_server, save_config
+from durablectl.flow import (
+    LIMIT,
+    MAX_KEY_LENGTH,
+    MAX_PRIORITY,
+    MIN_PRIORITY,
+    RATE,
+    TTL,
+    Setting,
+)
 from durablectl.output import render
 from durablectl.worker import worker as worker_command
 
@@ -298,18 +307,180 @@ def queues() -> None:
     pass
 
 
-@queues.command("create", help=doc("Create a queue.", "durablectl queues create --name demo"))
+# The flow-control options of `queues create` and `queues update` (docs/flow-control.md).
+FLOW_HELP = {
+    "max_concurrency": "Runs of the queue claimed at once, fleet-wide (1-1000000; none: no limit).",
+    "key_concurrency": (
+        "Claimed runs at once per concurrency key, unless the key has an override "
+        "(1-1000000; none: no limit)."
+    ),
+    "rate_limit": (
+        "Claims per period for the queue, as N/SECONDS (50/1, 50/s, 600/1m, 1000/1h; "
+        "burst N; none: no limit)."
+    ),
+    "key_rate_limit": "Claims per period per concurrency key, as N/SECONDS (none: no limit).",
+}
+
+
+def flow_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """--max-concurrency, --key-concurrency, --rate-limit and --key-rate-limit."""
+    options = [
+        click.option(
+            "--max-concurrency", type=LIMIT, metavar="N|none", help=FLOW_HELP["max_concurrency"]
+        ),
+        click.option(
+            "--key-concurrency", type=LIMIT, metavar="N|none", help=FLOW_HELP["key_concurrency"]
+        ),
+        click.option(
+            "--rate-limit", type=RATE, metavar="N/SECONDS|none", help=FLOW_HELP["rate_limit"]
+        ),
+        click.option(
+            "--key-rate-limit",
+            type=RATE,
+            metavar="N/SECONDS|none",
+            help=FLOW_HELP["key_rate_limit"],
+        ),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def given(settings: dict[str, Setting | None]) -> dict[str, Any]:
+    """The options given on the command line, by name, with their values (None: clear)."""
+    return {name: setting.value for name, setting in settings.items() if setting is not None}
+
+
+@queues.command(
+    "create",
+    help=doc(
+        "Create a queue, optionally with its flow-control limits.",
+        "durablectl queues create --name demo --max-concurrency 25 --key-concurrency 2",
+    ),
+)
 @click.option("--name", required=True, help="Queue name (letters, digits, - _ .).")
 @click.option("--task-ttl", type=int, help="Delete finished tasks after S seconds (0 = never).")
 @click.option("--event-ttl", type=int, help="Delete events after S seconds (0 = never).")
+@flow_options
+@click.option("--paused", is_flag=True, help="Create it paused: no runs are handed out.")
 @click.pass_obj
 async def queues_create(
-    state: State, name: str, task_ttl: int | None, event_ttl: int | None
+    state: State,
+    name: str,
+    task_ttl: int | None,
+    event_ttl: int | None,
+    max_concurrency: Setting | None,
+    key_concurrency: Setting | None,
+    rate_limit: Setting | None,
+    key_rate_limit: Setting | None,
+    paused: bool,
 ) -> None:
     cleanup = None
     if task_ttl is not None or event_ttl is not None:
         cleanup = CleanupPolicy(task_ttl_seconds=task_ttl, event_ttl_seconds=event_ttl)
-    await call(state, lambda c: c.create_queue(name, cleanup=cleanup))
+    flow = given(
+        {
+            "max_concurrency": max_concurrency,
+            "key_concurrency": key_concurrency,
+            "rate_limit": rate_limit,
+            "key_rate_limit": key_rate_limit,
+        }
+    )
+    await call(
+        state,
+        lambda c: c.create_queue(name, cleanup=cleanup, paused=paused or None, **flow),
+    )
+
+
+@queues.command(
+    "get",
+    help=doc("Show a queue with its settings and limits.", "durablectl -o table queues get demo"),
+)
+@click.argument("queue")
+@click.pass_obj
+async def queues_get(state: State, queue: str) -> None:
+    await call(state, lambda c: c.get_queue(queue))
+
+
+@queues.command(
+    "update",
+    help=doc(
+        "Change a queue's limits, pause state or cleanup ttls; options not given keep their "
+        "value, `none` clears a limit and `default` restores a ttl's default. The change "
+        "applies to the next claim.",
+        "durablectl queues update demo --max-concurrency none --rate-limit 50/1 --pause",
+    ),
+)
+@click.argument("queue")
+@flow_options
+@click.option(
+    "--pause/--resume",
+    "paused",
+    default=None,
+    help="Pause (hand out no runs; creates are still accepted) or resume the queue.",
+)
+@click.option(
+    "--task-ttl",
+    type=TTL,
+    metavar="SECONDS|default",
+    help="Delete finished tasks after S seconds (0 = never; default: the server's).",
+)
+@click.option(
+    "--event-ttl",
+    type=TTL,
+    metavar="SECONDS|default",
+    help="Delete events after S seconds (0 = never; default: the server's).",
+)
+@click.pass_obj
+async def queues_update(
+    state: State,
+    queue: str,
+    max_concurrency: Setting | None,
+    key_concurrency: Setting | None,
+    rate_limit: Setting | None,
+    key_rate_limit: Setting | None,
+    paused: bool | None,
+    task_ttl: Setting | None,
+    event_ttl: Setting | None,
+) -> None:
+    changes = given(
+        {
+            "max_concurrency": max_concurrency,
+            "key_concurrency": key_concurrency,
+            "rate_limit": rate_limit,
+            "key_rate_limit": key_rate_limit,
+            "task_ttl_seconds": task_ttl,
+            "event_ttl_seconds": event_ttl,
+        }
+    )
+    if paused is not None:
+        changes["paused"] = paused
+    if not changes:
+        raise click.UsageError("nothing to change: give at least one option (see --help)")
+    await call(state, lambda c: c.update_queue(queue, **changes))
+
+
+@queues.command(
+    "pause",
+    help=doc(
+        "Pause a queue: no runs are handed out (creates are still accepted) until resumed.",
+        "durablectl queues pause demo",
+    ),
+)
+@click.argument("queue")
+@click.pass_obj
+async def queues_pause(state: State, queue: str) -> None:
+    await call(state, lambda c: c.pause_queue(queue))
+
+
+@queues.command(
+    "resume",
+    help=doc("Resume a paused queue (sleeping long polls wake).", "durablectl queues resume demo"),
+)
+@click.argument("queue")
+@click.pass_obj
+async def queues_resume(state: State, queue: str) -> None:
+    await call(state, lambda c: c.resume_queue(queue))
 
 
 @queues.command("list", help=doc("List all queues.", "durablectl -o table queues list"))
@@ -369,6 +540,105 @@ async def queues_stats(state: State, queue: str, watch: bool, interval: float, c
             await asyncio.sleep(interval)
 
 
+# -- concurrency keys -------------------------------------------------------------------
+
+
+@cli.group(
+    help=doc(
+        "List a queue's concurrency keys and set or remove a key's own limits (its override). "
+        "A key that starts with - goes after --.",
+        "durablectl -o table keys list demo",
+    )
+)
+def keys() -> None:
+    pass
+
+
+@keys.command(
+    "list",
+    help=doc(
+        "List a queue's concurrency keys with pending or claimed runs or an override, in text "
+        "order, with their in-flight and pending counts and the limits that apply.",
+        "durablectl -o table keys list demo --all",
+    ),
+)
+@click.argument("queue")
+@paged("Keys")
+@click.pass_obj
+async def keys_list(state: State, queue: str, paging: Paging) -> None:
+    await paging.emit(
+        state,
+        "keys",
+        lambda c, cursor, limit: c.list_keys(queue, cursor=cursor, limit=limit),
+    )
+
+
+@keys.command(
+    "set",
+    help=doc(
+        "Set a key's override, in place of the queue's key defaults (--key-concurrency, "
+        "--key-rate-limit). It replaces the key's earlier override: a limit not given (or "
+        "none) falls back to the queue's default.",
+        "durablectl keys set demo tenant-42 --max-concurrency 10 --rate-limit 100/1m",
+    ),
+)
+@click.argument("queue")
+@click.argument("key")
+@click.option(
+    "--max-concurrency",
+    type=LIMIT,
+    metavar="N|none",
+    help="Claimed runs of the key at once (1-1000000; none: the queue's default).",
+)
+@click.option(
+    "--rate-limit",
+    type=RATE,
+    metavar="N/SECONDS|none",
+    help="Claims of the key per period, as N/SECONDS (50/1, 600/1m; none: the queue's default).",
+)
+@click.pass_obj
+async def keys_set(
+    state: State,
+    queue: str,
+    key: str,
+    max_concurrency: Setting | None,
+    rate_limit: Setting | None,
+) -> None:
+    check_key(key)
+    if max_concurrency is None and rate_limit is None:
+        raise click.UsageError(
+            "give --max-concurrency and/or --rate-limit (keys delete removes an override)"
+        )
+    limits = given({"max_concurrency": max_concurrency, "rate_limit": rate_limit})
+    await call(state, lambda c: c.set_key(queue, key, **limits))
+
+
+@keys.command(
+    "delete",
+    help=doc(
+        "Remove a key's override: the queue's key defaults apply to it again.",
+        "durablectl keys delete demo tenant-42",
+    ),
+)
+@click.argument("queue")
+@click.argument("key")
+@click.pass_obj
+async def keys_delete(state: State, queue: str, key: str) -> None:
+    check_key(key)
+    async with state.client() as client:
+        await client.delete_key(queue, key)
+    click.echo("deleted")
+
+
+def check_key(key: str) -> None:
+    """A concurrency key is 1 to 255 characters (refused before the request)."""
+    if not 1 <= len(key) <= MAX_KEY_LENGTH:
+        raise click.BadParameter(
+            f"a concurrency key is 1 to {MAX_KEY_LENGTH} characters, not {len(key)}",
+            param_hint="KEY",
+        )
+
+
 # -- tasks ------------------------------------------------------------------------------
 
 
@@ -407,6 +677,15 @@ def tasks() -> None:
 @click.option("--run-at", type=TIME, help="Not claimable before this time.")
 @click.option("--idempotency-key", help="A repeat with the same key creates nothing.")
 @click.option("--workflow-run-id", help="Workflow run the task belongs to.")
+@click.option(
+    "--priority",
+    type=click.IntRange(MIN_PRIORITY, MAX_PRIORITY),
+    help="-1000 to 1000; higher is claimed first (server default 0).",
+)
+@click.option(
+    "--concurrency-key",
+    help="The key whose limits and fair share the task takes (1-255 characters).",
+)
 @click.pass_obj
 async def tasks_create(
     state: State,
@@ -420,15 +699,23 @@ async def tasks_create(
     run_at: dt.datetime | None,
     idempotency_key: str | None,
     workflow_run_id: str | None,
+    priority: int | None,
+    concurrency_key: str | None,
 ) -> None:
     if from_file is not None:
         single = (name, params, max_attempts, retry_delay, retry_strategy, run_at)
-        if any(v is not None for v in (*single, idempotency_key, workflow_run_id)):
+        flow = (priority, concurrency_key)
+        if any(v is not None for v in (*single, idempotency_key, workflow_run_id, *flow)):
             raise click.UsageError("--from-file takes every task field from the file")
         await create_from_file(state, queue, from_file)
         return
     if name is None:
         raise click.UsageError("give --name, or --from-file")
+    if concurrency_key is not None and not 1 <= len(concurrency_key) <= MAX_KEY_LENGTH:
+        raise click.BadParameter(
+            f"a concurrency key is 1 to {MAX_KEY_LENGTH} characters, not {len(concurrency_key)}",
+            param_hint="'--concurrency-key'",
+        )
     strategy = None
     if retry_delay is not None or retry_strategy is not None or (max_attempts or 1) > 1:
         strategy = RetryStrategy(
@@ -446,6 +733,8 @@ async def tasks_create(
             run_at=run_at,
             idempotency_key=idempotency_key,
             workflow_run_id=workflow_run_id,
+            priority=priority,
+            concurrency_key=concurrency_key,
         ),
     )
 
@@ -546,6 +835,25 @@ async def tasks_list(
 @click.pass_obj
 async def tasks_get(state: State, task_id: str) -> None:
     await call(state, lambda c: c.get_task(task_id))
+
+
+@tasks.command(
+    "set-priority",
+    help=doc(
+        "Change an unfinished task's priority (its pending and sleeping runs take it).",
+        "durablectl tasks set-priority <task_id> --priority 10",
+    ),
+)
+@click.argument("task_id")
+@click.option(
+    "--priority",
+    type=click.IntRange(MIN_PRIORITY, MAX_PRIORITY),
+    required=True,
+    help="-1000 to 1000; higher is claimed first.",
+)
+@click.pass_obj
+async def tasks_set_priority(state: State, task_id: str, priority: int) -> None:
+    await call(state, lambda c: c.set_task_priority(task_id, priority))
 
 
 @tasks.command(

@@ -13,8 +13,10 @@ COLUMNS: dict[str, list[str]] = {
     "runs": ["id", "task_id", "attempt", "status", "error", "created_at", "completed_at"],
     "workflow_runs": ["id", "workflow_run_id", "workflow_name", "status", "created_at"],
     "checkpoints": ["step_name", "updated_at", "state"],
+    "keys": ["key", "in_flight", "pending", "max_concurrency", "rate_limit", "override"],
 }
 LIST_KEYS = tuple(COLUMNS)
+OVERRIDE_KEYS = frozenset({"max_concurrency", "rate_limit"})  # a concurrency key's override
 
 
 def render_json(data: Any) -> str:
@@ -26,9 +28,18 @@ def cell(value: Any) -> str:
         return "-"
     if isinstance(value, bool):
         return "true" if value else "false"
+    if _is_rate(value):
+        return f"{value['limit']}/{float(value['period_seconds']):g}s"
+    if isinstance(value, dict) and value and set(value) <= OVERRIDE_KEYS:
+        return " ".join(f"{k}={cell(v)}" for k, v in value.items())
     if isinstance(value, dict | list):
         return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
     return " ".join(str(value).split())
+
+
+def _is_rate(value: Any) -> bool:
+    """A rate limit (`{"limit": n, "period_seconds": s}`), shown in a table as `n/ss`."""
+    return isinstance(value, dict) and set(value) == {"limit", "period_seconds"}
 
 
 def without_alias(record: dict[str, Any]) -> dict[str, Any]:

@@ -92,12 +92,20 @@ async def test_every_command_has_help_with_an_example(ctl: Ctl) -> None:
         "queues list",
         "queues delete",
         "queues stats",
+        "queues get",
+        "queues update",
+        "queues pause",
+        "queues resume",
+        "keys list",
+        "keys set",
+        "keys delete",
         "tasks create",
         "tasks spawn",
         "tasks claim",
         "tasks list",
         "tasks get",
         "tasks cancel",
+        "tasks set-priority",
         "runs list",
         "runs complete",
         "runs fail",
@@ -231,8 +239,18 @@ async def test_queues_list_table(ctl: Ctl) -> None:
     await ctl.ok("queues", "create", "--name", "demo")
     result = await ctl("-o", "table", "queues", "list")
     header, row = result.stdout.splitlines()
-    assert header.split() == ["NAME", "CREATED_AT", "CLEANUP"]
+    assert header.split() == [
+        "NAME",
+        "CREATED_AT",
+        "CLEANUP",
+        "MAX_CONCURRENCY",
+        "KEY_CONCURRENCY",
+        "RATE_LIMIT",
+        "KEY_RATE_LIMIT",
+        "PAUSED",
+    ]
     assert row.split()[0] == "demo"
+    assert row.split()[-5:] == ["-", "-", "-", "-", "false"]
 
 
 # -- tasks ------------------------------------------------------------------------------

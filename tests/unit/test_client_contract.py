@@ -44,6 +44,18 @@ OPERATIONS: dict[str, Op] = {
     "list_queues": Op("get", "/queues", None, models.QueueSummary, "queues"),
     "delete_queue": Op("delete", "/queues/{queue_name}", None, None),
     "get_queue_stats": Op("get", "/queues/{queue_name}/stats", None, models.QueueStats),
+    "get_queue": Op("get", "/queues/{queue_name}", None, models.QueueSummary),
+    "update_queue": Op(
+        "patch", "/queues/{queue_name}", models.UpdateQueueRequest, models.QueueSummary
+    ),
+    "list_keys": Op("get", "/queues/{queue_name}/keys", None, models.ConcurrencyKeyPage),
+    "set_key": Op(
+        "put", "/queues/{queue_name}/keys/{key}", models.SetKeyRequest, models.ConcurrencyKey
+    ),
+    "delete_key": Op("delete", "/queues/{queue_name}/keys/{key}", None, None),
+    "set_task_priority": Op(
+        "patch", "/tasks/{task_id}", models.SetTaskPriorityRequest, models.TaskDetail
+    ),
     "create_task": Op(
         "post", "/queues/{queue_name}/tasks", models.CreateTaskRequest, models.CreatedTask
     ),
@@ -111,7 +123,14 @@ OPERATIONS: dict[str, Op] = {
 }
 
 # Client methods that only combine others (no request of their own).
-DERIVED = {"iter_tasks", "iter_runs", "iter_workflow_runs"}
+DERIVED = {
+    "iter_tasks",
+    "iter_runs",
+    "iter_workflow_runs",
+    "iter_keys",
+    "pause_queue",
+    "resume_queue",
+}
 
 # (schema name, property): documented response properties the client deliberately skips.
 IGNORED: set[tuple[str, str]] = set()
@@ -157,11 +176,12 @@ def request_schema(op: Op) -> dict[str, Any] | None:
 
 
 def unwrap_optional(hint: Any) -> tuple[Any, bool]:
-    """(the type without None, whether None was allowed)."""
+    """(the type without None, whether None was allowed); a PATCH field's `Unset` (the
+    field left out) is dropped as well."""
     if typing.get_origin(hint) in (typing.Union, types.UnionType):
-        args = [a for a in typing.get_args(hint) if a is not type(None)]
+        args = [a for a in typing.get_args(hint) if a is not type(None) and a != models.Unset]
         if len(args) == 1:
-            return args[0], len(args) < len(typing.get_args(hint))
+            return args[0], type(None) in typing.get_args(hint)
     return hint, False
 
 
@@ -331,7 +351,8 @@ def test_query_parameters_are_documented(name):
             if p.name != "self" and p.kind != p.VAR_KEYWORD
         }
         path_params = {p["name"] for p in operation(op).get("parameters", []) if p["in"] == "path"}
-        sent -= path_params | {"name"}  # delete_queue's name is the path's queue_name
+        # the queue methods' name / queue is the path's queue_name
+        sent -= path_params | {"name", "queue"}
         assert sent <= set(declared), f"{name}: {sorted(sent - set(declared))} undeclared"
     else:
         assert not declared or name == "delete_queue"

@@ -26,6 +26,7 @@ from durable_queue_client.errors import (
     error_for,
 )
 from durable_queue_client.models import (
+    UNSET,
     BatchCreatedTask,
     CanceledTask,
     Checkpoint,
@@ -33,10 +34,13 @@ from durable_queue_client.models import (
     CheckpointSaved,
     ClaimedTask,
     ClaimTasksRequest,
+    CleanupPatch,
     CleanupPolicy,
     CompletedRun,
     CompleteRunRequest,
     CompleteRunsRequest,
+    ConcurrencyKey,
+    ConcurrencyKeyPage,
     CreatedTask,
     CreateQueueRequest,
     CreateTaskRequest,
@@ -51,6 +55,7 @@ from durable_queue_client.models import (
     JSONValue,
     QueueStats,
     QueueSummary,
+    RateLimit,
     RetryStrategy,
     RunCompletion,
     RunCompletionResult,
@@ -59,9 +64,13 @@ from durable_queue_client.models import (
     ScheduledRun,
     ScheduleRunRequest,
     SetCheckpointRequest,
+    SetKeyRequest,
+    SetTaskPriorityRequest,
     TaskDetail,
     TaskPage,
     TaskSummary,
+    Unset,
+    UpdateQueueRequest,
     UpdateWorkflowRunRequest,
     WaitForEventRequest,
     WaitForEventResult,
@@ -87,8 +96,13 @@ log.addHandler(logging.NullHandler())  # a library: silent unless the applicatio
 
 
 def _segment(value: str) -> str:
-    """One path segment, percent-encoded (a step name may hold `/` or spaces)."""
-    return quote(str(value), safe="")
+    """One path segment, percent-encoded (a step name or a concurrency key may hold `/`,
+    `%`, spaces or any character). A segment of dots only (`.`, `..`) has its dots
+    encoded too, so that no URL normalization takes it for a relative step."""
+    text = str(value)
+    if text and text.strip(".") == "":
+        return "%2E" * len(text)
+    return quote(text, safe="")
 
 
 def _query(params: Mapping[str, object]) -> dict[str, str]:
@@ -131,11 +145,12 @@ class DurableClient:
     and 503s are retried `retries` times with exponential backoff (`backoff`, doubling,
     at most `max_backoff` seconds) for calls that are safe to repeat: GET, PUT, DELETE,
     the creates (each task is sent with an `idempotency_key`, a new random one unless the
-    caller gives one, so a repeat answers with the task the first attempt made), and
+    caller gives one, so a repeat answers with the task the first attempt made),
     `complete_run`, `fail_run` and `complete_runs` with a `claim_token` (on every item),
-    which a server of this release answers with the first outcome when repeated. A 503 or
-    a lost connection leaves the outcome unknown: the request may have committed. Other
-    POSTs and PATCH are sent once.
+    which a server of this release answers with the first outcome when repeated, and the
+    PATCHes that set values (`update_queue`, `set_task_priority`: a repeat sets the same
+    values again). A 503 or a lost connection leaves the outcome unknown: the request may
+    have committed. Other POSTs and PATCH are sent once.
     `on_retry(error, attempt, delay)`, when given, is called before each retry with the
     error that caused it, the number of the attempt about to be made (2 for the first
     retry) and the delay in seconds (e.g. to count retries in metrics).
@@ -325,13 +340,80 @@ class DurableClient:
     # -- queues ---------------------------------------------------------------------------
 
     async def create_queue(
-        self, name: str, *, cleanup: CleanupPolicy | None = None
+        self,
+        name: str,
+        *,
+        cleanup: CleanupPolicy | None = None,
+        max_concurrency: int | None = None,
+        key_concurrency: int | None = None,
+        rate_limit: RateLimit | None = None,
+        key_rate_limit: RateLimit | None = None,
+        paused: bool | None = None,
     ) -> QueueSummary:
-        """POST /queues: 201 the new queue; `Conflict` when the name exists."""
+        """POST /queues: 201 the new queue; `Conflict` when the name exists.
+
+        Flow control (docs/flow-control.md), None for "no limit": `max_concurrency`, runs
+        of the queue claimed at once; `key_concurrency`, claimed runs at once per
+        concurrency key (unless the key has an override); `rate_limit` / `key_rate_limit`,
+        claims per period for the queue / per key; `paused`, hand out no runs."""
+        request = CreateQueueRequest(
+            name=name,
+            cleanup=cleanup,
+            max_concurrency=max_concurrency,
+            key_concurrency=key_concurrency,
+            rate_limit=rate_limit,
+            key_rate_limit=key_rate_limit,
+            paused=paused,
+        )
+        _, data = await self._request("POST", "/queues", body=request)
+        return self._structure(data, QueueSummary)
+
+    async def get_queue(self, name: str) -> QueueSummary:
+        """GET /queues/{name}: the queue with its settings; `NotFound` when unknown."""
+        return await self._get(f"/queues/{_segment(name)}", QueueSummary)
+
+    async def update_queue(
+        self,
+        name: str,
+        *,
+        max_concurrency: int | Unset | None = UNSET,
+        key_concurrency: int | Unset | None = UNSET,
+        rate_limit: RateLimit | Unset | None = UNSET,
+        key_rate_limit: RateLimit | Unset | None = UNSET,
+        paused: bool | Unset | None = UNSET,
+        task_ttl_seconds: int | Unset | None = UNSET,
+        event_ttl_seconds: int | Unset | None = UNSET,
+    ) -> QueueSummary:
+        """PATCH /queues/{name}: change the settings given, keep the others. None clears a
+        limit (`paused=None` is false; a ttl None restores its default); an argument left
+        out (`UNSET`) is not sent. The change applies to the next claim. Retried like a
+        PUT (it sets values)."""
+        cleanup: CleanupPatch | Unset = UNSET
+        if task_ttl_seconds is not UNSET or event_ttl_seconds is not UNSET:
+            cleanup = CleanupPatch(
+                task_ttl_seconds=task_ttl_seconds, event_ttl_seconds=event_ttl_seconds
+            )
+        request = UpdateQueueRequest(
+            max_concurrency=max_concurrency,
+            key_concurrency=key_concurrency,
+            rate_limit=rate_limit,
+            key_rate_limit=key_rate_limit,
+            paused=paused,
+            cleanup=cleanup,
+        )
         _, data = await self._request(
-            "POST", "/queues", body=CreateQueueRequest(name=name, cleanup=cleanup)
+            "PATCH", f"/queues/{_segment(name)}", body=request, idempotent=True
         )
         return self._structure(data, QueueSummary)
+
+    async def pause_queue(self, name: str) -> QueueSummary:
+        """`update_queue(name, paused=True)`: no runs are handed out until resumed (creates
+        are still accepted; long polls sleep and are woken on resume)."""
+        return await self.update_queue(name, paused=True)
+
+    async def resume_queue(self, name: str) -> QueueSummary:
+        """`update_queue(name, paused=False)`."""
+        return await self.update_queue(name, paused=False)
 
     async def list_queues(self) -> list[QueueSummary]:
         """GET /queues."""
@@ -346,6 +428,56 @@ class DurableClient:
     async def get_queue_stats(self, name: str) -> QueueStats:
         """GET /queues/{name}/stats."""
         return await self._get(f"/queues/{_segment(name)}/stats", QueueStats)
+
+    # -- concurrency keys -----------------------------------------------------------------
+
+    async def list_keys(
+        self, queue: str, *, cursor: str | None = None, limit: int | None = None
+    ) -> ConcurrencyKeyPage:
+        """GET /queues/{queue}/keys: one page of the queue's concurrency keys that have
+        pending or claimed runs or an override, in text order, with their counts and the
+        limits that apply (`limit` 1-1,000, the server's default 100); pass `next_cursor`
+        back for the next page."""
+        return await self._get(
+            f"/queues/{_segment(queue)}/keys",
+            ConcurrencyKeyPage,
+            {"cursor": cursor, "limit": limit},
+        )
+
+    def iter_keys(
+        self, queue: str, *, page_size: int | None = None
+    ) -> AsyncIterator[ConcurrencyKey]:
+        """Every concurrency key of the queue, following `next_cursor`."""
+        return self._iter(
+            f"/queues/{_segment(queue)}/keys",
+            ConcurrencyKeyPage,
+            {},
+            page_size,
+            lambda page: page.keys,
+        )
+
+    async def set_key(
+        self,
+        queue: str,
+        key: str,
+        *,
+        max_concurrency: int | None = None,
+        rate_limit: RateLimit | None = None,
+    ) -> ConcurrencyKey:
+        """PUT /queues/{queue}/keys/{key}: set the key's override, replacing any earlier
+        one (a limit None: the queue's key default applies to the key). The key need not
+        have runs yet. `NotFound` when the queue is unknown."""
+        _, data = await self._request(
+            "PUT",
+            f"/queues/{_segment(queue)}/keys/{_segment(key)}",
+            body=SetKeyRequest(max_concurrency=max_concurrency, rate_limit=rate_limit),
+        )
+        return self._structure(data, ConcurrencyKey)
+
+    async def delete_key(self, queue: str, key: str) -> None:
+        """DELETE /queues/{queue}/keys/{key}: remove the key's override (the queue's key
+        defaults apply again); `NotFound` when the queue is unknown or the key has none."""
+        await self._request("DELETE", f"/queues/{_segment(queue)}/keys/{_segment(key)}")
 
     # -- tasks ----------------------------------------------------------------------------
 
@@ -363,10 +495,14 @@ class DurableClient:
         workflow_run_id: str | None = None,
         run_at: dt.datetime | None = None,
         idempotency_key: str | None = None,
+        priority: int | None = None,
+        concurrency_key: str | None = None,
     ) -> CreatedTask:
         """POST /queues/{queue}/tasks. Sent with `idempotency_key`, or a new random one
         when it is None, and retried with it (a repeat with the same key answers with the
-        first task's ids)."""
+        first task's ids). `priority` (-1000 to 1000, default 0): higher is claimed first;
+        `concurrency_key` (1-255 characters): the key whose limits and fair share its runs
+        take (docs/flow-control.md)."""
         request = CreateTaskRequest(
             task_name=task_name,
             params=params,
@@ -378,6 +514,8 @@ class DurableClient:
             workflow_run_id=workflow_run_id,
             run_at=run_at,
             idempotency_key=new_idempotency_key() if idempotency_key is None else idempotency_key,
+            priority=priority,
+            concurrency_key=concurrency_key,
         )
         _, data = await self._request(
             "POST",
@@ -461,6 +599,18 @@ class DurableClient:
     async def get_task(self, task_id: str) -> TaskDetail:
         """GET /tasks/{task_id}: the task with its runs and checkpoint names."""
         return await self._get(f"/tasks/{_segment(task_id)}", TaskDetail)
+
+    async def set_task_priority(self, task_id: str, priority: int) -> TaskDetail:
+        """PATCH /tasks/{task_id}: change the priority of the task and of its pending and
+        sleeping runs (-1000 to 1000); `Conflict` when the task is finished. Retried like
+        a PUT (it sets a value)."""
+        _, data = await self._request(
+            "PATCH",
+            f"/tasks/{_segment(task_id)}",
+            body=SetTaskPriorityRequest(priority=priority),
+            idempotent=True,
+        )
+        return self._structure(data, TaskDetail)
 
     async def cancel_task(self, task_id: str) -> CanceledTask:
         """POST /tasks/{task_id}/cancel; `Conflict` when the task is already finished."""

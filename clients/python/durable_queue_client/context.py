@@ -19,8 +19,9 @@ from typing import Any, TypeVar
 
 from durable_queue_client.claims import HeldRun
 from durable_queue_client.client import DurableClient
+from durable_queue_client.convert import structure, to_dict
 from durable_queue_client.errors import Conflict, DurableError, NotFound
-from durable_queue_client.models import JSONValue
+from durable_queue_client.models import UNSET, CreatedTask, JSONValue, RetryStrategy, Unset
 
 T = TypeVar("T")
 
@@ -98,8 +99,10 @@ class TaskContext:
 
     `task_id`, `run_id`, `attempt` (1 for the first run of the task; a retry or a
     takeover after a crash adds one), `task_name`, `params`, `headers`, `queue`,
-    `workflow_run_id`, and `client` (the worker's `DurableClient`, e.g. to create
-    follow-up tasks inside a step).
+    `workflow_run_id`, `priority` (0 unless set; None from a server without flow
+    control), `concurrency_key` (None when the task has none), and `client` (the worker's
+    `DurableClient`, e.g. to create follow-up tasks inside a step; `spawn` does that
+    once per task for you).
     """
 
     def __init__(
@@ -124,6 +127,8 @@ class TaskContext:
         self.params: JSONValue = task.params
         self.headers: dict[str, str] = dict(task.headers or {})
         self.workflow_run_id = task.workflow_run_id
+        self.priority = task.priority
+        self.concurrency_key = task.concurrency_key
 
     # -- steps ----------------------------------------------------------------------------
 
@@ -182,6 +187,54 @@ class TaskContext:
         if when.tzinfo is None:
             raise ValueError("when has no time zone; pass an aware datetime")
         await self._sleep(name, lambda: when)
+
+    async def spawn(
+        self,
+        task_name: str,
+        params: JSONValue = None,
+        *,
+        queue: str | None = None,
+        priority: int | None = None,
+        concurrency_key: str | None = None,
+        max_attempts: int | None = None,
+        retry_strategy: RetryStrategy | None = None,
+        headers: dict[str, str] | None = None,
+        run_at: dt.datetime | None = None,
+        workflow_run_id: str | Unset | None = UNSET,
+        step: str | None = None,
+    ) -> CreatedTask:
+        """Create a follow-up task once per task, and return its ids.
+
+        A durable step named `spawn:<step>` (default `spawn:<task_name>`; a second spawn
+        of the same name in one execution is `spawn:<name>#2`, as for `step`): a replay
+        returns the first execution's ids and creates nothing. The create is sent with an
+        idempotency key made of this task's id and the step name, so a worker that dies
+        between the create and its checkpoint does not create the task twice either.
+
+        The task goes on `queue` (default: this worker's queue), in `workflow_run_id`
+        (default: this task's workflow run, None for none), with `priority` (-1000 to 1000,
+        the server's default 0) and `concurrency_key` (1-255 characters): pass
+        `priority=ctx.priority` or `concurrency_key=ctx.concurrency_key` to inherit them,
+        nothing is inherited unasked."""
+        key = self._unique(f"spawn:{step or task_name}")
+        done = await self._saved()
+        if key in done:
+            return structure(done[key], CreatedTask)
+        created = await self.client.create_task(
+            self.queue if queue is None else queue,
+            task_name,
+            params=params,
+            headers=headers,
+            retry_strategy=retry_strategy,
+            max_attempts=max_attempts,
+            run_at=run_at,
+            workflow_run_id=(self.workflow_run_id if workflow_run_id is UNSET else workflow_run_id),
+            idempotency_key=f"{self.task_id}:{key}",
+            priority=priority,
+            concurrency_key=concurrency_key,
+        )
+        await self._checkpoint(key, to_dict(created))
+        return created
 
     async def heartbeat(self, extend_by: int | None = None) -> None:
         """Extend the claim to now + `extend_by` seconds (default: the claim timeout).

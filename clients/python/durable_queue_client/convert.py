@@ -23,7 +23,7 @@ from typing import Any, TypeVar
 import attrs
 import cattrs
 
-from durable_queue_client.models import KEEP_NULL
+from durable_queue_client.models import KEEP_NULL, UNSET
 
 try:
     import orjson
@@ -58,7 +58,7 @@ def _unstructure_attrs_factory(cls: type) -> Callable[[Any], dict[str, Any]]:
         out: dict[str, Any] = {}
         for name, keep_null in fields:
             value = getattr(obj, name)
-            if value is None and not keep_null:
+            if value is UNSET or (value is None and not keep_null):
                 continue
             out[name] = converter.unstructure(value)
         return out
@@ -104,11 +104,18 @@ def _exec(source: str, name: str, namespace: dict[str, Any]) -> Callable[..., An
 
 
 def _compile_unstructure(cls: type) -> Callable[[Any], dict[str, Any]]:
-    """`obj -> dict` of `cls`'s fields, None ones left out unless `keep_null`; the values
-    as they are (orjson encodes JSON data itself and hands the rest to `_default`)."""
+    """`obj -> dict` of `cls`'s fields, None ones left out unless `keep_null`, UNSET ones
+    (a PATCH's "no change") always; the values as they are (orjson encodes JSON data
+    itself and hands the rest to `_default`)."""
     lines = ["def unstructure(obj):", "    out = {}"]
     for a in attrs.fields(cls):
-        if a.metadata.get(KEEP_NULL):
+        if a.metadata.get(KEEP_NULL) and a.default is UNSET:
+            lines += [
+                f"    value = obj.{a.name}",
+                "    if value is not UNSET:",
+                f"        out[{a.name!r}] = value",
+            ]
+        elif a.metadata.get(KEEP_NULL):
             lines.append(f"    out[{a.name!r}] = obj.{a.name}")
         else:
             lines += [
@@ -117,7 +124,7 @@ def _compile_unstructure(cls: type) -> Callable[[Any], dict[str, Any]]:
                 f"        out[{a.name!r}] = value",
             ]
     lines.append("    return out")
-    return _exec("\n".join(lines), "unstructure", {})
+    return _exec("\n".join(lines), "unstructure", {"UNSET": UNSET})
 
 
 _unstructurers: dict[type, Callable[[Any], Any]] = {}

@@ -11,7 +11,8 @@ later still structures.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+import enum
+from typing import Any, Final, Literal
 
 import attrs
 
@@ -19,6 +20,25 @@ JSONValue = Any
 """Any JSON value (object, array, string, number, bool or null), passed through unchanged."""
 
 KEEP_NULL = "keep_null"
+
+
+class _Unset(enum.Enum):
+    """The type of `UNSET`."""
+
+    UNSET = "UNSET"
+
+    def __repr__(self) -> str:
+        return "UNSET"
+
+    def __bool__(self) -> bool:
+        return False
+
+
+UNSET: Final = _Unset.UNSET
+"""The default of a PATCH argument: "leave it as it is" (the field is not sent), where
+None means "clear it" (sent as JSON null)."""
+
+Unset = Literal[_Unset.UNSET]
 
 
 def _opt() -> Any:
@@ -29,6 +49,12 @@ def _opt() -> Any:
 def _nullable() -> Any:
     """A field whose None is sent and printed as JSON null (the key is always present)."""
     return attrs.field(default=None, metadata={KEEP_NULL: True})
+
+
+def _patch() -> Any:
+    """A PATCH field: left out while `UNSET` (no change), sent as given otherwise, None as
+    JSON null (clear it)."""
+    return attrs.field(default=UNSET, metadata={KEEP_NULL: True})
 
 
 # -- queues ---------------------------------------------------------------------------
@@ -43,16 +69,95 @@ class CleanupPolicy:
 
 
 @attrs.frozen(kw_only=True)
+class RateLimit:
+    """A token bucket: up to `limit` claims per `period_seconds` (at most 86,400), bursting
+    up to `limit`."""
+
+    limit: int
+    period_seconds: float
+
+
+@attrs.frozen(kw_only=True)
 class CreateQueueRequest:
     name: str
     cleanup: CleanupPolicy | None = _opt()
+    max_concurrency: int | None = _opt()
+    key_concurrency: int | None = _opt()
+    rate_limit: RateLimit | None = _opt()
+    key_rate_limit: RateLimit | None = _opt()
+    paused: bool | None = _opt()
+
+
+@attrs.frozen(kw_only=True)
+class CleanupPatch:
+    """The cleanup part of a queue PATCH: a ttl left UNSET keeps its value; None restores
+    its default."""
+
+    task_ttl_seconds: int | Unset | None = _patch()
+    event_ttl_seconds: int | Unset | None = _patch()
+
+
+@attrs.frozen(kw_only=True)
+class UpdateQueueRequest:
+    """PATCH /queues/{name}: only the fields not UNSET are sent; None clears a limit."""
+
+    max_concurrency: int | Unset | None = _patch()
+    key_concurrency: int | Unset | None = _patch()
+    rate_limit: RateLimit | Unset | None = _patch()
+    key_rate_limit: RateLimit | Unset | None = _patch()
+    paused: bool | Unset | None = _patch()
+    cleanup: CleanupPatch | Unset = _patch()
 
 
 @attrs.frozen(kw_only=True)
 class QueueSummary:
+    """A queue and its settings; a limit that is None is not set (no limit). The flow
+    settings are None from a server older than flow control."""
+
     name: str
     created_at: dt.datetime
     cleanup: CleanupPolicy | None = _opt()
+    max_concurrency: int | None = _nullable()
+    key_concurrency: int | None = _nullable()
+    rate_limit: RateLimit | None = _nullable()
+    key_rate_limit: RateLimit | None = _nullable()
+    paused: bool | None = _opt()
+
+
+@attrs.frozen(kw_only=True)
+class KeyLimits:
+    """A concurrency key's override: its own limits in place of the queue's key defaults
+    (None: the queue's default applies)."""
+
+    max_concurrency: int | None = _nullable()
+    rate_limit: RateLimit | None = _nullable()
+
+
+@attrs.frozen(kw_only=True)
+class SetKeyRequest:
+    """PUT /queues/{name}/keys/{key}: the whole override (None: the queue's default)."""
+
+    max_concurrency: int | None = _nullable()
+    rate_limit: RateLimit | None = _nullable()
+
+
+@attrs.frozen(kw_only=True)
+class ConcurrencyKey:
+    """A concurrency key of a queue: its claimed (`in_flight`) and pending runs, the limits
+    that apply to it (its override's, else the queue's key defaults) and its override."""
+
+    key: str
+    in_flight: int
+    pending: int
+    max_concurrency: int | None = _nullable()
+    rate_limit: RateLimit | None = _nullable()
+    override: KeyLimits | None = _nullable()
+
+
+@attrs.frozen(kw_only=True)
+class ConcurrencyKeyPage:
+    keys: list[ConcurrencyKey]
+    next_cursor: str | None = _opt()
 
 
 @attrs.frozen(kw_only=True)
@@ -67,6 +172,10 @@ class QueueStats:
     scheduled_runs: int | None = _opt()
     canceled_runs: int | None = _opt()
     tasks_by_status: dict[str, int] | None = _opt()
+    max_concurrency: int | None = _nullable()
+    held_back_runs: int | None = _opt()
+    """Due pending runs a claim cannot take now: the queue is paused or at its
+    concurrency limit, or their key is at its limit."""
 
 
 # -- tasks ----------------------------------------------------------------------------
@@ -95,6 +204,15 @@ class CreateTaskRequest:
     workflow_run_id: str | None = _opt()
     run_at: dt.datetime | None = _opt()
     idempotency_key: str | None = _opt()
+    priority: int | None = _opt()
+    """-1000 to 1000; higher is claimed first (the server's default is 0)."""
+    concurrency_key: str | None = _opt()
+    """1 to 255 characters: the key whose limits and fair share the task's runs take."""
+
+
+@attrs.frozen(kw_only=True)
+class SetTaskPriorityRequest:
+    priority: int
 
 
 @attrs.frozen(kw_only=True)
@@ -142,6 +260,9 @@ class ClaimedTask:
     claim_token: str | None = _opt()
     """This claim's token: pass it back (`claim_token=`) on the calls that act on the run,
     so they answer `Conflict` once this claim has ended. None from a server without them."""
+    priority: int | None = _opt()
+    """The task's priority (None from a server older than flow control)."""
+    concurrency_key: str | None = _opt()
 
 
 @attrs.frozen(kw_only=True)
@@ -188,6 +309,8 @@ class TaskDetail:
     execution_timeout: int | None = _opt()
     workflow_run_id: str | None = _opt()
     idempotency_key: str | None = _opt()
+    priority: int | None = _opt()
+    concurrency_key: str | None = _opt()
     error: str | None = _opt()
     result: JSONValue = _opt()
     runs: list[RunSummary] = attrs.field(factory=list)
