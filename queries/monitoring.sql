@@ -6,18 +6,44 @@ SELECT pg_try_advisory_lock(7300, 3);
 -- Count new tasks and finished runs into the totals (at most 15 minutes of them), store one history sample per queue, drop old samples; whether it caught up (dq_monitoring_sample).
 SELECT sampled, caught_up FROM dq_monitoring_sample(:settle_seconds, :keep_seconds);
 
--- name: monitoring_queues()
--- Every queue with its live gauges (dq_queue_gauges) and counted totals, by name; one statement per scrape.
+-- name: monitoring_queues(busiest_keys)
+-- Every queue with its live gauges (dq_queue_gauges), counted totals, flow-control settings, held-back runs (dq_held_back, counted up to 1,000 per queue so that a scrape never reads a whole backlog; only for a queue that is paused or has a concurrency limit) and its `busiest_keys` keys with the most claimed runs ([[key, claimed], ...], most first; NULL when none); one statement per scrape. The keys are counted in one pass over the claimed runs of every queue (never pending runs), skipped while no queue has seen a concurrency key, into one object by queue id that each queue's row looks up (whatever join the planner picks, the pass runs once).
+WITH keys AS MATERIALIZED (
+    SELECT jsonb_object_agg(b.queue_id::text, b.keys) AS by_queue
+    FROM (
+        SELECT k.queue_id,
+               jsonb_agg(jsonb_build_array(k.concurrency_key, k.claimed)
+                         ORDER BY k.claimed DESC, k.concurrency_key) AS keys
+        FROM (
+            SELECT r.queue_id, r.concurrency_key, count(*) AS claimed,
+                   row_number() OVER (PARTITION BY r.queue_id
+                                      ORDER BY count(*) DESC, r.concurrency_key) AS place
+            FROM runs r
+            WHERE r.status = 'claimed' AND r.concurrency_key IS NOT NULL
+              AND EXISTS (SELECT 1 FROM queues o WHERE o.ordered)
+            GROUP BY r.queue_id, r.concurrency_key
+        ) k
+        WHERE k.place <= :busiest_keys
+        GROUP BY k.queue_id
+    ) b
+)
 SELECT q.name AS queue_name, g.pending, g.scheduled, g.claimed, g.sleeping,
        g.oldest_pending_age_seconds,
        coalesce(m.tasks_created, 0) AS tasks_created,
        coalesce(m.runs_completed, 0) AS runs_completed,
        coalesce(m.runs_failed, 0) AS runs_failed,
        coalesce(m.runs_expired, 0) AS runs_expired,
-       coalesce(m.runs_retried, 0) AS runs_retried
+       coalesce(m.runs_retried, 0) AS runs_retried,
+       q.max_concurrency,
+       q.paused,
+       CASE WHEN q.paused OR q.max_concurrency IS NOT NULL OR q.key_concurrency IS NOT NULL
+                 OR q.key_overrides > 0
+            THEN dq_held_back(q.id, 1000) ELSE 0 END AS held_back,
+       keys.by_queue -> q.id::text AS busiest_keys
 FROM dq_queue_gauges() g
 JOIN queues q ON q.id = g.queue_id
 LEFT JOIN monitoring_totals m ON m.queue_id = g.queue_id
+CROSS JOIN keys
 ORDER BY q.name;
 
 -- name: monitoring_history(seconds, bucket_seconds)

@@ -97,8 +97,8 @@ ORDER BY count(*) DESC, r.concurrency_key
 LIMIT :limit;
 
 -- name: held_back_runs(queue_id)$
--- Due pending runs of a queue that its limits hold back now (dq_held_back).
-SELECT dq_held_back(:queue_id);
+-- Due pending runs of a queue that its limits hold back now, all counted (dq_held_back).
+SELECT dq_held_back(:queue_id, NULL);
 
 -- name: queue_due_runs(queue_id)^
 -- Pending runs of one queue not yet due (counted on runs_claimable), and the age of its oldest due one (its first entry).

@@ -28,6 +28,7 @@ __all__ = ["http_metrics_middleware", "setup_monitoring"]
 TEXT_FORMAT = "text/plain; version=0.0.4; charset=utf-8"
 UI_ROUTES = {
     "/ui": views.overview,
+    "/ui/queues/{queue_name}": views.queue,
     "/ui/tasks": views.tasks,
     "/ui/tasks/{task_id}": views.task,
     "/ui/workflow-runs": views.workflow_runs,
@@ -59,7 +60,9 @@ def setup_monitoring(app: web.Application) -> None:
         autoescape=True,
         undefined=jinja2.StrictUndefined,
     )
-    env.filters.update(json=views.pretty_json, timestamp=views.timestamp, seconds=views.seconds)
+    env.filters.update(
+        json=views.pretty_json, timestamp=views.timestamp, seconds=views.seconds, rate=views.rate
+    )
     app.cleanup_ctx.append(_monitoring)
     app.router.add_get("/metrics", metrics_endpoint)
     app.router.add_get(STYLESHEET_URL, stylesheet)

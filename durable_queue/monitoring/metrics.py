@@ -18,7 +18,7 @@ from collections.abc import Callable
 from prometheus_client import CollectorRegistry, Histogram, generate_latest
 
 from durable_queue.errors import Unavailable
-from durable_queue.monitoring.store import MonitoringStore, QueueGauges
+from durable_queue.monitoring.store import BUSIEST_KEYS, MonitoringStore, QueueGauges
 from durable_queue.monitoring.text import escape_label_value, family
 
 PREFIX = "durable_queue"
@@ -35,6 +35,23 @@ GAUGES = (
         "oldest_pending_age_seconds",
         "Seconds since the oldest due pending run became available (0 when none is due).",
     ),
+    (
+        "held_back_runs",
+        "held_back",
+        "Due pending runs a claim cannot take now: the queue is paused or at its concurrency "
+        "limit, or their key is at its limit (rate limits are not counted).",
+    ),
+    ("paused", "paused", "1 while the queue is paused (it hands out no runs), else 0."),
+)
+# Only for the queues that have a limit.
+MAX_CONCURRENCY_HELP = (
+    "The queue's concurrency limit: runs claimed at once, fleet-wide (compare with "
+    "claimed_runs); absent when the queue has none."
+)
+# Only for each queue's BUSIEST_KEYS keys with claimed runs: at most that many per queue.
+KEY_CLAIMED_HELP = (
+    f"Claimed runs of a concurrency key, for the {BUSIEST_KEYS} keys of each queue with the most "
+    "(keys outside them, or with none claimed, have no series)."
 )
 COUNTERS = (
     ("tasks_created", "tasks_created", "Tasks created."),
@@ -91,6 +108,31 @@ def queue_families(queues: list[QueueGauges], database_up: bool, listener_connec
         )
         for suffix, field, help_text in GAUGES
     ]
+    parts.append(
+        family(
+            f"{PREFIX}_max_concurrency",
+            "gauge",
+            MAX_CONCURRENCY_HELP,
+            [
+                (label, q.max_concurrency)
+                for label, q in zip(labels, queues, strict=True)
+                if q.max_concurrency is not None
+            ],
+        )
+    )
+    parts.append(
+        family(
+            f"{PREFIX}_key_claimed_runs",
+            "gauge",
+            KEY_CLAIMED_HELP,
+            [
+                # labels in name order, as prometheus_client writes them
+                (f'{{key="{escape_label_value(key)}",{label[1:]}', claimed)
+                for label, q in zip(labels, queues, strict=True)
+                for key, claimed in q.busiest_keys
+            ],
+        )
+    )
     parts += [
         family(
             f"{PREFIX}_{suffix}_total",

@@ -33,6 +33,16 @@ class QueueGauges:
     runs_failed: int
     runs_expired: int
     runs_retried: int
+    # flow control (docs/flow-control.md): the queue's limit, whether it is paused, its
+    # due runs held back by a concurrency limit or the pause, and its busiest keys
+    max_concurrency: int | None = None
+    paused: bool = False
+    held_back: int = 0
+    busiest_keys: tuple[tuple[str, int], ...] = ()  # (key, claimed runs), most first
+
+
+# The most keys per queue whose claimed runs /metrics reports (a bound on its series).
+BUSIEST_KEYS = 10
 
 
 @attrs.frozen
@@ -51,9 +61,13 @@ class MonitoringStore:
         self.pool = pool
 
     async def queues(self) -> list[QueueGauges]:
-        """Every queue's gauges and totals, by name, in one statement."""
+        """Every queue's gauges, totals and flow-control numbers (its held-back runs and
+        its BUSIEST_KEYS keys with the most claimed runs), by name, in one statement."""
         async with connection(self.pool) as conn:
-            return [QueueGauges(**row) async for row in queries.monitoring_queues(conn)]
+            return [
+                _gauges(row)
+                async for row in queries.monitoring_queues(conn, busiest_keys=BUSIEST_KEYS)
+            ]
 
     async def history(self, seconds: float, bucket_seconds: float) -> dict[str, list[HistoryPoint]]:
         """Each queue's history of the last `seconds` in buckets (the deepest backlog and
@@ -93,3 +107,8 @@ class MonitoringStore:
                 conn, settle_seconds=settle_seconds, keep_seconds=keep_seconds
             )
         return row["sampled"], row["caught_up"]
+
+
+def _gauges(row: dict[str, Any]) -> QueueGauges:
+    keys = row.pop("busiest_keys") or ()
+    return QueueGauges(**row, busiest_keys=tuple((key, claimed) for key, claimed in keys))

@@ -1,8 +1,9 @@
 """The dashboard's pages: server-rendered HTML (Jinja2, autoescaped), no JavaScript.
 
 Each handler reads through the existing `Store` where a read method fits (task and
-workflow-run listings and details) and through `MonitoringStore` for what only the
-dashboard needs (gauges, history, run timings, waits, latest events). Query
+workflow-run listings and details; a queue's settings, stats and busiest keys) and
+through `MonitoringStore` for what only the dashboard needs (gauges, history, run
+timings, waits, latest events). Query
 strings are checked here: a bad filter is a 400 page naming it, an unknown or
 malformed id a 404 page.
 """
@@ -24,6 +25,7 @@ from durable_queue.errors import NotFound
 from durable_queue.jsonvalue import JSON_NULL
 from durable_queue.monitoring.charts import BUCKET_SECONDS, SPAN_SECONDS, queue_chart
 from durable_queue.monitoring.keys import METRICS, MONITORING_STORE
+from durable_queue.monitoring.store import BUSIEST_KEYS
 from durable_queue.wire import TASK_STATUSES, WORKFLOW_STATUSES
 
 PAGE_SIZE = 50
@@ -41,6 +43,33 @@ async def overview(request: web.Request) -> web.Response:
     history = await request.app[MONITORING_STORE].history(SPAN_SECONDS, BUCKET_SECONDS)
     rows = [{"q": q, "chart": queue_chart(history.get(q.queue_name, []))} for q in queues]
     return _render(request, "overview.html", {"rows": rows, "refresh": REFRESH_SECONDS})
+
+
+async def queue(request: web.Request) -> web.Response:
+    """One queue: its flow-control settings, in flight against its limit, held-back runs,
+    its busiest keys, its counts and its last hour, read as the API answers them."""
+    name = request.match_info["queue_name"]
+    store = request.app[STORE]
+    try:
+        found = await store.get_queue(name)
+        stats = await store.queue_stats(name)
+        keys = await store.busiest_keys(name, limit=BUSIEST_KEYS)
+    except NotFound:
+        return _not_found(request, f"No queue is named {name}.")
+    history = await request.app[MONITORING_STORE].history(SPAN_SECONDS, BUCKET_SECONDS)
+    return _render(
+        request,
+        "queue.html",
+        {
+            "queue": found,
+            "flow": found.flow,
+            "stats": stats,
+            "keys": keys,
+            "busiest": BUSIEST_KEYS,
+            "chart": queue_chart(history.get(name, [])),
+            "refresh": REFRESH_SECONDS,
+        },
+    )
 
 
 async def tasks(request: web.Request) -> web.Response:
@@ -215,6 +244,13 @@ def pretty_json(value: Any) -> str:
 
 def _shown_as(value: Any) -> Any:
     return None if value is JSON_NULL else str(value)
+
+
+def rate(value: Any) -> str:
+    """A rate limit for people: "50 per 1 s"; "none" when there is none."""
+    if value is None:
+        return "none"
+    return f"{value.limit} per {value.period_seconds:g} s"
 
 
 def timestamp(value: dt.datetime | None) -> str:

@@ -1,12 +1,14 @@
 -- How many due pending runs of a queue a claim could not take now for its limits: all
 -- of them while the queue is paused or at its max_concurrency, else those of the keys at
 -- their concurrency limit (rate limits hold runs only for a moment: not counted).
--- Reads the due runs when the whole queue is held, else the runs claimed under a limit
--- (runs_in_flight) and the held keys' pending runs (runs_keyed_pending).
-CREATE OR REPLACE FUNCTION dq_held_back(p_queue_id uuid) RETURNS bigint
+-- Counted up to p_cap (NULL: no cap), so that a caller on a schedule (the /metrics
+-- scrape) reads at most that many pending runs, however large the backlog; besides, it
+-- reads the runs claimed under a limit (runs_in_flight), bounded by the limits.
+CREATE OR REPLACE FUNCTION dq_held_back(p_queue_id uuid, p_cap bigint) RETURNS bigint
 LANGUAGE plpgsql STABLE SET enable_seqscan = off AS $$
 DECLARE
     v_queue queues;
+    v_cap bigint := coalesce(p_cap, 9223372036854775807);
 BEGIN
     SELECT * INTO v_queue FROM queues q WHERE q.id = p_queue_id;
     IF NOT FOUND THEN
@@ -15,18 +17,17 @@ BEGIN
     IF v_queue.paused OR (v_queue.max_concurrency IS NOT NULL AND v_queue.max_concurrency <= (
             SELECT count(*) FROM runs r
             WHERE r.queue_id = p_queue_id AND r.status = 'claimed' AND r.limited)) THEN
-        RETURN (SELECT count(*) FROM runs r
-                WHERE r.queue_id = p_queue_id AND r.status = 'pending'
-                  AND r.available_at <= now());
+        RETURN (SELECT count(*) FROM (
+                    SELECT FROM runs r
+                    WHERE r.queue_id = p_queue_id AND r.status = 'pending'
+                      AND r.available_at <= now()
+                    LIMIT v_cap) AS due);
     END IF;
     IF v_queue.key_concurrency IS NULL AND v_queue.key_overrides = 0 THEN
         RETURN 0;
     END IF;
-    RETURN coalesce((
-        SELECT sum((SELECT count(*) FROM runs p
-                    WHERE p.queue_id = p_queue_id AND p.status = 'pending'
-                      AND p.concurrency_key = held.key AND p.available_at <= now()))
-        FROM (
+    RETURN (SELECT count(*) FROM (
+        SELECT FROM (
             SELECT f.concurrency_key AS key, count(*) AS in_flight
             FROM runs f
             WHERE f.queue_id = p_queue_id AND f.status = 'claimed' AND f.limited
@@ -34,6 +35,12 @@ BEGIN
             GROUP BY f.concurrency_key
         ) held
         LEFT JOIN queue_keys k ON k.queue_id = p_queue_id AND k.concurrency_key = held.key
-        WHERE held.in_flight >= coalesce(k.max_concurrency, v_queue.key_concurrency)), 0);
+        CROSS JOIN LATERAL (
+            SELECT FROM runs p
+            WHERE p.queue_id = p_queue_id AND p.status = 'pending'
+              AND p.concurrency_key = held.key AND p.available_at <= now()
+            LIMIT v_cap) AS due
+        WHERE held.in_flight >= coalesce(k.max_concurrency, v_queue.key_concurrency)
+        LIMIT v_cap) AS held_runs);
 END
 $$;

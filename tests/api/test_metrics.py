@@ -205,6 +205,17 @@ FROM generate_series(1, 20000) g;
 INSERT INTO event_waits (task_id, run_id, step_name, event_name, timeout_at)
 SELECT task_id, id, 'wait', 'event_1', now() + interval '1 hour' FROM runs;
 UPDATE tasks SET completed_at = NULL WHERE status = 'pending';
+-- flow control on "small": limits (so dq_held_back reads its keys), a key on each
+-- pending run, a quarter of them claimed under the limit
+UPDATE queues SET max_concurrency = 1000, key_concurrency = 1, ordered = true
+WHERE name = 'small';
+UPDATE runs r
+SET concurrency_key = 'key-' || mod(abs(hashtext(r.id::text)), 40),
+    status = CASE WHEN mod(abs(hashtext(r.task_id::text)), 4) = 0 THEN 'claimed'
+                  ELSE r.status END,
+    limited = mod(abs(hashtext(r.task_id::text)), 4) = 0
+FROM queues q
+WHERE q.id = r.queue_id AND q.name = 'small' AND r.status = 'pending';
 ANALYZE;
 """
 SCANS = "SELECT relname, seq_scan FROM pg_stat_xact_user_tables"
@@ -228,10 +239,13 @@ def test_monitoring_statements_use_indexes(database_url: str) -> None:
         # counts the seeded rows: the measured sample below covers a steady-state window
         while not q.monitoring_sample(seed, settle_seconds=0, keep_seconds=86400)["caught_up"]:
             pass
+        # the flow-control parts of the gauges have work to do on "small"
+        small = {r["queue_name"]: r for r in q.monitoring_queues(seed, busiest_keys=10)}["small"]
+        assert small["held_back"] > 0 and len(small["busiest_keys"]) == 10
     finally:
         seed.close()
     cases: dict[str, Callable[[Any], Any]] = {
-        "gauges and totals": lambda c: list(q.monitoring_queues(c)),
+        "gauges and totals": lambda c: list(q.monitoring_queues(c, busiest_keys=10)),
         "sample": lambda c: q.monitoring_sample(c, settle_seconds=0, keep_seconds=86400),
         "history": lambda c: list(q.monitoring_history(c, seconds=3600, bucket_seconds=30)),
         "task runs": lambda c: list(q.monitoring_task_runs(c, task_id=task_id)),

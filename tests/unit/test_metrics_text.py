@@ -12,7 +12,9 @@ from durable_queue.monitoring.metrics import (
     COUNTERS,
     DATABASE_UP_HELP,
     GAUGES,
+    KEY_CLAIMED_HELP,
     LISTENER_HELP,
+    MAX_CONCURRENCY_HELP,
     PREFIX,
     queue_families,
 )
@@ -32,6 +34,20 @@ class Reference:
             for q in self.queues:
                 family.add_metric([q.queue_name], getattr(q, field) or 0)
             yield family
+        family = GaugeMetricFamily(
+            f"{PREFIX}_max_concurrency", MAX_CONCURRENCY_HELP, labels=["queue"]
+        )
+        for q in self.queues:
+            if q.max_concurrency is not None:
+                family.add_metric([q.queue_name], q.max_concurrency)
+        yield family
+        family = GaugeMetricFamily(
+            f"{PREFIX}_key_claimed_runs", KEY_CLAIMED_HELP, labels=["queue", "key"]
+        )
+        for q in self.queues:
+            for key, claimed in q.busiest_keys:
+                family.add_metric([q.queue_name, key], claimed)
+        yield family
         for suffix, field, help_text in COUNTERS:
             family = CounterMetricFamily(f"{PREFIX}_{suffix}", help_text, labels=["queue"])
             for q in self.queues:
@@ -56,6 +72,11 @@ def gauges(name: str, n: int, age: float | None) -> QueueGauges:
         queue_name=name, pending=n, scheduled=n // 3, claimed=7, sleeping=0,
         oldest_pending_age_seconds=age, tasks_created=n * 1000, runs_completed=n * 999,
         runs_failed=12_345_678, runs_expired=0, runs_retried=-1 if n == 5 else 1,
+        max_concurrency=None if n == 0 else min(n, 1_000_000), paused=n == 5,
+        held_back=n // 7,
+        busiest_keys=() if n == 0 else (
+            (f"key-{n}", 3), ('k "q" \\ \n\nnl', 2), ("ünï ✓", 1)
+        ),
     )  # fmt: skip
 
 
