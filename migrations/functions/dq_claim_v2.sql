@@ -203,6 +203,13 @@ BEGIN
             END LOOP;
             CLOSE v_cur;
         END IF;
+        IF v_queue.rate_limit IS NOT NULL AND cardinality(v_ids) > 0
+           AND cardinality(v_ids) >= v_budget AND v_tokens - cardinality(v_ids) < 1 THEN
+            -- the queue's tokens ran out with runs perhaps left due: claim again at its next
+            v_wake := least(v_wake, v_now + make_interval(
+                secs => (1 - (v_tokens - cardinality(v_ids))) * v_queue.rate_period_seconds
+                        / v_queue.rate_limit));
+        END IF;
         IF cardinality(v_ids) > 0 THEN
             IF v_queue.rate_limit IS NOT NULL THEN
                 PERFORM dq_spend_tokens(v_queue_id, ARRAY[''], ARRAY[v_queue.rate_limit],

@@ -64,3 +64,42 @@ SELECT pg_stat_force_next_flush();
 -- name: server_version_num()$
 -- The server's version as a number (160002).
 SELECT current_setting('server_version_num')::integer;
+
+-- name: seed_flow_queue(queue_name, keys, per_key, overrides)$
+-- Test data in bulk for flow control (issue 23): a queue with a key limit of 1, a rate limit and a key rate limit (an hour's period: its buckets stay short of full), `overrides` keys with an override (a rate limit of their own); `keys` keys, each with one run claimed under the limit (expiring in an hour) and `per_key` due pending runs held back behind it, in the key's rounds, of priorities 0 to 2; and a bucket short of full for the queue and for every key. Returns the runs created.
+WITH q AS (
+    INSERT INTO queues (name, task_ttl_seconds, event_ttl_seconds, key_concurrency, rate_limit,
+                        rate_period_seconds, key_rate_limit, key_rate_period_seconds,
+                        key_overrides, ordered)
+    VALUES (:queue_name, 0, 3600, 1, 100, 3600, 10, 3600, :overrides, true)
+    RETURNING id
+), overrides AS (
+    INSERT INTO queue_keys (queue_id, concurrency_key, rate_limit, rate_period_seconds)
+    SELECT q.id, 'k' || k, 5, 3600
+    FROM q, generate_series(0, :overrides - 1) AS k
+), new_tasks AS (
+    -- g = 0: the key's claimed run; g = 1..per_key: its pending runs, g - 1 its round
+    INSERT INTO tasks (queue_id, task_name, status, params, priority, concurrency_key, created_at)
+    SELECT q.id, CASE WHEN g = 0 THEN 'claimed' ELSE 'pending' END, 'pending', to_jsonb(g),
+           mod(g, 3), 'k' || k, now() - interval '1 hour' + make_interval(secs => g)
+    FROM q, generate_series(0, :keys - 1) AS k, generate_series(0, :per_key) AS g
+    RETURNING id, queue_id, task_name AS role, params, priority, concurrency_key, created_at
+), new_runs AS (
+    INSERT INTO runs (task_id, queue_id, attempt, status, available_at, claimed_at,
+                      first_claimed_at, claim_expires_at, claim_token, priority, concurrency_key,
+                      fair_rank, limited, created_at)
+    SELECT t.id, t.queue_id, 1, t.role, t.created_at,
+           CASE WHEN t.role = 'claimed' THEN now() END,
+           CASE WHEN t.role = 'claimed' THEN now() END,
+           CASE WHEN t.role = 'claimed' THEN now() + interval '1 hour' END,
+           CASE WHEN t.role = 'claimed' THEN gen_random_uuid() END,
+           t.priority, t.concurrency_key, greatest((t.params #>> '{}')::bigint - 1, 0),
+           t.role = 'claimed', t.created_at
+    FROM new_tasks t
+    RETURNING id
+), buckets AS (
+    INSERT INTO rate_buckets (queue_id, concurrency_key, tokens, updated_at, full_at)
+    SELECT q.id, b.key, 0, now(), now() + interval '1 hour'
+    FROM q, (SELECT '' UNION ALL SELECT 'k' || generate_series(0, :keys - 1)) AS b(key)
+)
+SELECT count(*) FROM new_runs;

@@ -203,3 +203,81 @@ async def test_a_pass_with_work_reads_what_it_changes(seeded_db, monkeypatch) ->
 def test_the_maintenance_queries_are_found() -> None:
     """The measured pass covers what maintenance.py runs (its queries are found by name)."""
     assert maintenance_queries() >= {"delete_expired_events", "delete_expired_tasks"}
+
+
+# -- flow control (issue 23): slots, buckets and keys add no idle cost ------------------
+
+FLOW_KEYS = 1_000
+PER_KEY = 100  # pending runs per key: 100,000 in all, every one due and held back
+OVERRIDES = 50
+FLOW_TABLES = ("runs", "tasks", "queue_keys", "rate_buckets")
+
+
+def seed_flow(conn: Any) -> None:
+    """R.seed_flow_queue: "flow", key limit 1 and rate limits, 1,000 keys each at its limit
+    with 100 due runs held back, 50 key overrides, a bucket short of full per key."""
+    runs = R.seed_flow_queue(
+        conn, queue_name="flow", keys=FLOW_KEYS, per_key=PER_KEY, overrides=OVERRIDES
+    )
+    assert runs == FLOW_KEYS * (PER_KEY + 1)
+    R.analyze(conn)
+
+
+def rows_read(url: str, run: Any) -> dict[str, int]:
+    """The rows `run(conn)` read, by table, in a transaction of its own on a connection of
+    its own (statistics flushed first, as in Measured)."""
+    conn = psycopg2.connect(url)
+    try:
+        conn.autocommit = True
+        R.flush_statistics(conn)
+        conn.autocommit = False
+        run(conn)
+        read = {name: n for name, n, _ in R.rows_in_transaction(conn) if n}
+        conn.commit()
+    finally:
+        conn.close()
+    return read
+
+
+def flow_reads(read: dict[str, int]) -> int:
+    return sum(read.get(table, 0) for table in FLOW_TABLES)
+
+
+async def test_an_idle_pass_reads_next_to_nothing_beside_a_held_back_backlog(
+    seeded_db, monkeypatch
+) -> None:
+    """100,000 due runs over 1,000 keys, every key at its limit, rate buckets short of
+    full, key overrides: nothing for maintenance to do, and nothing it reads."""
+    url, conn = seeded_db
+    seed_flow(conn)
+    first, second, third = await passes(url, 3, monkeypatch)
+    assert {s.query for s in first} >= maintenance_queries()
+    assert disproportionate(first) == []  # folds the seeding's count deltas
+    assert busy(second) == []
+    assert busy(third) == []
+
+
+def test_a_monitoring_sample_reads_next_to_nothing_beside_a_held_back_backlog(seeded_db) -> None:
+    url, conn = seeded_db
+    seed_flow(conn)
+
+    def sample(c: Any) -> bool:
+        return Q.monitoring_sample(c, settle_seconds=0, keep_seconds=86400)[1]
+
+    while not sample(conn):  # counts the seeded rows first
+        pass
+    read = rows_read(url, sample)
+    assert flow_reads(read) <= SLACK, read
+
+
+def test_a_metrics_scrape_does_not_read_the_held_back_backlog(seeded_db) -> None:
+    """The scrape's held-back and busiest-key gauges (/metrics, the dashboard): the
+    claimed runs (bounded by the limits; read for the held keys and for the busiest
+    keys), the held-back runs up to the scrape's cap, the keys' overrides; never the
+    whole held-back backlog."""
+    url, conn = seeded_db
+    seed_flow(conn)
+    read = rows_read(url, lambda c: list(Q.monitoring_queues(c, busiest_keys=10)))
+    claimed = FLOW_KEYS  # one per key
+    held_back_cap = 1_000  # queries/monitoring.sql monitoring_queues: dq_held_back(q.id, 1000)
+    assert flow_reads(read) <= 2 * claimed + held_back_cap + OVERRIDES + SLACK, read
