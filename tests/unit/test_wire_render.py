@@ -110,7 +110,7 @@ def test_nested_records_and_lists_of_records(tasks: list, runs: list) -> None:
 def test_a_claimed_task_as_the_wire_has_it() -> None:
     run_id, task_id = uuid.uuid4(), uuid.uuid4()
     when = dt.datetime(2030, 1, 2, 3, 4, 5, 6, tzinfo=dt.timezone(dt.timedelta(hours=2)))
-    task = wire.ClaimedTask(run_id, task_id, 2, "t", 3, when, "tok", params=JSON_NULL)
+    task = wire.ClaimedTask(run_id, task_id, 2, "t", 3, when, "tok", 0, params=JSON_NULL)
     assert to_wire(wire.ClaimedTasks([task])) == {
         "tasks": [
             {
@@ -121,6 +121,7 @@ def test_a_claimed_task_as_the_wire_has_it() -> None:
                 "max_attempts": 3,
                 "claim_expires_at": "2030-01-02T01:04:05.000006Z",
                 "claim_token": "tok",
+                "priority": 0,
                 "params": None,
             }
         ]
