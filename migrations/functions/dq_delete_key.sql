@@ -1,16 +1,15 @@
 -- Remove a concurrency key's override; outcome ok, queue_not_found or key_not_found.
--- Under the queue's settings gate, as dq_update_queue; wakes the queue's long polls
+-- Under the queue's settings gate (dq_gate_settings); wakes the queue's long polls
 -- (the key's limit may have risen to the queue's default, or gone).
 CREATE OR REPLACE FUNCTION dq_delete_key(p_queue_name text, p_key text) RETURNS text
 LANGUAGE plpgsql SET enable_seqscan = off AS $$
 DECLARE
     v_queue queues;
 BEGIN
-    SELECT * INTO v_queue FROM queues q WHERE q.name = p_queue_name;
-    IF NOT FOUND THEN
+    v_queue := dq_gate_settings(p_queue_name);
+    IF v_queue.id IS NULL THEN
         RETURN 'queue_not_found';
     END IF;
-    PERFORM pg_advisory_xact_lock(7302, hashtext(v_queue.id::text));
     DELETE FROM queue_keys k WHERE k.queue_id = v_queue.id AND k.concurrency_key = p_key;
     IF NOT FOUND THEN
         RETURN 'key_not_found';

@@ -1,6 +1,7 @@
 -- Set a concurrency key's override in a queue (its own max_concurrency and rate limit,
--- NULL: the queue's key default); the queue's name, or no row for an unknown queue.
--- Under the queue's settings gate, as dq_update_queue; wakes the queue's long polls.
+-- NULL: the queue's key default); the queue after, or no row for an unknown queue.
+-- Under the queue's settings gate (dq_gate_settings); marks the runs claimed now as
+-- claimed under a limit (dq_mark_limited); wakes the queue's long polls.
 CREATE OR REPLACE FUNCTION dq_put_key(p_queue_name text, p_key text, p_max_concurrency integer,
                                       p_rate_limit integer, p_rate_period_seconds float8)
 RETURNS SETOF queues
@@ -8,11 +9,10 @@ LANGUAGE plpgsql SET enable_seqscan = off AS $$
 DECLARE
     v_queue queues;
 BEGIN
-    SELECT * INTO v_queue FROM queues q WHERE q.name = p_queue_name;
-    IF NOT FOUND THEN
+    v_queue := dq_gate_settings(p_queue_name);
+    IF v_queue.id IS NULL THEN
         RETURN;
     END IF;
-    PERFORM pg_advisory_xact_lock(7302, hashtext(v_queue.id::text));
     INSERT INTO queue_keys AS k (queue_id, concurrency_key, max_concurrency, rate_limit,
                                  rate_period_seconds)
     VALUES (v_queue.id, p_key, p_max_concurrency, p_rate_limit, p_rate_period_seconds)

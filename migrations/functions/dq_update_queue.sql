@@ -2,8 +2,7 @@
 -- limit), the others are kept. Keys: max_concurrency, key_concurrency, rate_limit and
 -- key_rate_limit ({limit, period_seconds}), paused, task_ttl_seconds, event_ttl_seconds.
 -- The queue row after the change; no row for an unknown queue.
--- It takes the queue's settings gate exclusive (claims in flight finish first, later
--- ones read the new settings), marks the runs claimed now as claimed under a limit when
+-- Under the queue's settings gate (dq_gate_settings), it marks the runs claimed now as claimed under a limit when
 -- the queue has any (dq_mark_limited), and wakes the queue's long polls (a resume or a
 -- raised limit may make runs claimable).
 CREATE OR REPLACE FUNCTION dq_update_queue(p_queue_name text, p_changes jsonb)
@@ -12,11 +11,10 @@ LANGUAGE plpgsql SET enable_seqscan = off AS $$
 DECLARE
     v_queue queues;
 BEGIN
-    SELECT * INTO v_queue FROM queues q WHERE q.name = p_queue_name;
-    IF NOT FOUND THEN
+    v_queue := dq_gate_settings(p_queue_name);
+    IF v_queue.id IS NULL THEN
         RETURN;
     END IF;
-    PERFORM pg_advisory_xact_lock(7302, hashtext(v_queue.id::text));
     UPDATE queues q SET
         max_concurrency = CASE WHEN p_changes ? 'max_concurrency'
             THEN CAST(p_changes->>'max_concurrency' AS integer) ELSE q.max_concurrency END,
