@@ -2,9 +2,9 @@
 -- limit), the others are kept. Keys: max_concurrency, key_concurrency, rate_limit and
 -- key_rate_limit ({limit, period_seconds}), paused, task_ttl_seconds, event_ttl_seconds.
 -- The queue row after the change; no row for an unknown queue.
--- Under the queue's settings gate (dq_gate_settings), it marks the runs claimed now as claimed under a limit when
--- the queue has any (dq_mark_limited), and wakes the queue's long polls (a resume or a
--- raised limit may make runs claimable).
+-- Under the queue's settings gate (dq_gate_settings), it marks the runs claimed now as
+-- claimed under a limit when the queue has any (dq_mark_limited), and wakes the queue's
+-- long polls (a resume or a raised limit may make runs claimable).
 CREATE OR REPLACE FUNCTION dq_update_queue(p_queue_name text, p_changes jsonb)
 RETURNS SETOF queues
 LANGUAGE plpgsql SET enable_seqscan = off AS $$
