@@ -22,7 +22,12 @@ For each peer it measures:
     worker runs; tasks created / (worker done - start);
 (d) wake latency: an idle worker, single creates 50 ms apart; from the create's
     return in the bench to the start of the worker's handler (CLOCK_MONOTONIC
-    in both processes); p50/p95/p99 after 10 warm-up wakes.
+    in both processes); p50/p95/p99 after 10 warm-up wakes;
+(e) with --keys K (durable-queue only; flow control, issue 23): drain as (b), the
+    N tasks spread round-robin over K concurrency keys, on a queue created with
+    key_concurrency --key-concurrency L (without it: keys, no limit). The tasks
+    are created by POST /queues/{q}/tasks/batch (not timed). pgqueuer has no
+    per-key limit, so this figure has no ratio.
 
 durable-queue's server runs as a subprocess (`python -m durable_queue serve`,
 DATABASE_URL set, a free loopback port, ready at /readyz); pgqueuer's schema comes
@@ -44,6 +49,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
+import aiohttp
 from cpu import CpuMeter
 from database import run_on_database
 from latency import percentiles
@@ -165,7 +171,9 @@ async def _route_served(client: Any, method: str, call: Callable[[], Awaitable[A
 
 
 @contextlib.asynccontextmanager
-async def ours(admin_url: str, label: str, server_workers: int | None) -> AsyncIterator[Ours]:
+async def ours(
+    admin_url: str, label: str, server_workers: int | None, settings: dict[str, Any] | None = None
+) -> AsyncIterator[Ours]:
     from durable_queue_client import DurableClient
 
     async with (
@@ -173,7 +181,10 @@ async def ours(admin_url: str, label: str, server_workers: int | None) -> AsyncI
         durable_queue_server(url, server_workers) as (base, server_pid),
         DurableClient(base, timeout=300) as client,
     ):
-        await client.create_queue(QUEUE)
+        if settings:  # flow-control settings, flat in the body (issue 23)
+            await create_queue_with(base, settings)
+        else:
+            await client.create_queue(QUEUE)
         batch_create = await _route_served(
             client, "create_tasks", lambda: client.create_tasks(QUEUE, [])
         )
@@ -181,6 +192,41 @@ async def ours(admin_url: str, label: str, server_workers: int | None) -> AsyncI
             client, "complete_runs", lambda: client.complete_runs([])
         )
         yield Ours(client, base, server_pid, batch_create, batch_complete)
+
+
+async def create_queue_with(base: str, settings: dict[str, Any]) -> None:
+    """POST /queues with the settings, then check that the server kept them (a server
+    before issue 23 does not know them)."""
+    async with aiohttp.ClientSession() as session:
+        async with session.post(f"{base}/api/v1/queues", json={"name": QUEUE, **settings}) as resp:
+            assert resp.status == 201, await resp.text()
+        async with session.get(f"{base}/api/v1/queues/{QUEUE}") as resp:
+            assert resp.status == 200, await resp.text()
+            summary = await resp.json()
+    kept = {name: summary.get(name) for name in settings}
+    if kept != settings:
+        raise RuntimeError(f"the queue's settings are {kept}, not {settings}")
+
+
+async def enqueue_keyed(base: str, count: int, keys: int) -> None:
+    """`count` tasks, batches of 1,000, task i with concurrency key key-(i mod keys)."""
+    async with aiohttp.ClientSession() as session:
+        for start in range(0, count, BATCH):
+            items = [
+                {"task_name": HANDLER, "params": payload(i), "concurrency_key": f"key-{i % keys}"}
+                for i in range(start, min(start + BATCH, count))
+            ]
+            async with session.post(
+                f"{base}/api/v1/queues/{QUEUE}/tasks/batch", json={"tasks": items}
+            ) as resp:
+                assert resp.status in (200, 201), await resp.text()
+                first = (await resp.json())["tasks"][0]["task_id"]
+            if start == 0:  # a server before issue 23 would ignore the key
+                async with session.get(f"{base}/api/v1/tasks/{first}") as resp:
+                    assert resp.status == 200, await resp.text()
+                    key = (await resp.json()).get("concurrency_key")
+                if key != "key-0":
+                    raise RuntimeError(f"the server kept concurrency_key {key!r}, not 'key-0'")
 
 
 class Theirs:
@@ -228,7 +274,9 @@ class Theirs:
 
 
 @contextlib.asynccontextmanager
-async def theirs(admin_url: str, label: str, server_workers: int | None) -> AsyncIterator[Theirs]:
+async def theirs(
+    admin_url: str, label: str, server_workers: int | None, settings: dict[str, Any] | None = None
+) -> AsyncIterator[Theirs]:
     import asyncpg
     from pgqueuer.db import AsyncpgDriver
     from pgqueuer.queries import Queries
@@ -275,6 +323,37 @@ async def enqueue_bulk(peer: Ours | Theirs, n: int, cpu: Cpu, **_: Any) -> dict[
 async def drain(peer: Ours | Theirs, n: int, loops: int, cpu: Cpu, **_: Any) -> dict[str, float]:
     figure = f"drain {n:,} pending (tasks/s)"
     await peer.enqueue_bulk(0, n)
+    async with Worker(peer.worker_args(False, loops)) as worker:
+        meter = peer.meter()
+        meter.add_process("worker", worker.pid)
+        with meter.measure(cpu.setdefault(figure, {}), lambda: n):
+            started = now()
+            await worker.send("GO")
+            await worker.send(f"EXPECT {n}")
+            done = await worker.done(within=max(120.0, n / 20))
+    await expect_counts(peer, waiting=0, completed=n)
+    return {figure: n / (done - started)}
+
+
+def keys_figure(n: int, keys: int, key_concurrency: int | None) -> str:
+    limit = f"limit {key_concurrency}" if key_concurrency else "no limit"
+    return f"drain, {keys} keys {limit} (tasks/s)"  # of n tasks, as the drain figure
+
+
+async def drain_keys(
+    peer: Ours | Theirs,
+    n: int,
+    loops: int,
+    cpu: Cpu,
+    keys: int,
+    key_concurrency: int | None,
+    **_: Any,
+) -> dict[str, float]:
+    """Drain as `drain`, the tasks spread over `keys` concurrency keys (durable-queue)."""
+    assert isinstance(peer, Ours)
+    figure = keys_figure(n, keys, key_concurrency)
+    await enqueue_keyed(peer.base, n, keys)
+    await expect_counts(peer, waiting=n)
     async with Worker(peer.worker_args(False, loops)) as worker:
         meter = peer.meter()
         meter.add_process("worker", worker.pid)
@@ -342,6 +421,7 @@ MEASUREMENTS = [
     ("enqueue_single", enqueue_single),
     ("enqueue_bulk", enqueue_bulk),
     ("drain", drain),
+    ("drain_keys", drain_keys),  # with --keys only, durable-queue only
     ("pipeline", pipeline),
     ("wake", wake),
 ]
@@ -365,6 +445,11 @@ def fmt(figure: str, value: float) -> str:
 
 async def run(admin_url: str, args: argparse.Namespace) -> None:
     n, seconds, samples = args.tasks, args.pipeline_seconds, args.wake_samples
+    if args.only != THEIRS:
+        import durable_queue_client
+
+        # the server and the workers inherit this process's environment (bench/in_tree.py)
+        print(f"durable_queue_client from {os.path.dirname(durable_queue_client.__file__)}")
     results: dict[str, dict[str, list[float]]] = {}
     cpu_runs: dict[str, dict[str, list[dict[str, float]]]] = {}  # figure → peer → runs
     modes: dict[str, set[str]] = {OURS: set(), THEIRS: set()}
@@ -374,9 +459,17 @@ async def run(admin_url: str, args: argparse.Namespace) -> None:
         for label, measure in MEASUREMENTS:
             if args.figures and label not in args.figures:
                 continue
+            if label == "drain_keys" and not args.keys:
+                continue
             for name in order:
+                settings = None
+                if label == "drain_keys":
+                    if name != OURS:
+                        continue
+                    if args.key_concurrency:
+                        settings = {"key_concurrency": args.key_concurrency}
                 cpu: Cpu = {}
-                async with PEERS[name](admin_url, label, args.server_workers) as peer:
+                async with PEERS[name](admin_url, label, args.server_workers, settings) as peer:
                     modes[name].add(f"bulk enqueue: {peer.bulk_mode}")
                     modes[name].add(f"worker: {peer.complete_mode}")
                     figures = await measure(
@@ -386,6 +479,8 @@ async def run(admin_url: str, args: argparse.Namespace) -> None:
                         samples=samples,
                         loops=args.worker_loops,
                         cpu=cpu,
+                        keys=args.keys,
+                        key_concurrency=args.key_concurrency,
                     )
                 for figure, by_role in cpu.items():
                     cpu_runs.setdefault(figure, {}).setdefault(name, []).append(by_role)
@@ -475,6 +570,18 @@ def main() -> None:
     )
     parser.add_argument("--only", choices=[OURS, THEIRS], help="measure one peer only")
     parser.add_argument(
+        "--keys",
+        type=int,
+        default=0,
+        help="also drain with the tasks spread over this many concurrency keys "
+        "(durable-queue only; figure drain_keys; needs issue 23's server)",
+    )
+    parser.add_argument(
+        "--key-concurrency",
+        type=int,
+        help="the drain_keys queue's key_concurrency (default: no limit)",
+    )
+    parser.add_argument(
         "--figures",
         type=lambda text: text.split(","),
         help="measure only these, comma-separated: "
@@ -485,6 +592,10 @@ def main() -> None:
     unknown = set(args.figures or ()) - {label for label, _ in MEASUREMENTS}
     if unknown:
         parser.error(f"--figures: no such figure: {', '.join(sorted(unknown))}")
+    if args.figures and "drain_keys" in args.figures and not args.keys:
+        parser.error("--figures drain_keys needs --keys")
+    if args.key_concurrency and not args.keys:
+        parser.error("--key-concurrency needs --keys")
     quick = args.quick
     args.tasks = args.tasks or (2000 if quick else 20000)
     args.pipeline_seconds = args.pipeline_seconds or (5.0 if quick else 20.0)

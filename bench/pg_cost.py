@@ -1,6 +1,7 @@
 """PostgreSQL's own work per operation, counted in instructions: the same on every run.
 
     python bench/pg_cost.py [--ops 200] [--migrations-up-to 0001.baseline]
+                            [--kinds batch,batch_keyed] [--batch-size 1000]
 
 Wall-clock timings on a shared 2-core VM move by 10-20% between identical runs, which
 hides a change worth a few percent of PostgreSQL's work. This bench runs a throw-away
@@ -14,7 +15,9 @@ instruction counts is N calls. It prints instructions per call and per task:
 
   create            one create_task (dq_create_task), as a single create does
   claim + complete  claim_runs limit 1, then complete_run of the claimed run
-  batch create      create_tasks of 100, per task
+  batch create      create_tasks of 100 (--batch-size), per task
+  batch create, keyed   the same with an idempotency key on every item (a new uuid4 each,
+                    as the Python client sends), per task
   claim 100 + batch complete   claim_runs limit 100, complete_runs of them, per task
 
 Needs valgrind (Debian: `apt-get install valgrind`); a few minutes. Counts exclude
@@ -34,6 +37,7 @@ import shutil
 import subprocess
 import tempfile
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -61,9 +65,20 @@ def _system_user() -> str | None:
     """PostgreSQL refuses to run as root: pgserver's own user then, as the embedded one."""
     if os.geteuid() != 0:
         return None
-    from pgserver.utils import ensure_user_exists
+    import stat
+
+    from pgserver.utils import (
+        ensure_folder_permissions,
+        ensure_prefix_permissions,
+        ensure_user_exists,
+    )
 
     ensure_user_exists("pgserver")
+    # what pgserver does before its own initdb as root: the binaries readable by that user
+    ensure_prefix_permissions(_postgres_bin())
+    read, execute = stat.S_IRGRP | stat.S_IROTH, stat.S_IXGRP | stat.S_IXOTH
+    ensure_folder_permissions(_postgres_bin(), read | execute)
+    ensure_folder_permissions(_postgres_bin().parent / "lib", read)
     return "pgserver"
 
 
@@ -164,8 +179,20 @@ CREATE_ARGUMENTS: dict[str, Any] = {
 }  # fmt: skip
 
 
+# what a create_task of flow control (migration 0002) takes besides: no priority, no key
+FLOW_ARGUMENTS: dict[str, Any] = {"priority": 0, "concurrency_key": None}
+
+
+@functools.cache
+def create_arguments() -> dict[str, Any]:
+    """CREATE_ARGUMENTS, with FLOW_ARGUMENTS where this checkout's create_task takes them."""
+    if "priority" in QUERIES.create_task.sql:
+        return CREATE_ARGUMENTS | FLOW_ARGUMENTS
+    return CREATE_ARGUMENTS
+
+
 def create(backend: Backend) -> None:
-    [row] = backend.call("create_task", **CREATE_ARGUMENTS)
+    [row] = backend.call("create_task", **create_arguments())
     assert row["outcome"] == "ok", row
 
 
@@ -181,6 +208,19 @@ def batch_create(backend: Backend, size: int = 100) -> None:
     items = json.dumps([{"task_name": "t", "params": {"n": i}} for i in range(size)])
     [row] = backend.call("create_tasks", queue_name=QUEUE, tasks=items)
     assert row["outcome"] == "ok", row
+
+
+def batch_create_keyed(backend: Backend, size: int = 100) -> None:
+    """A batch as the Python client sends it: every item with a new random idempotency key."""
+    items = json.dumps(
+        [
+            {"task_name": "t", "params": {"n": i}, "idempotency_key": str(uuid.uuid4())}
+            for i in range(size)
+        ]
+    )
+    [row] = backend.call("create_tasks", queue_name=QUEUE, tasks=items)
+    assert row["outcome"] == "ok", row
+    assert json.loads(row["body"])["tasks"][-1]["created"] is True, row
 
 
 def claim_and_complete_batch(backend: Backend, size: int = 100) -> None:
@@ -209,8 +249,24 @@ KINDS: list[tuple[str, Operation, int]] = [
     ("create", create, 1),
     ("claim + complete", claim_and_complete, 1),
     ("batch create of 100", batch_create, 100),
+    ("batch create of 100, keyed", batch_create_keyed, 100),
     ("claim 100 + batch complete", claim_and_complete_batch, 100),
 ]
+# --kinds names, in the order of KINDS
+KIND_NAMES = ["create", "claim", "batch", "batch_keyed", "claim_batch"]
+
+
+def chosen_kinds(names: list[str] | None, batch_size: int) -> list[tuple[str, Operation, int]]:
+    """The kinds named (all when None), the batch creates sized `batch_size`."""
+    kinds = []
+    for name, (label, operation, tasks) in zip(KIND_NAMES, KINDS, strict=True):
+        if names and name not in names:
+            continue
+        if name in ("batch", "batch_keyed") and batch_size != 100:
+            label = label.replace("of 100", f"of {batch_size:,}")
+            operation, tasks = functools.partial(operation, size=batch_size), batch_size
+        kinds.append((label, operation, tasks))
+    return kinds
 
 
 def session(url: str, operation: Operation, calls: int) -> int:
@@ -236,7 +292,7 @@ def measure(
     sessions: list[tuple[str, int, int, int, int]] = []
     for label, operation, tasks_per_call in kinds:
         calls = max(ops // tasks_per_call, 5)
-        if operation in (claim_and_complete, claim_and_complete_batch):
+        if operation in (claim_and_complete, claim_and_complete_batch):  # never resized
             # what the claims take (two sessions), created beforehand, uncounted
             for _ in range(((3 * calls + 2 * WARMUP_CALLS) * tasks_per_call) // 100 + 1):
                 batch_create(setup)
@@ -262,7 +318,19 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--ops", type=int, default=200, help="tasks per kind (default 200)")
     parser.add_argument("--migrations-up-to", help="apply migrations up to this id only")
+    parser.add_argument(
+        "--batch-size", type=int, default=100, help="tasks per batch create (default 100)"
+    )
+    parser.add_argument(
+        "--kinds",
+        type=lambda text: text.split(","),
+        help="measure only these, comma-separated: " + ",".join(KIND_NAMES) + " (default: all)",
+    )
     args = parser.parse_args()
+    unknown = set(args.kinds or ()) - set(KIND_NAMES)
+    if unknown:
+        parser.error(f"--kinds: no such kind: {', '.join(sorted(unknown))}")
+    kinds = chosen_kinds(args.kinds, args.batch_size)
     if shutil.which("valgrind") is None:
         raise SystemExit("needs valgrind (Debian: apt-get install valgrind)")
     with tempfile.TemporaryDirectory(prefix="pg_cost.") as tmp:
@@ -270,7 +338,7 @@ def main() -> None:
         with cluster.running(callgrind=False):
             migrate(cluster.url, args.migrations_up_to)
         with cluster.running(callgrind=True):
-            sessions = measure(cluster, args.ops)
+            sessions = measure(cluster, args.ops, kinds)
         results = counted(cluster, sessions)
     label = args.migrations_up_to or "all migrations"
     print_table(f"PostgreSQL instructions (callgrind, one backend, fsync off; {label})", results)
@@ -278,10 +346,10 @@ def main() -> None:
 
 def print_table(title: str, results: list[tuple[str, float, float]]) -> None:
     print(title)
-    print("| operation                  | per call   | per task   |")
-    print("|----------------------------|-----------:|-----------:|")
+    print("| operation                    | per call    | per task   |")
+    print("|------------------------------|------------:|-----------:|")
     for what, per_call, per_task in results:
-        print(f"| {what:<26} | {per_call:>10,.0f} | {per_task:>10,.0f} |")
+        print(f"| {what:<28} | {per_call:>11,.0f} | {per_task:>10,.0f} |")
 
 
 if __name__ == "__main__":
