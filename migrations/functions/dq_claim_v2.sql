@@ -5,8 +5,9 @@
 -- notification: <= 0 "now", NULL "only on a notification"), and a claim that got
 -- nothing answers one 'none' row carrying it (the long poll's next wake).
 --
--- Every claim takes the queue's settings gate shared (7302): a settings change takes
--- it exclusive, so no claim runs on settings read before a change commits.
+-- Every claim takes the queue's settings gate shared (7302, on the queue's name): a
+-- settings change takes it exclusive, so no claim runs on settings read before a
+-- change commits.
 --
 -- Without limits, a claim is one ordered scan with FOR UPDATE SKIP LOCKED (of
 -- runs_claimable, or of runs_claim_order once the queue has used priorities or keys),
@@ -27,6 +28,7 @@ RETURNS TABLE (outcome text, run_id uuid, task_id uuid, attempt integer, task_na
 LANGUAGE plpgsql
 SET plan_cache_mode = force_generic_plan
 SET enable_seqscan = off
+SET enable_bitmapscan = off
 AS $$
 #variable_conflict use_column
 DECLARE
@@ -38,14 +40,14 @@ DECLARE
     v_wake timestamptz;
     v_seconds float8;
 BEGIN
-    SELECT q.id INTO v_queue_id FROM queues q WHERE q.name = p_queue_name;
+    PERFORM pg_advisory_xact_lock_shared(7302, hashtext(p_queue_name));
+    SELECT * INTO v_queue FROM queues q WHERE q.name = p_queue_name;  -- read after the gate
     IF NOT FOUND THEN
         outcome := 'not_found';
         RETURN NEXT;
         RETURN;
     END IF;
-    PERFORM pg_advisory_xact_lock_shared(7302, hashtext(v_queue_id::text));
-    SELECT * INTO v_queue FROM queues q WHERE q.id = v_queue_id;  -- read after the gate
+    v_queue_id := v_queue.id;
     IF v_queue.paused THEN
         NULL;  -- nothing is handed out; a resume notifies
     ELSIF v_queue.max_concurrency IS NULL AND v_queue.key_concurrency IS NULL
@@ -100,8 +102,10 @@ BEGIN
                 claim_expires_at = v_now + make_interval(secs => p_claim_timeout),
                 claim_token = gen_random_uuid(),
                 limited = v_limited
-            -- a run canceled or moved since a limited claim's scan read it is left out
-            WHERE r.id = ANY (v_ids) AND r.status = 'pending'
+            -- a run canceled or moved since a limited claim's scan read it is left out (the
+            -- runs of an unlimited claim are locked); as an OR, the status test cannot
+            -- steer the planner to a partial index of pending runs, read whole for the ids
+            WHERE r.id = ANY (v_ids) AND (NOT v_limited OR r.status = 'pending')
             RETURNING r.id, r.task_id, r.attempt, r.priority, r.fair_rank, r.available_at,
                       r.concurrency_key, r.claim_expires_at, r.claim_token
         )

@@ -1,8 +1,8 @@
 -- Wake long-polling claimers (durable_queue/listener.py) when a run becomes claimable
 -- again: moved back to pending, or made due earlier; or when a run claimed under a
 -- limit leaves `claimed` (complete, fail, schedule, wait-for-event, cancel, expiry): its
--- slot is free, and a run the limit held back may be claimable. The triggers' WHEN
--- clauses pick those rows, so claims, and completions in queues without limits, never
+-- slot is free, and a run the limit held back may be claimable. The trigger's WHEN
+-- clause picks those rows, so claims, and completions in queues without limits, never
 -- call the function. The payload is the queue's name; PostgreSQL folds identical
 -- notifications of a transaction into one and delivers them at commit. Inserted runs notify through dq_notify_inserted.
 CREATE OR REPLACE FUNCTION dq_notify_claimable() RETURNS trigger
@@ -16,11 +16,7 @@ $$;
 
 CREATE OR REPLACE TRIGGER runs_notify_claimable AFTER UPDATE OF status, available_at ON runs
     FOR EACH ROW
-    WHEN (NEW.status = 'pending'
-          AND (OLD.status <> 'pending' OR NEW.available_at < OLD.available_at))
-    EXECUTE FUNCTION dq_notify_claimable();
-
-CREATE OR REPLACE TRIGGER runs_notify_released AFTER UPDATE OF status ON runs
-    FOR EACH ROW
-    WHEN (OLD.status = 'claimed' AND NEW.status <> 'claimed' AND OLD.limited)
+    WHEN ((NEW.status = 'pending'
+           AND (OLD.status <> 'pending' OR NEW.available_at < OLD.available_at))
+          OR (OLD.limited AND NEW.status <> 'claimed'))
     EXECUTE FUNCTION dq_notify_claimable();
