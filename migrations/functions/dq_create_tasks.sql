@@ -18,6 +18,8 @@ DECLARE
     v_missing uuid;
     v_ids uuid[];
     v_run_ids uuid[];
+    v_bulk boolean;
+    v_keys text[];
 BEGIN
     IF v_queue_id IS NULL THEN
         RETURN QUERY SELECT 'queue_not_found', NULL::uuid, NULL::uuid, NULL::uuid, false;
@@ -28,40 +30,57 @@ BEGIN
         UPDATE queues q SET ordered = true WHERE q.id = v_queue_id AND NOT q.ordered;
         v_ordered := true;
     END IF;
-    -- The common bulk load, without idempotency keys or workflow runs, is one statement:
+    -- The common bulk load, without workflow runs, and with no idempotency key or only
+    -- keys that are new (the Python client gives every item one), is one statement:
     -- every item inserts, so both inserts are data-modifying CTEs over the array read
-    -- once, answered with the ids drawn up front (uuidv7_series, in input order).
-    IF NOT (p_tasks @? '$[*].idempotency_key ? (@ != null)'
-            OR p_tasks @? '$[*].workflow_run_id ? (@ != null)') THEN
+    -- once, answered with the ids drawn up front (uuidv7_series, in input order). New
+    -- keys: none stored in the queue (one index probe per key, in one statement), none
+    -- twice in the batch. A key a concurrent create stores first makes the insert fail
+    -- with a unique violation: the block undoes it, and the batch goes the keyed way.
+    v_bulk := NOT p_tasks @? '$[*].workflow_run_id ? (@ != null)';
+    IF v_bulk AND p_tasks @? '$[*].idempotency_key ? (@ != null)' THEN
+        v_keys := ARRAY(SELECT e->>'idempotency_key' FROM jsonb_array_elements(p_tasks) e
+                        WHERE e->>'idempotency_key' IS NOT NULL);
+        v_bulk := cardinality(v_keys) = (SELECT count(DISTINCT k) FROM unnest(v_keys) k)
+                  AND NOT EXISTS (
+                      -- one probe of tasks_idempotency_key per key (as = ANY, the
+                      -- planner may read every keyed task of the queue instead)
+                      SELECT 1 FROM unnest(v_keys) AS k(key)
+                      CROSS JOIN LATERAL (SELECT 1 FROM tasks t
+                                          WHERE t.queue_id = v_queue_id
+                                            AND t.idempotency_key = k.key
+                                          LIMIT 1) AS stored);
+    END IF;
+    IF v_bulk THEN
         v_ids := uuidv7_series(jsonb_array_length(p_tasks));
         v_run_ids := uuidv7_series(jsonb_array_length(p_tasks));
-        RETURN QUERY
-        WITH items AS MATERIALIZED (
-            SELECT i.ord, i.e,
-                   CAST(i.e->>'start_timeout' AS integer) AS start_timeout,
-                   CAST(i.e->>'execution_timeout' AS integer) AS execution_timeout,
-                   coalesce(CAST(i.e->>'priority' AS integer), 0) AS priority,
-                   i.e->>'concurrency_key' AS concurrency_key
-            FROM jsonb_array_elements(p_tasks) WITH ORDINALITY AS i(e, ord)
-        ), ranks AS MATERIALIZED (
-            SELECT r.ord, r.fair_rank FROM dq_batch_ranks(v_queue_id, v_ordered, p_tasks) r
-        ), new_tasks AS (
-            INSERT INTO tasks (id, queue_id, task_name, params, headers, retry_strategy,
-                               max_attempts, start_timeout, execution_timeout, workflow_run_id,
-                               idempotency_key, start_deadline, execution_deadline, priority,
-                               concurrency_key)
-            SELECT v_ids[items.ord], v_queue_id, e->>'task_name', e->'params', e->'headers',
-                   e->'retry_strategy', coalesce(CAST(e->>'max_attempts' AS integer), 1),
-                   coalesce(items.start_timeout, 0), coalesce(items.execution_timeout, 0),
-                   NULL, NULL,
-                   CASE WHEN items.start_timeout > 0
-                        THEN now() + make_interval(secs => items.start_timeout) END,
-                   CASE WHEN items.execution_timeout > 0
-                        THEN now() + make_interval(secs => items.execution_timeout) END,
-                   items.priority, items.concurrency_key
-            FROM items
-            ORDER BY items.ord
-        ), new_runs AS (
+        BEGIN
+            WITH items AS MATERIALIZED (
+                SELECT i.ord, i.e,
+                       CAST(i.e->>'start_timeout' AS integer) AS start_timeout,
+                       CAST(i.e->>'execution_timeout' AS integer) AS execution_timeout,
+                       coalesce(CAST(i.e->>'priority' AS integer), 0) AS priority,
+                       i.e->>'concurrency_key' AS concurrency_key
+                FROM jsonb_array_elements(p_tasks) WITH ORDINALITY AS i(e, ord)
+            ), ranks AS MATERIALIZED (
+                SELECT r.ord, r.fair_rank FROM dq_batch_ranks(v_queue_id, v_ordered, p_tasks) r
+            ), new_tasks AS (
+                INSERT INTO tasks (id, queue_id, task_name, params, headers, retry_strategy,
+                                   max_attempts, start_timeout, execution_timeout, workflow_run_id,
+                                   idempotency_key, start_deadline, execution_deadline, priority,
+                                   concurrency_key)
+                SELECT v_ids[items.ord], v_queue_id, e->>'task_name', e->'params', e->'headers',
+                       e->'retry_strategy', coalesce(CAST(e->>'max_attempts' AS integer), 1),
+                       coalesce(items.start_timeout, 0), coalesce(items.execution_timeout, 0),
+                       NULL, e->>'idempotency_key',
+                       CASE WHEN items.start_timeout > 0
+                            THEN now() + make_interval(secs => items.start_timeout) END,
+                       CASE WHEN items.execution_timeout > 0
+                            THEN now() + make_interval(secs => items.execution_timeout) END,
+                       items.priority, items.concurrency_key
+                FROM items
+                ORDER BY items.ord
+            )
             INSERT INTO runs (id, task_id, queue_id, attempt, available_at, priority,
                               concurrency_key, fair_rank)
             SELECT v_run_ids[items.ord], v_ids[items.ord], v_queue_id, 1,
@@ -69,14 +88,19 @@ BEGIN
                    items.priority, items.concurrency_key, coalesce(ranks.fair_rank, 0)
             FROM items
             LEFT JOIN ranks ON ranks.ord = items.ord
-            ORDER BY items.ord
-        )
-        SELECT 'ok', v_ids[items.ord], v_run_ids[items.ord], NULL::uuid, true
-        FROM items
-        ORDER BY items.ord;
+            ORDER BY items.ord;
+        EXCEPTION WHEN unique_violation THEN
+            v_bulk := false;  -- nothing was inserted; the keyed way answers
+        END;
+    END IF;
+    IF v_bulk THEN
+        RETURN QUERY
+        SELECT 'ok', v_ids[g], v_run_ids[g], NULL::uuid, true
+        FROM generate_series(1, cardinality(v_ids)) AS g
+        ORDER BY g;
         RETURN;
     END IF;
-    -- With idempotency keys or workflow runs: the workflow runs are checked and locked,
+    -- With workflow runs, or keys stored already or repeated: the workflow runs are checked and locked,
     -- the tasks inserted in input order, and each item answered by a later statement,
     -- which sees a task an earlier item of the same batch inserted.
     -- Every workflow run named must exist (key-share locked until the tasks reference it).

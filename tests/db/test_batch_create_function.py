@@ -1,13 +1,16 @@
 """Creating a batch of tasks (dq_create_tasks), all or nothing, one answer row per item
 in input order. Ids are counted up from one UUIDv7 (uuidv7_series). A batch without
-idempotency keys or workflow runs is stored in one statement, every field as given; a
+workflow runs, whose idempotency keys (if any) are all new, is stored in one statement,
+every field as given (a key stored meanwhile sends it the keyed way); a
 batch naming a workflow run stores it; a missing workflow run or queue creates nothing;
 an idempotency key repeated inside a batch answers its first item's task and run."""
 
 from __future__ import annotations
 
+import concurrent.futures
 import itertools
 import json
+import time
 import uuid
 from typing import Any
 
@@ -19,7 +22,7 @@ import pytest
 
 from durable_queue.resources import resource_dir
 from durable_queue.uuidvalue import register_uuid_decoding
-from tests.helpers import run_sql
+from tests.helpers import connect_autocommit, query_all, run_sql
 
 Q = aiosql.from_path(resource_dir("queries"), "psycopg2")
 
@@ -145,3 +148,68 @@ def test_a_key_repeated_inside_a_batch_names_the_first_items_task(db: Any) -> No
     )
     assert [r["created"] for r in rows] == [True, True, False]
     assert rows[2]["task_id"] == rows[0]["task_id"] and rows[2]["run_id"] == rows[0]["run_id"]
+
+
+def test_a_batch_of_new_keys_is_stored_in_one_statement(db: Any) -> None:
+    """Keys none of which is stored, none repeated (the Python client's every batch):
+    the bulk path, ids counted up from one UUIDv7 in input order."""
+    Q.insert_queue(db, name="new_keys", task_ttl_seconds=0, event_ttl_seconds=0)
+    rows = create(
+        db, "new_keys", [{"task_name": "t", "idempotency_key": f"k{i}"} for i in range(5)]
+    )
+    assert all(r["created"] for r in rows)
+    ids = [r["task_id"] for r in rows]
+    assert ids == sorted(ids) and len({i.bytes[:6] for i in ids}) == 1
+    assert [stored(db, i)["idempotency_key"] for i in ids] == [f"k{i}" for i in range(5)]
+    again = create(db, "new_keys", [{"task_name": "t", "idempotency_key": "k3"}])
+    assert [(r["task_id"], r["created"]) for r in again] == [(ids[3], False)]
+
+
+def test_a_key_stored_meanwhile_by_another_create_answers_that_task(
+    db: Any, database_url: str
+) -> None:
+    """A create of the same key commits between the batch's probe and its insert: the
+    insert's unique violation undoes it, and the keyed way answers the other task."""
+    Q.insert_queue(db, name="raced", task_ttl_seconds=0, event_ttl_seconds=0)
+    other = psycopg2.connect(database_url, cursor_factory=psycopg2.extras.DictCursor)
+    try:
+        # the other create holds the key uncommitted: the batch's probe does not see it,
+        # its insert waits on it
+        [[task_id]] = run_sql(
+            other,
+            "SELECT task_id FROM dq_create_task_v2('raced', 't', NULL, NULL, NULL, 1, 0, 0, "
+            "NULL, 'k', NULL, 0, NULL)",
+        )
+        batch_conn = connect_autocommit(database_url)
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:
+            batch = pool.submit(
+                create,
+                batch_conn,
+                "raced",
+                [
+                    {"task_name": "a", "idempotency_key": "j"},
+                    {"task_name": "b", "idempotency_key": "k"},
+                ],
+            )
+            while not batch.done() and not waiting_on_a_lock(database_url):
+                time.sleep(0.01)  # observing the other session, not standing in for it
+            other.commit()
+            rows = batch.result(timeout=30)
+        batch_conn.close()
+    finally:
+        other.close()
+    assert [r["created"] for r in rows] == [True, False]
+    assert str(rows[1]["task_id"]) == str(task_id)
+    [[count]] = run_sql(
+        db, "SELECT count(*) FROM tasks t JOIN queues q ON q.id = t.queue_id WHERE q.name = 'raced'"
+    )
+    assert count == 2
+
+
+def waiting_on_a_lock(database_url: str) -> bool:
+    [[waiting]] = query_all(
+        database_url,
+        "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+        "AND query LIKE '%%dq_create_tasks%%'",
+    )
+    return waiting > 0
