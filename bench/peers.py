@@ -323,6 +323,12 @@ async def enqueue_bulk(peer: Ours | Theirs, n: int, cpu: Cpu, **_: Any) -> dict[
 async def drain(peer: Ours | Theirs, n: int, loops: int, cpu: Cpu, **_: Any) -> dict[str, float]:
     figure = f"drain {n:,} pending (tasks/s)"
     await peer.enqueue_bulk(0, n)
+    return {figure: await drained(peer, figure, n, loops, cpu)}
+
+
+async def drained(peer: Ours | Theirs, figure: str, n: int, loops: int, cpu: Cpu) -> float:
+    """The n pending tasks drained by a worker process, timed and metered as `figure`:
+    tasks/s."""
     async with Worker(peer.worker_args(False, loops)) as worker:
         meter = peer.meter()
         meter.add_process("worker", worker.pid)
@@ -332,7 +338,7 @@ async def drain(peer: Ours | Theirs, n: int, loops: int, cpu: Cpu, **_: Any) -> 
             await worker.send(f"EXPECT {n}")
             done = await worker.done(within=max(120.0, n / 20))
     await expect_counts(peer, waiting=0, completed=n)
-    return {figure: n / (done - started)}
+    return n / (done - started)
 
 
 def keys_figure(n: int, keys: int, key_concurrency: int | None) -> str:
@@ -354,16 +360,7 @@ async def drain_keys(
     figure = keys_figure(n, keys, key_concurrency)
     await enqueue_keyed(peer.base, n, keys)
     await expect_counts(peer, waiting=n)
-    async with Worker(peer.worker_args(False, loops)) as worker:
-        meter = peer.meter()
-        meter.add_process("worker", worker.pid)
-        with meter.measure(cpu.setdefault(figure, {}), lambda: n):
-            started = now()
-            await worker.send("GO")
-            await worker.send(f"EXPECT {n}")
-            done = await worker.done(within=max(120.0, n / 20))
-    await expect_counts(peer, waiting=0, completed=n)
-    return {figure: n / (done - started)}
+    return {figure: await drained(peer, figure, n, loops, cpu)}
 
 
 async def pipeline(
