@@ -66,15 +66,9 @@ BEGIN
                 v_i := array_position(v_keys, v_run.concurrency_key);
                 IF v_i IS NULL THEN
                     -- first met: the key's limits (its override's, else the queue's)
-                    SELECT coalesce(k.max_concurrency, p_queue.key_concurrency),
-                           CASE WHEN k.rate_limit IS NOT NULL THEN k.rate_limit
-                                ELSE p_queue.key_rate_limit END,
-                           CASE WHEN k.rate_limit IS NOT NULL THEN k.rate_period_seconds
-                                ELSE p_queue.key_rate_period_seconds END
+                    SELECT l.max_concurrency, l.rate_limit, l.rate_period_seconds
                     INTO v_limit, v_rate, v_period
-                    FROM (SELECT 1) AS one
-                    LEFT JOIN queue_keys k
-                        ON k.queue_id = p_queue.id AND k.concurrency_key = v_run.concurrency_key;
+                    FROM dq_key_limits(p_queue, v_run.concurrency_key) AS l;
                     v_keys := v_keys || v_run.concurrency_key;
                     v_key_limit := v_key_limit || v_limit;
                     v_key_used := v_key_used || CASE WHEN v_limit IS NULL THEN 0 ELSE (

@@ -34,13 +34,13 @@ BEGIN
               AND f.concurrency_key IS NOT NULL
             GROUP BY f.concurrency_key
         ) held
-        LEFT JOIN queue_keys k ON k.queue_id = p_queue_id AND k.concurrency_key = held.key
         CROSS JOIN LATERAL (
             SELECT FROM runs p
             WHERE p.queue_id = p_queue_id AND p.status = 'pending'
               AND p.concurrency_key = held.key AND p.available_at <= now()
             LIMIT v_cap) AS due
-        WHERE held.in_flight >= coalesce(k.max_concurrency, v_queue.key_concurrency)
+        WHERE held.in_flight >= (SELECT l.max_concurrency
+                                 FROM dq_key_limits(v_queue, held.key) AS l)
         LIMIT v_cap) AS held_runs);
 END
 $$;
