@@ -32,6 +32,8 @@ class RateLimit:
 
 # The flow-control settings of a queue (docs/flow-control.md); None: no such limit.
 FLOW_SETTINGS = ("max_concurrency", "key_concurrency", "rate_limit", "key_rate_limit", "paused")
+# The cleanup policy's settings, as a queue PATCH names them in QueuePatch.given.
+TTL_SETTINGS = ("task_ttl_seconds", "event_ttl_seconds")
 
 
 @attrs.frozen
@@ -54,9 +56,8 @@ class NewQueue:
 
 @attrs.frozen
 class QueuePatch:
-    """A queue PATCH: only the settings named in `given` change (names of FLOW_SETTINGS,
-    and "task_ttl_seconds" / "event_ttl_seconds" for the cleanup policy); a given None
-    clears a limit (for a ttl, restores its default)."""
+    """A queue PATCH: only the settings named in `given` change (names of FLOW_SETTINGS
+    and TTL_SETTINGS); a given None clears a limit (for a ttl, restores its default)."""
 
     given: frozenset[str]
     flow: QueueFlow = attrs.field(factory=QueueFlow)

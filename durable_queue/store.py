@@ -27,6 +27,7 @@ from durable_queue import jsonvalue
 from durable_queue.codec import from_row
 from durable_queue.commands import (
     FLOW_SETTINGS,
+    TTL_SETTINGS,
     KeyOverride,
     NewTask,
     QueueFlow,
@@ -179,7 +180,7 @@ class Store:
             ttl: DEFAULT_TTL_SECONDS
             if getattr(patch.cleanup, ttl) is None
             else getattr(patch.cleanup, ttl)
-            for ttl in patch.given & {"task_ttl_seconds", "event_ttl_seconds"}
+            for ttl in patch.given & frozenset(TTL_SETTINGS)
         }
         changes = _flow_changes(patch.flow, patch.given & frozenset(FLOW_SETTINGS), ttls)
         async with connection(self.pool) as conn:

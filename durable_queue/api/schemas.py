@@ -49,6 +49,7 @@ from durable_queue.api.wire_fields import (
 )
 from durable_queue.commands import (
     FLOW_SETTINGS,
+    TTL_SETTINGS,
     CheckpointWrite,
     ClaimExtension,
     ClaimRequest,
@@ -136,10 +137,6 @@ class QueueCleanupSchema(Input):
     event_ttl_seconds = Int(
         0, metadata={"description": "delete events older than this; 0 keeps them"}
     )
-
-
-# The cleanup policy's settings, as a queue PATCH names them in QueuePatch.given.
-TTL_SETTINGS = ("task_ttl_seconds", "event_ttl_seconds")
 
 
 class RateLimitRequestSchema(Input):
