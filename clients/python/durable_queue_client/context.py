@@ -140,16 +140,20 @@ class TaskContext:
         claim holder, extending the claim) before it is returned. A name used twice in
         one execution counts up: the second `step("page")` is stored as `page#2`.
         """
-        key = self._unique(name)
+        return await self._once(self._unique(name), fn)
+
+    async def _once(self, key: str, fn: Callable[[], Any]) -> Any:
+        """The step `key`'s checkpointed value, or `fn()`'s (awaited when awaitable),
+        checkpointed first."""
         done = await self._saved()
         if key in done:
-            return done[key]  # type: ignore[no-any-return]
+            return done[key]
         result = fn()
         if inspect.isawaitable(result):
             result = await result
         value = as_json(result, f"step {key!r} returned a value that")
         await self._checkpoint(key, value)
-        return value  # type: ignore[no-any-return]
+        return value
 
     async def await_event(
         self,
@@ -217,24 +221,26 @@ class TaskContext:
         `priority=ctx.priority` or `concurrency_key=ctx.concurrency_key` to inherit them,
         nothing is inherited unasked."""
         key = self._unique(f"spawn:{step or task_name}")
-        done = await self._saved()
-        if key in done:
-            return structure(done[key], CreatedTask)
-        created = await self.client.create_task(
-            self.queue if queue is None else queue,
-            task_name,
-            params=params,
-            headers=headers,
-            retry_strategy=retry_strategy,
-            max_attempts=max_attempts,
-            run_at=run_at,
-            workflow_run_id=(self.workflow_run_id if workflow_run_id is UNSET else workflow_run_id),
-            idempotency_key=f"{self.task_id}:{key}",
-            priority=priority,
-            concurrency_key=concurrency_key,
-        )
-        await self._checkpoint(key, to_dict(created))
-        return created
+
+        async def create() -> Any:
+            created = await self.client.create_task(
+                self.queue if queue is None else queue,
+                task_name,
+                params=params,
+                headers=headers,
+                retry_strategy=retry_strategy,
+                max_attempts=max_attempts,
+                run_at=run_at,
+                workflow_run_id=(
+                    self.workflow_run_id if workflow_run_id is UNSET else workflow_run_id
+                ),
+                idempotency_key=f"{self.task_id}:{key}",
+                priority=priority,
+                concurrency_key=concurrency_key,
+            )
+            return to_dict(created)
+
+        return structure(await self._once(key, create), CreatedTask)
 
     async def heartbeat(self, extend_by: int | None = None) -> None:
         """Extend the claim to now + `extend_by` seconds (default: the claim timeout).
