@@ -9,7 +9,7 @@ from aiohttp import web
 from durable_queue.api.auth import bearer_auth
 from durable_queue.api.body_budget import BODY_BUDGET, BodyBudget, body_budget, drop_read_body
 from durable_queue.api.browser_guard import browser_guard
-from durable_queue.api.keys import LISTENER, MAINTENANCE, SETTINGS, STORE
+from durable_queue.api.keys import LISTENER, MAINTENANCE, SCHEDULER, SETTINGS, STORE
 from durable_queue.api.limits import request_limits
 from durable_queue.api.middleware import access_log_middleware, error_middleware
 from durable_queue.api.openapi import setup_openapi
@@ -21,6 +21,7 @@ from durable_queue.db import create_pool
 from durable_queue.listener import Listener
 from durable_queue.maintenance import Maintenance
 from durable_queue.monitoring import http_metrics_middleware, setup_monitoring
+from durable_queue.scheduler import Scheduler
 from durable_queue.store import Store
 from durable_queue.waiters import Waiters
 
@@ -90,10 +91,23 @@ def create_app(settings: Settings) -> web.Application:
         async with sweeper.running():
             yield
 
+    async def scheduler(app: web.Application) -> AsyncIterator[None]:
+        schedules = Scheduler(
+            app[STORE].pool,
+            settings.database_url,
+            standby_interval=settings.maintenance_interval,
+            grace_seconds=settings.schedule_grace_seconds,
+        )
+        app[SCHEDULER] = schedules
+        app[LISTENER].on_schedules.append(schedules.wake)
+        async with schedules.running():
+            yield
+
     app.cleanup_ctx.append(database)
     app.cleanup_ctx.append(listener)
     app.on_shutdown.append(answer_waiters)
     app.cleanup_ctx.append(maintenance)
+    app.cleanup_ctx.append(scheduler)
     add_routes(app)
     setup_monitoring(app)  # /metrics, /ui and the history sampler
     setup_openapi(app, bearer_auth=bool(settings.api_tokens))

@@ -205,3 +205,73 @@ class WorkflowRunPatch:
 def as_arguments(command: Any) -> dict[str, Any]:
     """A command's fields as keyword arguments (for store methods that take them one by one)."""
     return attrs.asdict(command, recurse=False)
+
+
+# -- schedules (docs/schedules.md) ---------------------------------------------------
+
+# A schedule's fields that decide when its slots are: a change moves next_fire_at.
+CALENDAR_FIELDS = ("cron", "interval_seconds", "timezone", "start_at", "end_at")
+
+
+@attrs.frozen
+class ScheduleDefinition:
+    """Everything a schedule's create gives but its name: what each slot's task is,
+    when the slots are, and the catch-up and overlap policies."""
+
+    queue: str
+    task_name: str
+    cron: str | None = None
+    interval_seconds: int | None = None
+    timezone: str = "UTC"
+    params: Any = None
+    headers: dict[str, str] | None = None
+    max_attempts: int = 1
+    retry_strategy: dict[str, Any] | None = None
+    priority: int = 0
+    concurrency_key: str | None = None
+    start_at: dt.datetime | None = None
+    end_at: dt.datetime | None = None
+    catchup: str = "skip"
+    catchup_window_seconds: int = 3600
+    overlap: str = "allow"
+    paused: bool = False
+    note: str | None = None
+
+
+# The definition fields a PATCH may name (all but queue and task_name may be null).
+SCHEDULE_FIELDS = tuple(field.name for field in attrs.fields(ScheduleDefinition))
+
+
+@attrs.frozen
+class NewSchedule:
+    name: str
+    definition: ScheduleDefinition
+
+
+@attrs.frozen
+class SchedulePatch:
+    """A schedule PATCH: the fields given (names of SCHEDULE_FIELDS) and their values; a
+    given None restores the field's default (for an optional one: clears it)."""
+
+    changes: dict[str, Any]
+
+    def applied_to(self, definition: ScheduleDefinition) -> ScheduleDefinition:
+        """`definition` with the changes made; giving `cron` clears `interval_seconds`
+        and the other way round (giving both is the caller's to refuse)."""
+        defaults = {field.name: field.default for field in attrs.fields(ScheduleDefinition)}
+        values = {
+            name: defaults[name] if value is None else value for name, value in self.changes.items()
+        }
+        if values.get("cron") is not None and "interval_seconds" not in values:
+            values["interval_seconds"] = None
+        if values.get("interval_seconds") is not None and "cron" not in values:
+            values["cron"] = None
+        return attrs.evolve(definition, **values)
+
+
+@attrs.frozen
+class Backfill:
+    """Fire the slots of [first, last] (the body's `from` and `to`)."""
+
+    first: dt.datetime
+    last: dt.datetime

@@ -36,6 +36,8 @@ class Settings:
     listener_probe_seconds: int = 5
     maintenance_interval: float = 1.0
     max_claim_expiries: int = 10
+    # how late a due slot may fire and still be on time, not missed (docs/schedules.md)
+    schedule_grace_seconds: float = 10.0
     api_tokens: tuple[str, ...] = attrs.field(default=(), repr=False)  # () = auth off
     max_waiters: int = 4000  # long polls per process (0 = no limit)
     read_timeout: float = 30.0  # seconds for a request head or body to arrive
@@ -63,6 +65,7 @@ class Settings:
             "listener_probe_seconds": _int(env, "DURABLE_LISTENER_PROBE_SECONDS", 5),
             "maintenance_interval": _float(env, "DURABLE_MAINTENANCE_INTERVAL", 1.0),
             "max_claim_expiries": _int(env, "DURABLE_MAX_CLAIM_EXPIRIES", 10),
+            "schedule_grace_seconds": _float(env, "DURABLE_SCHEDULE_GRACE_SECONDS", 10.0),
             "api_tokens": tokens_from_env(env),
             "max_waiters": _int(env, "DURABLE_MAX_WAITERS", 4000),
             "read_timeout": _float(env, "DURABLE_READ_TIMEOUT", 30.0),

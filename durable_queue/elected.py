@@ -41,6 +41,7 @@ class ElectedLoop:
         self.active = False  # whether this process holds the lock
         self._lock_conn: aiopg.Connection | None = None
         self._stopping = asyncio.Event()
+        self._nudged = asyncio.Event()  # set by stop() and wake(): the wait ends early
 
     async def try_lock(self, conn: aiopg.Connection) -> bool:
         """Take the job's advisory lock on `conn` if it is free; whether it was taken."""
@@ -50,12 +51,18 @@ class ElectedLoop:
         """The job's work, done while this process holds the lock."""
         raise NotImplementedError
 
+    def seconds_to_next_pass(self, outcome: object) -> float:
+        """How long to wait after a pass that returned `outcome` (the interval; a job
+        may answer sooner, e.g. when its next piece of work is due)."""
+        return self.interval
+
     async def run(self) -> None:
         while not self._stopping.is_set():
+            wait = self.interval
             try:
                 with domain_errors():
                     if await self._hold_lock():
-                        await self.one_pass()
+                        wait = self.seconds_to_next_pass(await self.one_pass())
             except Unavailable as exc:
                 reason = str(exc.__cause__ or exc).strip()[:200]
                 self.log.warning(f"{self.job}: database unavailable", extra={"reason": reason})
@@ -63,13 +70,19 @@ class ElectedLoop:
             except Exception:
                 self.log.exception(f"{self.job} pass failed")
             with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(self.interval):
-                    await self._stopping.wait()
+                async with asyncio.timeout(max(wait, 0.0)):
+                    await self._nudged.wait()
+            self._nudged.clear()
         self._drop_lock(lost=False)
 
     def stop(self) -> None:
         """Ask `run()` to return after the current pass."""
         self._stopping.set()
+        self._nudged.set()
+
+    def wake(self) -> None:
+        """Start the next pass now (or as soon as the current one ends), not after the wait."""
+        self._nudged.set()
 
     @contextlib.asynccontextmanager
     async def running(self, stop_timeout: float = 30.0) -> AsyncIterator[None]:

@@ -1,5 +1,6 @@
 """The listener: one LISTEN connection per process, whose "a run became claimable"
-notifications wake long-polling claim requests through `Waiters`.
+notifications wake long-polling claim requests through `Waiters`, and whose schedule
+notifications wake the scheduler (`on_schedules`).
 
 The connection is dedicated (outside the pool, named `durable-queue-listener` in
 pg_stat_activity); it is probed when quiet, reconnected with backoff when it drops,
@@ -12,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable
 from typing import Any
 
 import aiopg
@@ -20,6 +22,7 @@ from durable_queue.db import CONNECTION_ERRORS, LISTENER_APPLICATION_NAME, queri
 from durable_queue.waiters import Waiters, Wake
 
 log = logging.getLogger("durable_queue.listener")
+SCHEDULES_CHANNEL = "durable_queue_schedules"
 
 
 class Listener:
@@ -41,6 +44,8 @@ class Listener:
         self.max_backoff = max_backoff
         self.connect_timeout = connect_timeout
         self.waiters = waiters
+        # called on a schedule notification, and after each (re)connect
+        self.on_schedules: list[Callable[[], None]] = []
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
         self._connected = asyncio.Event()
@@ -96,6 +101,7 @@ class Listener:
                 continue
             try:
                 await queries.listen_claimable(conn)
+                await queries.listen_schedules(conn)
                 self.waiters.listening = True
                 self._connected.set()
                 delay = self.min_backoff
@@ -103,6 +109,7 @@ class Listener:
                 # Whatever was notified while we were not listening is lost: every waiter
                 # looks once for itself.
                 self.waiters.wake_all(Wake.RECONNECTED)
+                self._schedules_changed()
                 await self._receive(conn)
             except Exception as exc:
                 _log_failure("listener connection lost", exc, delay)
@@ -128,10 +135,16 @@ class Listener:
                 self._dispatch(conn.notifies.get_nowait())
 
     def _dispatch(self, notify: Any) -> None:
-        if notify.payload:
+        if notify.channel == SCHEDULES_CHANNEL:
+            self._schedules_changed()
+        elif notify.payload:
             self.waiters.notified(notify.payload)
         else:
             log.warning("notification without a queue name", extra={"channel": notify.channel})
+
+    def _schedules_changed(self) -> None:
+        for callback in self.on_schedules:
+            callback()
 
     async def _backoff(self, delay: float) -> None:
         try:

@@ -37,6 +37,7 @@ from durable_queue.commands import (
 )
 from durable_queue.db import connection, queries, transaction
 from durable_queue.errors import Conflict, NotFound, claim_token_required
+from durable_queue.schedule_store import ScheduleStore
 from durable_queue.wire import (
     Checkpoint,
     CheckpointEntry,
@@ -136,6 +137,7 @@ class Store:
     def __init__(self, pool: aiopg.Pool) -> None:
         self.pool = pool
         self.claim_queries = 0  # claim statements run by this process (tests, bench, metrics)
+        self.schedules = ScheduleStore(pool)
 
     # -- health -----------------------------------------------------------
 
@@ -218,6 +220,9 @@ class Store:
                         "use force=true to delete it anyway"
                     )
             await queries.detach_queue(conn, queue_id=row["id"])
+        # after the detach commits (a fire holds a schedule's lock while it reads the
+        # queue); a fire that finds the queue gone pauses its schedule too
+        await self.schedules.pause_schedules_of_queue(name)
         await self.finish_queue_deletion(row["id"])
 
     async def finish_queue_deletion(

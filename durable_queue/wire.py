@@ -16,6 +16,8 @@ import attrs
 
 from durable_queue.codec import described, optional
 
+SCHEDULE_NAME = "the schedule that made the task (docs/schedules.md)"
+SCHEDULED_FOR = "the slot the schedule made the task for (UTC)"
 TASK_STATUSES = ("pending", "completed", "failed", "canceled")
 RUN_STATUSES = ("pending", "claimed", "completed", "failed", "sleeping", "canceled")
 WORKFLOW_STATUSES = ("pending", "running", "completed", "failed", "canceled")
@@ -209,6 +211,8 @@ class ClaimedTask:
     retry_strategy: dict[str, Any] | None = optional(documented_as=RetryStrategy)
     workflow_run_id: uuid.UUID | None = optional()
     concurrency_key: str | None = optional()
+    schedule_name: str | None = optional(SCHEDULE_NAME)
+    scheduled_for: dt.datetime | None = optional(SCHEDULED_FOR)
 
 
 @attrs.frozen
@@ -372,6 +376,8 @@ class TaskDetail:
     workflow_run_id: uuid.UUID | None = optional()
     idempotency_key: str | None = optional()
     concurrency_key: str | None = optional()
+    schedule_name: str | None = optional(SCHEDULE_NAME)
+    scheduled_for: dt.datetime | None = optional(SCHEDULED_FOR)
     error: str | None = optional("why it failed or was canceled")
     result: Any = optional("result of the completing run")
     completed_at: dt.datetime | None = optional()
@@ -430,6 +436,73 @@ class WorkflowRunDetail(WorkflowRun):
 class WorkflowRunList:
     workflow_runs: list[WorkflowRun]
     next_cursor: uuid.UUID | None = optional("pass back as `cursor` for the next page")
+
+
+SCHEDULE_CATCHUP = ("skip", "latest", "all")
+SCHEDULE_OVERLAP = ("allow", "skip", "buffer_one", "cancel_previous")
+
+
+@attrs.frozen
+class Schedule:
+    """A schedule's definition and state (docs/schedules.md)."""
+
+    name: str
+    queue: str
+    task_name: str
+    timezone: str = described("IANA zone the cron expression is read in")
+    max_attempts: int
+    priority: int
+    catchup: str = described("missed slots after an outage", enum=SCHEDULE_CATCHUP)
+    catchup_window_seconds: int = described("missed slots older than this are not fired")
+    overlap: str = described("a slot while the last task is unfinished", enum=SCHEDULE_OVERLAP)
+    paused: bool
+    fires: int = described("tasks the schedule made")
+    skipped: int = described("slots not fired by the overlap policy")
+    missed: int = described("slots not fired because no scheduler ran at their time")
+    created_at: dt.datetime
+    updated_at: dt.datetime
+    cron: str | None = optional("5 fields, or 6 with seconds first")
+    interval_seconds: int | None = optional()
+    params: Any = optional()
+    headers: dict[str, str] | None = optional()
+    retry_strategy: dict[str, Any] | None = optional(documented_as=RetryStrategy)
+    concurrency_key: str | None = optional()
+    start_at: dt.datetime | None = optional()
+    end_at: dt.datetime | None = optional()
+    note: str | None = optional()
+    next_fire_at: dt.datetime | None = optional("absent while paused, and once ended")
+    last_scheduled_for: dt.datetime | None = optional("the slot of the last task made")
+    last_fired_at: dt.datetime | None = optional("when the last task was made")
+    last_task_id: uuid.UUID | None = optional()
+    last_task_status: str | None = optional(
+        "the last task's status now (absent once it is deleted)"
+    )
+    buffered_slot: dt.datetime | None = optional(
+        "overlap buffer_one: the slot waiting for the last task to finish"
+    )
+    upcoming: list[dt.datetime] | None = optional("the next fire times, with ?preview=N")
+
+
+@attrs.frozen
+class ScheduleList:
+    schedules: list[Schedule]
+    next_cursor: str | None = optional("pass back as `cursor` for the next page")
+
+
+@attrs.frozen
+class ScheduleTriggered:
+    task_id: uuid.UUID
+    run_id: uuid.UUID
+    scheduled_for: dt.datetime = described("now, by the database's clock")
+
+
+@attrs.frozen
+class BackfillResult:
+    slots: int = described("slots of the schedule in the range")
+    fired: int = described("tasks made")
+    skipped: int = described("slots not fired by the overlap policy")
+    buffered: int = described("slots left waiting (overlap buffer_one)")
+    already_fired: int = described("slots that had a task already")
 
 
 @attrs.frozen

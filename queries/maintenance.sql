@@ -14,6 +14,10 @@ SELECT 1;
 -- Try to become the one instance that sweeps (session-level advisory lock, released on disconnect).
 SELECT pg_try_advisory_lock(7300, 2);
 
+-- name: try_lock_scheduler()$
+-- Try to become the one instance that fires schedules (session-level advisory lock, released on disconnect).
+SELECT pg_try_advisory_lock(7300, 3);
+
 -- name: expire_claims(batch_size, max_expiries)^
 -- Fail claimed runs past their expiry ('claim expired'), oldest expiry first on runs_claimed_expiry; retry each at once unless its task reached max_expiries, then fail the task.
 WITH due AS (

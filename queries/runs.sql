@@ -1,16 +1,16 @@
 -- name: claim_runs(queue_name, limit, claim_timeout)
--- Claim up to limit due pending runs of a queue in claim order and within its limits, with their task and a new claim token; one not_found row for an unknown queue (dq_claim_v2).
+-- Claim up to limit due pending runs of a queue in claim order and within its limits, with their task and a new claim token; one not_found row for an unknown queue (dq_claim_v3).
 SELECT outcome, run_id, task_id, attempt, task_name, params, headers, retry_strategy,
        max_attempts, claim_expires_at, workflow_run_id, CAST(claim_token AS text) AS claim_token,
-       priority, concurrency_key
-FROM dq_claim_v2(:queue_name, :limit, :claim_timeout, false);
+       priority, concurrency_key, schedule_name, scheduled_for
+FROM dq_claim_v3(:queue_name, :limit, :claim_timeout, false);
 
 -- name: claim_runs_or_due(queue_name, limit, claim_timeout)
--- claim_runs, each row carrying seconds_until_due (when a claim could next get a run without a notification; NULL: only on one); when it claims nothing, one row 'none' carrying it: the long poll's claim and its next wake in one round trip (dq_claim_v2).
+-- claim_runs, each row carrying seconds_until_due (when a claim could next get a run without a notification; NULL: only on one); when it claims nothing, one row 'none' carrying it: the long poll's claim and its next wake in one round trip (dq_claim_v3).
 SELECT outcome, run_id, task_id, attempt, task_name, params, headers, retry_strategy,
        max_attempts, claim_expires_at, workflow_run_id, CAST(claim_token AS text) AS claim_token,
-       priority, concurrency_key, seconds_until_due
-FROM dq_claim_v2(:queue_name, :limit, :claim_timeout, true);
+       priority, concurrency_key, seconds_until_due, schedule_name, scheduled_for
+FROM dq_claim_v3(:queue_name, :limit, :claim_timeout, true);
 
 -- name: release_claims(run_ids, claim_tokens)!
 -- Put claimed runs back as the claim found them (pending, same available_at, attempt unspent, token cleared) where still held under the paired claim_tokens: a claim whose answer could not be written.

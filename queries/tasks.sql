@@ -1,10 +1,11 @@
 -- name: create_task(queue_name, task_name, params, headers, retry_strategy, max_attempts, start_timeout, execution_timeout, workflow_run_id, idempotency_key, run_at, priority, concurrency_key)^
--- Create a task and its first run, or find the task holding the idempotency key (dq_create_task_v2).
+-- Create a task and its first run, or find the task holding the idempotency key (dq_create_task_v3).
 SELECT outcome, task_id, run_id, workflow_run_id, created
-FROM dq_create_task_v2(:queue_name, :task_name, CAST(:params AS jsonb), CAST(:headers AS jsonb),
+FROM dq_create_task_v3(:queue_name, :task_name, CAST(:params AS jsonb), CAST(:headers AS jsonb),
                        CAST(:retry_strategy AS jsonb), :max_attempts, :start_timeout,
                        :execution_timeout, :workflow_run_id, :idempotency_key,
-                       CAST(:run_at AS timestamptz), :priority, :concurrency_key);
+                       CAST(:run_at AS timestamptz), :priority, :concurrency_key,
+                       NULL, NULL, NULL);
 
 -- name: create_tasks(queue_name, tasks)^
 -- Create many tasks of a queue from a JSON array, all or nothing (dq_create_tasks): ok and the answer's JSON text (items in input order; uuids and booleans only, so written as text: half json_agg's time), or the failure's outcome and workflow run.
@@ -111,7 +112,8 @@ LIMIT :limit;
 SELECT t.id, t.task_name, t.status, q.name AS queue_name, t.max_attempts, t.created_at,
        t.completed_at, t.params, t.headers, t.retry_strategy, t.start_timeout,
        t.execution_timeout, t.workflow_run_id, t.idempotency_key, t.error, t.result,
-       CAST(t.priority AS integer) AS priority, t.concurrency_key
+       CAST(t.priority AS integer) AS priority, t.concurrency_key, t.schedule_name,
+       t.scheduled_for
 FROM tasks t
 JOIN queues q ON q.id = t.queue_id
 WHERE t.id = :task_id;

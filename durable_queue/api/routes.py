@@ -11,6 +11,7 @@ from durable_queue.api import (
     health,
     queues,
     runs,
+    schedules,
     tasks,
     workflow_runs,
 )
@@ -72,7 +73,23 @@ EVENT_AND_WORKFLOW_ROUTES = {
         "PATCH": workflow_runs.update_workflow_run,
     },
 }
-API_ROUTES = {**QUEUE_ROUTES, **TASK_ROUTES, **RUN_ROUTES, **EVENT_AND_WORKFLOW_ROUTES}
+SCHEDULE_ROUTES = {
+    "/schedules": {"GET": schedules.list_schedules, "POST": schedules.create_schedule},
+    "/schedules/{schedule_name}": {
+        "GET": schedules.get_schedule,
+        "PATCH": schedules.update_schedule,
+        "DELETE": schedules.delete_schedule,
+    },
+    "/schedules/{schedule_name}/trigger": {"POST": schedules.trigger_schedule},
+    "/schedules/{schedule_name}/backfill": {"POST": schedules.backfill_schedule},
+}
+API_ROUTES = {
+    **QUEUE_ROUTES,
+    **TASK_ROUTES,
+    **RUN_ROUTES,
+    **EVENT_AND_WORKFLOW_ROUTES,
+    **SCHEDULE_ROUTES,
+}
 OTHER_ROUTES = {
     "/": {"GET": redirect_to_docs},
     "/healthz": {"GET": health.healthz},

@@ -19,9 +19,11 @@ Response schemas are not declared here: they are derived from the wire records
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, ClassVar
 
-from marshmallow import EXCLUDE, Schema, fields, post_load
+from marshmallow import EXCLUDE, Schema, fields, post_load, validate
+from marshmallow import ValidationError as MarshmallowValidationError
 from marshmallow import missing as MISSING
 
 from durable_queue.api.response_schemas import response_schema_of
@@ -50,6 +52,7 @@ from durable_queue.api.wire_fields import (
 from durable_queue.commands import (
     FLOW_SETTINGS,
     TTL_SETTINGS,
+    Backfill,
     CheckpointWrite,
     ClaimExtension,
     ClaimRequest,
@@ -57,6 +60,7 @@ from durable_queue.commands import (
     KeyOverride,
     NewEvent,
     NewQueue,
+    NewSchedule,
     NewTask,
     NewTasks,
     NewWorkflowRun,
@@ -69,8 +73,19 @@ from durable_queue.commands import (
     RunSchedule,
     RunsToComplete,
     RunToComplete,
+    ScheduleDefinition,
+    SchedulePatch,
     TaskPatch,
     WorkflowRunPatch,
+)
+from durable_queue.schedule_plan import CATCHUP_POLICIES, OVERLAP_POLICIES
+from durable_queue.schedule_store import MAX_BACKFILL_SLOTS, MAX_PREVIEW
+from durable_queue.schedule_times import (
+    MAX_CATCHUP_WINDOW_SECONDS,
+    MAX_INTERVAL_SECONDS,
+    CalendarError,
+    check_cron,
+    zone,
 )
 from durable_queue.wire import RUN_STATUSES, TASK_STATUSES, WORKFLOW_STATUSES, ErrorBody
 
@@ -448,3 +463,127 @@ class ListWorkflowRunsQuerySchema(Input):
     status = OneOf(WORKFLOW_STATUSES)
     cursor = Uuid()
     limit = Int(1, MAX_LISTING_LIMIT, strict=False, load_default=LISTING_LIMIT)
+
+
+# -- schedules ------------------------------------------------------------------
+
+
+def _calendar_check(check: Callable[[Any], Any]) -> Callable[[Any], None]:
+    """A field validator from a schedule_times check: its CalendarError's reason."""
+
+    def validator(value: Any) -> None:
+        if value is None:
+            return
+        try:
+            check(value)
+        except CalendarError as exc:
+            raise MarshmallowValidationError(exc.reason) from None
+
+    return validator
+
+
+class SchedulePathSchema(Input):
+    schedule_name = QueueName(required=True, metadata={"description": "the schedule's name"})
+
+
+class ScheduleFieldsSchema(Input):
+    """The definition fields of a schedule, as its create and PATCH take them."""
+
+    queue = QueueName(metadata={"description": "the queue its tasks go to"})
+    task_name = Text()
+    params = JsonValue(metadata={"description": "every task's params"})
+    headers = StringMap(allow_none=True)
+    max_attempts = Int(1, allow_none=True, metadata={"description": "default 1"})
+    retry_strategy = Nested(RetryStrategyRequestSchema, allow_none=True)
+    priority = Priority(allow_none=True, metadata={"description": "-1000 to 1000, default 0"})
+    concurrency_key = ConcurrencyKeyName(allow_none=True)
+    cron = String(
+        allow_none=True,
+        validate=_calendar_check(check_cron),
+        metadata={
+            "description": (
+                "5 fields (minute hour day-of-month month day-of-week), 6 with seconds first, "
+                "or @yearly, @monthly, @weekly, @daily, @hourly; read on the wall clock of "
+                "`timezone`. Exactly one of cron and interval_seconds"
+            )
+        },
+    )
+    interval_seconds = Int(
+        1,
+        MAX_INTERVAL_SECONDS,
+        allow_none=True,
+        metadata={"description": "a slot every this many seconds from start_at (or creation)"},
+    )
+    timezone = String(
+        allow_none=True,
+        validate=_calendar_check(zone),
+        metadata={"description": "IANA time zone of the cron expression; default UTC"},
+    )
+    start_at = Timestamp(allow_none=True, metadata={"description": "no slot before"})
+    end_at = Timestamp(allow_none=True, metadata={"description": "no slot after"})
+    catchup = OneOf(
+        CATCHUP_POLICIES,
+        allow_none=True,
+        metadata={"description": "missed slots after an outage: skip (default), latest or all"},
+    )
+    catchup_window_seconds = Int(
+        0,
+        MAX_CATCHUP_WINDOW_SECONDS,
+        allow_none=True,
+        metadata={"description": "missed slots older than this never fire; default 3,600"},
+    )
+    overlap = OneOf(
+        OVERLAP_POLICIES,
+        allow_none=True,
+        metadata={"description": "a slot while the last task is unfinished; default allow"},
+    )
+    paused = JsonBool(allow_none=True)
+    note = String(allow_none=True, validate=validate.Length(max=1000))
+
+
+class CreateScheduleSchema(ScheduleFieldsSchema):
+    name = QueueName(required=True, metadata={"description": "unique; the path key"})
+    queue = QueueName(required=True, metadata={"description": "the queue its tasks go to"})
+    task_name = Text(required=True)
+
+    @post_load
+    def _command(self, data: dict[str, Any], **_: Any) -> NewSchedule:
+        given = {key: value for key, value in data.items() if value is not None}
+        name = given.pop("name")
+        return NewSchedule(name=name, definition=ScheduleDefinition(**given))
+
+
+class PatchScheduleSchema(ScheduleFieldsSchema):
+    """Any subset of the definition fields; null restores a field's default (clears an
+    optional one). Giving cron clears interval_seconds, and the other way round."""
+
+    @post_load
+    def _command(self, data: dict[str, Any], **_: Any) -> SchedulePatch:
+        return SchedulePatch(changes=dict(data))  # the fields given, a given null kept
+
+
+class ListSchedulesQuerySchema(Input):
+    queue = QueueName(metadata={"description": "only this queue's schedules"})
+    cursor = QueueName(metadata={"description": "the next_cursor of the previous page"})
+    limit = Int(1, MAX_LISTING_LIMIT, strict=False, load_default=LISTING_LIMIT)
+
+
+class GetScheduleQuerySchema(Input):
+    preview = Int(
+        1,
+        MAX_PREVIEW,
+        strict=False,
+        metadata={"description": f"also answer the next N fire times (1 to {MAX_PREVIEW})"},
+    )
+
+
+class BackfillScheduleSchema(Input):
+    loads_into = Backfill
+    first = Timestamp(required=True, data_key="from", metadata={"description": "first slot"})
+    last = Timestamp(
+        required=True,
+        data_key="to",
+        metadata={
+            "description": f"last slot (inclusive); at most {MAX_BACKFILL_SLOTS:,} slots in all"
+        },
+    )

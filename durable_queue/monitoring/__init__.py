@@ -14,6 +14,7 @@ import aiohttp_jinja2
 import jinja2
 from aiohttp import web
 
+from durable_queue.api import keys as api_keys
 from durable_queue.api.keys import CLAIM_WAKE_OBSERVER, LISTENER, SETTINGS, STORE
 from durable_queue.monitoring import views
 from durable_queue.monitoring.keys import METRICS, MONITORING_STORE, SAMPLER
@@ -34,6 +35,8 @@ UI_ROUTES = {
     "/ui/workflow-runs": views.workflow_runs,
     "/ui/workflow-runs/{workflow_run_id}": views.workflow_run,
     "/ui/events": views.events,
+    "/ui/schedules": views.schedules,
+    "/ui/schedules/{schedule_name}": views.schedule,
 }
 STYLESHEET_URL = "/ui/style.css"
 STYLESHEET = (resources.files("durable_queue.monitoring") / "templates" / "style.css").read_text()
@@ -61,7 +64,12 @@ def setup_monitoring(app: web.Application) -> None:
         undefined=jinja2.StrictUndefined,
     )
     env.filters.update(
-        json=views.pretty_json, timestamp=views.timestamp, seconds=views.seconds, rate=views.rate
+        json=views.pretty_json,
+        timestamp=views.timestamp,
+        seconds=views.seconds,
+        rate=views.rate,
+        zoned=views.zoned,
+        calendar=views.calendar,
     )
     app.cleanup_ctx.append(_monitoring)
     app.router.add_get("/metrics", metrics_endpoint)
@@ -75,7 +83,15 @@ async def _monitoring(app: web.Application) -> AsyncIterator[None]:
     app[MONITORING_STORE] = store
     app[METRICS] = Metrics(store, lambda: LISTENER in app and app[LISTENER].connected)
     app[CLAIM_WAKE_OBSERVER] = app[METRICS].claim_wake.observe
+    # the scheduler of this process reports each slot's lateness to the histogram
+    scheduler_key = getattr(api_keys, "SCHEDULER", None)  # TODO(helper): direct import
+    observers = app[scheduler_key].lateness_observers if scheduler_key in app else []
+    observe_lateness = app[METRICS].schedule_lateness.observe
+    observers.append(observe_lateness)
     sampler = Sampler(store, app[SETTINGS].database_url)
     app[SAMPLER] = sampler
-    async with sampler.running():
-        yield
+    try:
+        async with sampler.running():
+            yield
+    finally:
+        observers.remove(observe_lateness)

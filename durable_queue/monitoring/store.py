@@ -46,6 +46,28 @@ BUSIEST_KEYS = 10
 
 
 @attrs.frozen
+class ScheduleTotals:
+    """One queue's schedules: how many are active (not paused) and paused, and the sums of
+    their counters. Sums over the schedules that exist now: deleting one lowers them."""
+
+    queue_name: str
+    active: int
+    paused: int
+    fires: int
+    skipped: int
+    missed: int
+
+
+@attrs.frozen
+class SchedulePage:
+    """One page of schedules by name; `next_cursor` (the page's last name) only when more
+    exist."""
+
+    items: list[dict[str, Any]]
+    next_cursor: str | None
+
+
+@attrs.frozen
 class HistoryPoint:
     """One bucket of a queue's history: bucket 0 is the newest `bucket_seconds`."""
 
@@ -67,6 +89,51 @@ class MonitoringStore:
             return [
                 _gauges(row)
                 async for row in queries.monitoring_queues(conn, busiest_keys=BUSIEST_KEYS)
+            ]
+
+    async def snapshot(self) -> tuple[list[QueueGauges], list[ScheduleTotals]]:
+        """What a scrape reports from the database: every queue's gauges (as `queues`) and
+        every queue's schedule totals, two statements on one connection."""
+        async with connection(self.pool) as conn:
+            gauges = [
+                _gauges(row)
+                async for row in queries.monitoring_queues(conn, busiest_keys=BUSIEST_KEYS)
+            ]
+            totals = [
+                ScheduleTotals(**row) async for row in queries.monitoring_schedule_totals(conn)
+            ]
+        return gauges, totals
+
+    async def schedules(
+        self, *, queue_name: str | None, cursor: str | None, limit: int
+    ) -> SchedulePage:
+        """A page of schedules by name after `cursor`, of one queue when given, each with
+        its last task's current status (`last_task_status`, None when it has no task or
+        that task was deleted)."""
+        async with connection(self.pool) as conn:
+            rows = [
+                row
+                async for row in queries.monitoring_schedules(
+                    conn, queue_name=queue_name, cursor=cursor, limit=limit + 1
+                )
+            ]
+        more = len(rows) > limit
+        rows = rows[:limit]
+        return SchedulePage(rows, rows[-1]["name"] if more else None)
+
+    async def schedule(self, name: str) -> dict[str, Any] | None:
+        """One schedule with every field and its last task's status; None when unknown."""
+        async with connection(self.pool) as conn:
+            return await queries.monitoring_schedule(conn, name=name)
+
+    async def schedule_tasks(self, schedule_id: uuid.UUID, limit: int) -> list[dict[str, Any]]:
+        """The schedule's latest `limit` tasks by slot, newest first."""
+        async with connection(self.pool) as conn:
+            return [
+                row
+                async for row in queries.monitoring_schedule_tasks(
+                    conn, schedule_id=schedule_id, limit=limit
+                )
             ]
 
     async def history(self, seconds: float, bucket_seconds: float) -> dict[str, list[HistoryPoint]]:

@@ -3,7 +3,7 @@
 Each handler reads through the existing `Store` where a read method fits (task and
 workflow-run listings and details; a queue's settings, stats and busiest keys) and
 through `MonitoringStore` for what only the dashboard needs (gauges, history, run
-timings, waits, latest events). Query
+timings, waits, latest events, schedules with their last task's status). Query
 strings are checked here: a bad filter is a 400 page naming it, an unknown or
 malformed id a 404 page.
 """
@@ -11,6 +11,7 @@ malformed id a 404 page.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import json
 import uuid
 from typing import Any
@@ -26,9 +27,12 @@ from durable_queue.jsonvalue import JSON_NULL
 from durable_queue.monitoring.charts import BUCKET_SECONDS, SPAN_SECONDS, queue_chart
 from durable_queue.monitoring.keys import METRICS, MONITORING_STORE
 from durable_queue.monitoring.store import BUSIEST_KEYS
+from durable_queue.schedule_times import Calendar, CalendarError, zone
 from durable_queue.wire import TASK_STATUSES, WORKFLOW_STATUSES
 
 PAGE_SIZE = 50
+RECENT_SCHEDULE_TASKS = 10
+UPCOMING_SLOTS = 5
 REFRESH_SECONDS = 5
 MAX_FILTER_LENGTH = 1024
 
@@ -170,6 +174,54 @@ async def events(request: web.Request) -> web.Response:
     return _render(request, "events.html", {"events": latest, "name": name})
 
 
+async def schedules(request: web.Request) -> web.Response:
+    """Schedules by name, of one queue when `queue` is given, a page at a time: calendar,
+    next fire, last fire with its task's outcome, paused state and counters."""
+    try:
+        queue = _text(request, "queue")
+        cursor = _text(request, "cursor")
+    except BadFilter as exc:
+        return _bad_filter(request, exc)
+    page = await request.app[MONITORING_STORE].schedules(
+        queue_name=queue, cursor=cursor, limit=PAGE_SIZE
+    )
+    filters = {"queue": queue}
+    return _render(
+        request,
+        "schedules.html",
+        {
+            "schedules": page.items,
+            "filters": filters,
+            "next_href": page.next_cursor
+            and _page_href("/ui/schedules", filters, page.next_cursor),
+            "first_href": _page_href("/ui/schedules", filters, None),
+            "paged": cursor is not None,
+            "refresh": REFRESH_SECONDS,
+        },
+    )
+
+
+async def schedule(request: web.Request) -> web.Response:
+    """One schedule: its definition, state, counters and its latest tasks by slot."""
+    name = request.match_info["schedule_name"]
+    monitoring = request.app[MONITORING_STORE]
+    found = await monitoring.schedule(name)
+    if found is None:
+        return _not_found(request, f"No schedule is named {name}.")
+    recent = await monitoring.schedule_tasks(found["id"], RECENT_SCHEDULE_TASKS)
+    return _render(
+        request,
+        "schedule.html",
+        {
+            "s": found,
+            "upcoming": upcoming(found, UPCOMING_SLOTS),
+            "recent": recent,
+            "most": RECENT_SCHEDULE_TASKS,
+            "refresh": REFRESH_SECONDS,
+        },
+    )
+
+
 # -- helpers -------------------------------------------------------------------------
 
 
@@ -221,7 +273,7 @@ def _uuid_param(request: web.Request, name: str) -> uuid.UUID | None:
         raise BadFilter(f"{name} is not a UUID") from None
 
 
-def _page_href(path: str, filters: dict[str, str | None], cursor: uuid.UUID | None) -> str:
+def _page_href(path: str, filters: dict[str, str | None], cursor: uuid.UUID | str | None) -> str:
     """The listing's URL with its filters, at `cursor` (None: the first page)."""
     query = {k: v for k, v in filters.items() if v is not None}
     if cursor is not None:
@@ -258,6 +310,51 @@ def timestamp(value: dt.datetime | None) -> str:
     if value is None:
         return ""
     return value.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3] + "Z"
+
+
+def upcoming(schedule: dict[str, Any], count: int) -> list[dt.datetime]:
+    """The schedule's next `count` slots from its next fire on (as `GET /schedules/{name}
+    ?preview=N` answers them); none while it is paused or has ended."""
+    first = schedule["next_fire_at"]
+    if schedule["paused"] or first is None:
+        return []
+    times = Calendar(
+        cron=schedule["cron"],
+        interval_seconds=schedule["interval_seconds"],
+        timezone=schedule["timezone"],
+        anchor=schedule["anchor"],
+        start_at=schedule["start_at"],
+        end_at=schedule["end_at"],
+    )
+    try:
+        return list(itertools.islice(times.after(first - dt.timedelta(microseconds=1)), count))
+    except (CalendarError, ValueError):  # a calendar this server cannot read: none shown
+        return []
+
+
+def calendar(schedule: dict[str, Any]) -> str:
+    """A schedule's calendar for people: "0 7 * * * (Europe/Amsterdam)" for a cron
+    expression, read in its zone; "every 3600 s (1.0 h)" for an interval, which no zone
+    applies to."""
+    if schedule.get("cron") is not None:
+        return f"{schedule['cron']} ({schedule.get('timezone') or 'UTC'})"
+    every = schedule.get("interval_seconds")
+    if every is None:
+        return ""
+    return f"every {every} s" + (f" ({seconds(every)})" if every >= 60 else "")
+
+
+def zoned(value: dt.datetime | None, name: str | None) -> str:
+    """The wall-clock time of `value` in a schedule's IANA zone, with the zone's
+    abbreviation ("2025-03-30 08:00:00 CEST"); empty when there is none or it is unknown
+    to this server."""
+    if value is None or not name:
+        return ""
+    try:
+        local = value.astimezone(zone(name))
+    except CalendarError:
+        return ""
+    return local.strftime("%Y-%m-%d %H:%M:%S %Z")
 
 
 def seconds(value: float | None) -> str:

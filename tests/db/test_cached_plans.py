@@ -25,7 +25,7 @@ Q = aiosql.from_path(resource_dir("queries"), "psycopg2")
 QUEUE = "grows"
 # the functions the hot path below calls (dq_create_tasks loads the tables)
 HOT_PATH = {
-    "dq_create_task_v2", "dq_create_tasks", "dq_claim_v2", "dq_complete_run", "dq_complete_runs"
+    "dq_create_task_v3", "dq_create_tasks", "dq_claim_v3", "dq_complete_run", "dq_complete_runs"
 }  # fmt: skip
 
 
@@ -97,7 +97,7 @@ def test_without_the_setting_every_claim_reads_the_tables_whole_until_reinstalle
     for signature in declared:  # in this test's database only
         run_sql(db, f"ALTER FUNCTION {signature} RESET enable_seqscan")
     assert without_seqscan(db) == []
-    # dq_claim_v2 keeps one generic plan per connection: sequential scans on every call
+    # dq_claim_v3 keeps one generic plan per connection: sequential scans on every call
     scans = scans_after_growth(db)
     assert scans["runs"] >= 10 and scans["tasks"] >= 10
     # other bodies than this release's: the function step installs the files again

@@ -197,7 +197,7 @@ PLAN_CASES: dict[str, tuple[str, Callable[[dict], dict], str]] = {
         "runs_claimable",
     ),
     "seconds until due": ("seconds_until_due", lambda i: {"queue_name": "big"}, "runs_claimable"),
-    # (claim_runs_or_due is one call of dq_claim_v2: tests/db/test_claim_function.py reads
+    # (claim_runs_or_due is one call of dq_claim_v3: tests/db/test_claim_function.py reads
     # the plans of its statements)
     "keys of a queue": listing("list_key_names", "runs_keyed_pending", queue_id="@small"),
     "busiest keys": (
