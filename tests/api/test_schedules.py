@@ -9,6 +9,7 @@ is tested in tests/db/test_schedule_firing.py and tests/e2e/test_schedules_proce
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 from typing import Any
 
 import pytest

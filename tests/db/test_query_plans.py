@@ -278,6 +278,7 @@ NO_TABLES = {  # named queries that read none of the large tables
     "server_version_num", "create_installed_functions#", "lock_installed_functions",
     "record_installed_functions", "applied_migration_ids", "yoyo_tables_exist",
     "replace_applied_migrations", "defer_function_body_checks",
+    "listen_schedules", "try_lock_scheduler", "database_now", "queue_exists",
 }  # fmt: skip
 
 
@@ -303,6 +304,48 @@ def wait_on(conn: Any, event_name: str, timeout_seconds: int = 60) -> dict:
         conn, run_id=run["run_id"], task_id=run["task_id"], event_name=event_name,
         step_name="s", timeout_seconds=timeout_seconds, claim_token=run["token"],
     )  # fmt: skip
+
+
+def schedule_row(conn: Any, name: str, **given: Any) -> dict:
+    """A schedule of queue "small" made by create_schedule, due since a minute."""
+    values = dict.fromkeys(Q.create_schedule.parameters, None)
+    values.update(
+        name=name, queue_name="small", task_name="t", max_attempts=1, priority=0,
+        interval_seconds=60, timezone="UTC", anchor="2026-01-01T00:00:00Z", catchup="skip",
+        catchup_window_seconds=3600, overlap="allow", paused=False,
+        next_fire_at="2026-01-01T00:00:00Z",
+    )  # fmt: skip
+    values.update(given)
+    return Q.create_schedule(conn, **values)
+
+
+def schedules(conn: Any, ids: dict) -> None:
+    """Every schedule query: create, read, list, change, fire (planned, buffered, trigger,
+    backfill), pause, delete."""
+    first = schedule_row(conn, "s1", overlap="buffer_one")
+    schedule_row(conn, "s2")
+    Q.get_schedule(conn, name="s1")
+    list(Q.list_schedules(conn, cursor=None, limit=10))
+    list(Q.list_schedules_of_queue(conn, queue_name="small", cursor="a", limit=10))
+    due = list(Q.due_schedules(conn, batch_size=10))
+    plans = [{"id": str(row["id"]), "revision": row["revision"], "missed": 1,
+              "slots": [row["next_fire_at"].isoformat()],
+              "next_fire_at": "2100-01-01T00:00:00Z"} for row in due]  # fmt: skip
+    list(Q.fire_schedules(conn, plans=json.dumps(plans)))
+    Q.trigger_schedule(conn, name="s1")  # s1's last task is unfinished: backfill buffers
+    Q.backfill_schedule(
+        conn, schedule_id=first["id"], revision=first["revision"],
+        slots=["2025-01-01T00:00:00Z", "2025-01-01T00:01:00Z"],
+    )  # fmt: skip
+    Q.cancel_task(conn, task_id=Q.get_schedule(conn, name="s1")["last_task_id"])
+    list(Q.buffered_schedules(conn, batch_size=10))
+    Q.release_buffered_slot(conn, schedule_id=first["id"])
+    Q.seconds_until_next_slot(conn)
+    values = {**Q.get_schedule(conn, name="s2"), "queue_name": "small", "next_fire_at": None}
+    Q.update_schedule(conn, **{name: values.get(name) for name in Q.update_schedule.parameters})
+    Q.pause_schedule(conn, schedule_id=first["id"], note="n")
+    Q.pause_queue_schedules(conn, queue_name="small", note="n")
+    Q.delete_schedule(conn, name="s2")
 
 
 def delete_queue_in_batches(conn: Any, ids: dict) -> None:
@@ -466,6 +509,13 @@ SCAN_CASES: dict[str, tuple[Callable[[Any, dict], Any], set[str]]] = {
         {"delete_expired_tasks", "delete_expired_events"},
     ),
     "fold counts": (lambda c, i: Q.fold_queue_counts(c, batch_size=10_000), {"fold_queue_counts"}),
+    "schedules": (
+        schedules,
+        {"create_schedule", "get_schedule", "list_schedules", "list_schedules_of_queue",
+         "due_schedules", "fire_schedules", "trigger_schedule", "backfill_schedule",
+         "buffered_schedules", "release_buffered_slot", "seconds_until_next_slot",
+         "update_schedule", "pause_schedule", "pause_queue_schedules", "delete_schedule"},
+    ),
     "flow control": (
         lambda c, i: (
             Q.update_queue(
