@@ -1,5 +1,5 @@
-"""`durablectl`: manage queues, tasks, runs, events, checkpoints and workflow runs of a
-durable-queue server from the shell. Commands only call `DurableClient`.
+"""`durablectl`: manage queues, tasks, runs, events, checkpoints, workflow runs and
+schedules of a durable-queue server from the shell. Commands only call `DurableClient`.
 
 Exit codes: 0 success; 1 the server answered with an error (`error: 404 NOT_FOUND: ...`
 on stderr); 2 the server could not be reached, or the command line is wrong (a usage
@@ -45,6 +45,7 @@ from durablectl.flow import (
     Setting,
 )
 from durablectl.output import render
+from durablectl.schedules import schedules as schedules_group
 from durablectl.worker import worker as worker_command
 
 # -- parameter types --------------------------------------------------------------------
@@ -1170,6 +1171,7 @@ async def workflows_list(
     )
 
 
+cli.add_command(schedules_group)
 cli.add_command(worker_command)
 
 

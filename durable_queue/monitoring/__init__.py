@@ -14,8 +14,7 @@ import aiohttp_jinja2
 import jinja2
 from aiohttp import web
 
-from durable_queue.api import keys as api_keys
-from durable_queue.api.keys import CLAIM_WAKE_OBSERVER, LISTENER, SETTINGS, STORE
+from durable_queue.api.keys import CLAIM_WAKE_OBSERVER, LISTENER, SCHEDULER, SETTINGS, STORE
 from durable_queue.monitoring import views
 from durable_queue.monitoring.keys import METRICS, MONITORING_STORE, SAMPLER
 from durable_queue.monitoring.metrics import Metrics
@@ -70,6 +69,7 @@ def setup_monitoring(app: web.Application) -> None:
         rate=views.rate,
         zoned=views.zoned,
         calendar=views.calendar,
+        segment=views.segment,
     )
     app.cleanup_ctx.append(_monitoring)
     app.router.add_get("/metrics", metrics_endpoint)
@@ -84,8 +84,8 @@ async def _monitoring(app: web.Application) -> AsyncIterator[None]:
     app[METRICS] = Metrics(store, lambda: LISTENER in app and app[LISTENER].connected)
     app[CLAIM_WAKE_OBSERVER] = app[METRICS].claim_wake.observe
     # the scheduler of this process reports each slot's lateness to the histogram
-    scheduler_key = getattr(api_keys, "SCHEDULER", None)  # TODO(helper): direct import
-    observers = app[scheduler_key].lateness_observers if scheduler_key in app else []
+    # (its context runs before this one: durable_queue/app.py adds it first)
+    observers = app[SCHEDULER].lateness_observers if SCHEDULER in app else []
     observe_lateness = app[METRICS].schedule_lateness.observe
     observers.append(observe_lateness)
     sampler = Sampler(store, app[SETTINGS].database_url)

@@ -11,11 +11,10 @@ malformed id a 404 page.
 from __future__ import annotations
 
 import datetime as dt
-import itertools
 import json
 import uuid
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 import aiohttp_jinja2
 from aiohttp import web
@@ -27,7 +26,8 @@ from durable_queue.jsonvalue import JSON_NULL
 from durable_queue.monitoring.charts import BUCKET_SECONDS, SPAN_SECONDS, queue_chart
 from durable_queue.monitoring.keys import METRICS, MONITORING_STORE
 from durable_queue.monitoring.store import BUSIEST_KEYS
-from durable_queue.schedule_times import Calendar, CalendarError, zone
+from durable_queue.schedule_store import upcoming_slots
+from durable_queue.schedule_times import CalendarError, zone
 from durable_queue.wire import TASK_STATUSES, WORKFLOW_STATUSES
 
 PAGE_SIZE = 50
@@ -281,6 +281,12 @@ def _page_href(path: str, filters: dict[str, str | None], cursor: uuid.UUID | st
     return f"{path}?{urlencode(query)}" if query else path
 
 
+def segment(value: str) -> str:
+    """A name as one path segment of a link: every reserved character quoted, "/" too
+    (jinja's urlencode keeps it)."""
+    return quote(value, safe="")
+
+
 def pretty_json(value: Any) -> str:
     """A stored JSON value for display: indented; None (never given) as an empty string."""
     if value is None:
@@ -313,22 +319,12 @@ def timestamp(value: dt.datetime | None) -> str:
 
 
 def upcoming(schedule: dict[str, Any], count: int) -> list[dt.datetime]:
-    """The schedule's next `count` slots from its next fire on (as `GET /schedules/{name}
-    ?preview=N` answers them); none while it is paused or has ended."""
-    first = schedule["next_fire_at"]
-    if schedule["paused"] or first is None:
-        return []
-    times = Calendar(
-        cron=schedule["cron"],
-        interval_seconds=schedule["interval_seconds"],
-        timezone=schedule["timezone"],
-        anchor=schedule["anchor"],
-        start_at=schedule["start_at"],
-        end_at=schedule["end_at"],
-    )
+    """The schedule's next `count` slots from its next fire on, as `GET /schedules/{name}
+    ?preview=N` answers them; none while it is paused or has ended, or when this server
+    cannot read its calendar (the scheduler pauses such a schedule, with a note)."""
     try:
-        return list(itertools.islice(times.after(first - dt.timedelta(microseconds=1)), count))
-    except (CalendarError, ValueError):  # a calendar this server cannot read: none shown
+        return upcoming_slots(schedule, count)
+    except ValueError:  # CalendarError, croniter's errors
         return []
 
 

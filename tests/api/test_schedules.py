@@ -70,7 +70,7 @@ async def test_get_with_preview_answers_the_next_fire_times(client, queue):
     assert len(upcoming) == 3
     assert upcoming[0] == parse_ts(schedule["next_fire_at"])
     assert all(
-        later - earlier >= dt.timedelta(hours=23) for earlier, later in zip(upcoming, upcoming[1:])
+        later - earlier >= dt.timedelta(hours=23) for earlier, later in itertools.pairwise(upcoming)
     )
     await error(client, "GET", "/schedules/nope", 404, "NOT_FOUND")
     await error(client, "GET", "/schedules/nightly?preview=101", 400, "VALIDATION_ERROR")

@@ -93,9 +93,29 @@ async def test_workflow_run_groups_the_tasks(server_url: str) -> None:
     assert lines[-1].startswith("see it again with: durablectl workflows get ")
 
 
+async def test_nightly_report_declares_its_schedule_and_triggers_it(server_url: str) -> None:
+    out = await finish(await run_example("nightly_report.py", server_url))
+    lines = out.splitlines()
+    assert lines[0] == "schedule examples-nightly-report: 0 7 * * * in Europe/Amsterdam"
+    fire_times = lines[1].removeprefix("next fire times: ").split(", ")
+    assert len(fire_times) == 3 and all(" 07:00 CE" in t for t in fire_times), lines[1]
+    assert lines[2].startswith("triggered: task ")
+    assert (
+        lines[3].startswith("completed: {") and "'schedule': 'examples-nightly-report'" in lines[3]
+    )
+    assert lines[4].startswith("last task ") and lines[4].endswith(": completed")
+    assert lines[-1] == "deleted the schedule (a real deployment keeps it)"
+
+
 def test_every_example_is_tested_and_has_its_own_queue() -> None:
     scripts = sorted(path.name for path in EXAMPLES.glob("*.py"))
-    assert scripts == ["approval_event.py", "checkpointed_steps.py", "quickstart.py", "workflow.py"]
+    assert scripts == [
+        "approval_event.py",
+        "checkpointed_steps.py",
+        "nightly_report.py",
+        "quickstart.py",
+        "workflow.py",
+    ]
     queues = [
         line.split("=", 1)[1].strip()
         for name in scripts

@@ -19,6 +19,7 @@ from durable_queue_client.errors import (
 )
 from durable_queue_client.models import (
     UNSET,
+    BackfillResult,
     BatchCreatedTask,
     CanceledTask,
     Checkpoint,
@@ -30,6 +31,7 @@ from durable_queue_client.models import (
     ConcurrencyKey,
     ConcurrencyKeyPage,
     CreatedTask,
+    CreateScheduleRequest,
     CreateTaskRequest,
     EventCreated,
     FailedRun,
@@ -44,6 +46,9 @@ from durable_queue_client.models import (
     RunPage,
     RunSummary,
     ScheduledRun,
+    ScheduleInfo,
+    SchedulePage,
+    ScheduleTriggered,
     TaskDetail,
     TaskPage,
     TaskSummary,
@@ -55,10 +60,12 @@ from durable_queue_client.models import (
     WorkflowRunUpdated,
 )
 from durable_queue_client.paging import follow_cursor
+from durable_queue_client.schedules import Schedule
 from durable_queue_client.worker import ClaimLost, TaskContext, Worker, wait_for_task
 
 __all__ = [
     "UNSET",
+    "BackfillResult",
     "BatchCreatedTask",
     "CanceledTask",
     "Checkpoint",
@@ -73,6 +80,7 @@ __all__ = [
     "ConcurrencyKeyPage",
     "Conflict",
     "ConnectionFailed",
+    "CreateScheduleRequest",
     "CreateTaskRequest",
     "CreatedTask",
     "DurableClient",
@@ -93,6 +101,10 @@ __all__ = [
     "RunCompletionResult",
     "RunPage",
     "RunSummary",
+    "Schedule",
+    "ScheduleInfo",
+    "SchedulePage",
+    "ScheduleTriggered",
     "ScheduledRun",
     "TaskContext",
     "TaskDetail",

@@ -18,15 +18,18 @@ import yarl
 
 from durable_queue_client.convert import decode, encode, structure
 from durable_queue_client.errors import (
+    Conflict,
     ConnectionFailed,
     DurableError,
     InvalidResponse,
+    NotFound,
     RequestTimeout,
     Unavailable,
     error_for,
 )
 from durable_queue_client.models import (
     UNSET,
+    BackfillResult,
     BatchCreatedTask,
     CanceledTask,
     Checkpoint,
@@ -43,6 +46,7 @@ from durable_queue_client.models import (
     ConcurrencyKeyPage,
     CreatedTask,
     CreateQueueRequest,
+    CreateScheduleRequest,
     CreateTaskRequest,
     CreateTasksRequest,
     CreateWorkflowRunRequest,
@@ -62,7 +66,10 @@ from durable_queue_client.models import (
     RunPage,
     RunSummary,
     ScheduledRun,
+    ScheduleInfo,
+    SchedulePage,
     ScheduleRunRequest,
+    ScheduleTriggered,
     SetCheckpointRequest,
     SetKeyRequest,
     SetTaskPriorityRequest,
@@ -81,6 +88,7 @@ from durable_queue_client.models import (
     WorkflowRunUpdated,
 )
 from durable_queue_client.paging import Page, follow_cursor
+from durable_queue_client.schedules import schedule_patch, whole_definition_patch
 
 T = TypeVar("T")
 Item = TypeVar("Item")
@@ -90,6 +98,7 @@ API_PREFIX: Final = "/api/v1"
 DEFAULT_URL: Final = "http://localhost:8080"
 USER_AGENT: Final = "durable-queue-client/0.1.0"
 JSON_BODY: Final = {"Content-Type": "application/json"}
+UPSERT_TRIES: Final = 3  # creates of a schedule deleted between an upsert's 409 and PATCH
 
 log = logging.getLogger("durable_queue_client")
 log.addHandler(logging.NullHandler())  # a library: silent unless the application logs
@@ -147,10 +156,12 @@ class DurableClient:
     the creates (each task is sent with an `idempotency_key`, a new random one unless the
     caller gives one, so a repeat answers with the task the first attempt made),
     `complete_run`, `fail_run` and `complete_runs` with a `claim_token` (on every item),
-    which a server of this release answers with the first outcome when repeated, and the
-    PATCHes that set values (`update_queue`, `set_task_priority`: a repeat sets the same
-    values again). A 503 or a lost connection leaves the outcome unknown: the request may
-    have committed. Other POSTs and PATCH are sent once.
+    which a server of this release answers with the first outcome when repeated, the
+    PATCHes that set values (`update_queue`, `set_task_priority`, `update_schedule`: a
+    repeat sets the same values again), `upsert_schedule` (likewise) and
+    `backfill_schedule` (a slot fires at most once). A 503 or a lost connection leaves
+    the outcome unknown: the request may have committed. Other POSTs and PATCH are sent
+    once.
     `on_retry(error, attempt, delay)`, when given, is called before each retry with the
     error that caused it, the number of the attempt about to be made (2 for the first
     retry) and the delay in seconds (e.g. to count retries in metrics).
@@ -855,6 +866,213 @@ class DurableClient:
         return self._iter(
             "/workflow-runs", WorkflowRunPage, query, page_size, lambda page: page.workflow_runs
         )
+
+    # -- schedules ------------------------------------------------------------------------
+
+    async def create_schedule(
+        self,
+        name: str,
+        *,
+        queue: str,
+        task_name: str,
+        cron: str | None = None,
+        interval_seconds: int | None = None,
+        timezone: str | None = None,
+        params: JSONValue = None,
+        headers: dict[str, str] | None = None,
+        max_attempts: int | None = None,
+        retry_strategy: RetryStrategy | None = None,
+        priority: int | None = None,
+        concurrency_key: str | None = None,
+        start_at: dt.datetime | None = None,
+        end_at: dt.datetime | None = None,
+        catchup: str | None = None,
+        catchup_window_seconds: int | None = None,
+        overlap: str | None = None,
+        paused: bool | None = None,
+        note: str | None = None,
+    ) -> ScheduleInfo:
+        """POST /schedules: 201 the new schedule; `Conflict` when the name is in use,
+        `NotFound` when the queue is unknown, `ValidationError` naming the field (a bad
+        `cron` or `timezone`, both or neither of `cron` and `interval_seconds`, `end_at`
+        not after `start_at`). Exactly one of `cron` (5 fields, or 6 with seconds first;
+        read on the wall clock of `timezone`, IANA, default UTC) and `interval_seconds`.
+        `catchup` ("skip", "latest", "all"; default skip) within `catchup_window_seconds`
+        (default 3600), `overlap` ("allow", "skip", "buffer_one", "cancel_previous";
+        default allow): docs/schedules.md. The rest is what each task is made with. Sent
+        once (a repeat would be a `Conflict`); `upsert_schedule` may be repeated."""
+        request = CreateScheduleRequest(
+            name=name,
+            queue=queue,
+            task_name=task_name,
+            params=params,
+            headers=headers,
+            max_attempts=max_attempts,
+            retry_strategy=retry_strategy,
+            priority=priority,
+            concurrency_key=concurrency_key,
+            cron=cron,
+            interval_seconds=interval_seconds,
+            timezone=timezone,
+            start_at=start_at,
+            end_at=end_at,
+            catchup=catchup,
+            catchup_window_seconds=catchup_window_seconds,
+            overlap=overlap,
+            paused=paused,
+            note=note,
+        )
+        _, data = await self._request("POST", "/schedules", body=request)
+        return self._structure(data, ScheduleInfo)
+
+    async def upsert_schedule(self, definition: CreateScheduleRequest) -> ScheduleInfo:
+        """Make the schedule `definition.name` be `definition`: create it, or when the name
+        is in use (409) PATCH it with the whole definition, every field sent (the ones
+        left out as their default, or null), so a field dropped from the definition is
+        cleared; `paused` None leaves the pause state as it is. Many callers upserting
+        the same definition at once leave one schedule: one create wins, the others
+        PATCH. Retried like a PUT (a repeat sets the same definition again)."""
+        path = f"/schedules/{_segment(definition.name)}"
+        for attempt in range(1, UPSERT_TRIES + 1):
+            try:
+                _, data = await self._request(
+                    "POST", "/schedules", body=definition, idempotent=True
+                )
+                return self._structure(data, ScheduleInfo)
+            except Conflict:
+                pass
+            try:
+                _, data = await self._request(
+                    "PATCH", path, body=whole_definition_patch(definition), idempotent=True
+                )
+                return self._structure(data, ScheduleInfo)
+            except NotFound:
+                if attempt == UPSERT_TRIES:
+                    raise
+                # deleted between the create and the PATCH: create it again
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def get_schedule(self, name: str, preview: int | None = None) -> ScheduleInfo:
+        """GET /schedules/{name}: the schedule and its state; with `preview` (1-100) its
+        next fire times as `upcoming`. `NotFound` when unknown."""
+        return await self._get(f"/schedules/{_segment(name)}", ScheduleInfo, {"preview": preview})
+
+    async def list_schedules(
+        self, *, queue: str | None = None, cursor: str | None = None, limit: int | None = None
+    ) -> SchedulePage:
+        """GET /schedules: one page in name order (`limit` 1-1,000, the server's default
+        50), of `queue`'s schedules when given; pass `next_cursor` back for the next."""
+        query = {"queue": queue, "cursor": cursor, "limit": limit}
+        return await self._get("/schedules", SchedulePage, query)
+
+    def iter_schedules(
+        self, *, queue: str | None = None, page_size: int | None = None
+    ) -> AsyncIterator[ScheduleInfo]:
+        """Every schedule (of `queue` when given), in name order, following `next_cursor`."""
+        return self._iter(
+            "/schedules", SchedulePage, {"queue": queue}, page_size, lambda page: page.schedules
+        )
+
+    async def update_schedule(
+        self,
+        name: str,
+        *,
+        queue: str | Unset = UNSET,
+        task_name: str | Unset = UNSET,
+        cron: str | Unset = UNSET,
+        interval_seconds: int | Unset = UNSET,
+        timezone: str | Unset | None = UNSET,
+        params: JSONValue | Unset = UNSET,
+        headers: dict[str, str] | Unset | None = UNSET,
+        max_attempts: int | Unset | None = UNSET,
+        retry_strategy: RetryStrategy | Unset | None = UNSET,
+        priority: int | Unset | None = UNSET,
+        concurrency_key: str | Unset | None = UNSET,
+        start_at: dt.datetime | Unset | None = UNSET,
+        end_at: dt.datetime | Unset | None = UNSET,
+        catchup: str | Unset | None = UNSET,
+        catchup_window_seconds: int | Unset | None = UNSET,
+        overlap: str | Unset | None = UNSET,
+        paused: bool | Unset | None = UNSET,
+        note: str | Unset | None = UNSET,
+    ) -> ScheduleInfo:
+        """PATCH /schedules/{name}: change the fields given, keep the others; an argument
+        left out (`UNSET`) is not sent. None clears a field a schedule may be without
+        (params, headers, retry_strategy, concurrency_key, start_at, end_at, note) and
+        restores the default of the others (timezone UTC, catchup skip, window 3600,
+        overlap allow, priority 0, max_attempts 1, paused false); `queue`, `task_name`,
+        `cron` and `interval_seconds` cannot be None. Giving `cron` clears
+        `interval_seconds` and the other way round. A change of the calendar (cron,
+        interval, timezone, start_at, end_at), or a resume, computes the next fire time
+        from now; slots passed while paused are not caught up. Retried like a PUT."""
+        changes = {
+            "queue": queue,
+            "task_name": task_name,
+            "cron": cron,
+            "interval_seconds": interval_seconds,
+            "timezone": timezone,
+            "params": params,
+            "headers": headers,
+            "max_attempts": max_attempts,
+            "retry_strategy": retry_strategy,
+            "priority": priority,
+            "concurrency_key": concurrency_key,
+            "start_at": start_at,
+            "end_at": end_at,
+            "catchup": catchup,
+            "catchup_window_seconds": catchup_window_seconds,
+            "overlap": overlap,
+            "paused": paused,
+            "note": note,
+        }
+        _, data = await self._request(
+            "PATCH",
+            f"/schedules/{_segment(name)}",
+            body=schedule_patch(changes),
+            idempotent=True,
+        )
+        return self._structure(data, ScheduleInfo)
+
+    async def pause_schedule(self, name: str) -> ScheduleInfo:
+        """`update_schedule(name, paused=True)`: no slot fires until resumed (`trigger`
+        still does)."""
+        return await self.update_schedule(name, paused=True)
+
+    async def resume_schedule(self, name: str) -> ScheduleInfo:
+        """`update_schedule(name, paused=False)`: the next slot from now on fires; the ones
+        passed while paused do not."""
+        return await self.update_schedule(name, paused=False)
+
+    async def delete_schedule(self, name: str) -> None:
+        """DELETE /schedules/{name}: no more slots fire; the tasks it made stay (with their
+        `schedule_name`). `NotFound` when unknown."""
+        await self._request("DELETE", f"/schedules/{_segment(name)}")
+
+    async def trigger_schedule(self, name: str) -> ScheduleTriggered:
+        """POST /schedules/{name}/trigger: make the schedule's task once now (its
+        `scheduled_for` the server's now), whatever the overlap policy, also while paused;
+        it becomes the schedule's last task. Sent once (a repeat would make another)."""
+        _, data = await self._request(
+            "POST", f"/schedules/{_segment(name)}/trigger", ok=(200, 201), ids_only=True
+        )
+        return self._structure(data, ScheduleTriggered)
+
+    async def backfill_schedule(
+        self, name: str, start: dt.datetime, end: dt.datetime
+    ) -> BackfillResult:
+        """POST /schedules/{name}/backfill: fire the slots of the schedule's calendar from
+        `start` to `end` (aware datetimes, both included; start_at and end_at do not
+        apply), oldest first, under its overlap policy; at most 1,000 slots, else
+        `ValidationError`. A slot fires at most once ever (one that has a task already
+        counts as `already_fired`), so it is retried like a PUT."""
+        _, data = await self._request(
+            "POST",
+            f"/schedules/{_segment(name)}/backfill",
+            body={"from": start, "to": end},
+            idempotent=True,
+            ids_only=True,
+        )
+        return self._structure(data, BackfillResult)
 
     # -- helpers --------------------------------------------------------------------------
 

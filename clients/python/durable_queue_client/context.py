@@ -100,7 +100,9 @@ class TaskContext:
     `task_id`, `run_id`, `attempt` (1 for the first run of the task; a retry or a
     takeover after a crash adds one), `task_name`, `params`, `headers`, `queue`,
     `workflow_run_id`, `priority` (0 unless set; None from a server without flow
-    control), `concurrency_key` (None when the task has none), and `client` (the worker's
+    control), `concurrency_key` (None when the task has none), `schedule_name` and
+    `scheduled_for` (the schedule that made the task and the slot it is for, an aware
+    UTC datetime; None for a task not made by a schedule), and `client` (the worker's
     `DurableClient`, e.g. to create follow-up tasks inside a step; `spawn` does that
     once per task for you).
     """
@@ -129,6 +131,8 @@ class TaskContext:
         self.workflow_run_id = task.workflow_run_id
         self.priority = task.priority
         self.concurrency_key = task.concurrency_key
+        self.schedule_name = task.schedule_name
+        self.scheduled_for = task.scheduled_for
 
     # -- steps ----------------------------------------------------------------------------
 

@@ -263,6 +263,10 @@ class ClaimedTask:
     priority: int | None = _opt()
     """The task's priority (None from a server older than flow control)."""
     concurrency_key: str | None = _opt()
+    schedule_name: str | None = _opt()
+    """The schedule that made the task (None for a task not made by one)."""
+    scheduled_for: dt.datetime | None = _opt()
+    """The slot the schedule made the task for (UTC; None for a task not made by one)."""
 
 
 @attrs.frozen(kw_only=True)
@@ -311,6 +315,10 @@ class TaskDetail:
     idempotency_key: str | None = _opt()
     priority: int | None = _opt()
     concurrency_key: str | None = _opt()
+    schedule_name: str | None = _opt()
+    """The schedule that made the task (it keeps the name when the schedule is deleted)."""
+    scheduled_for: dt.datetime | None = _opt()
+    """The slot the schedule made the task for (UTC)."""
     error: str | None = _opt()
     result: JSONValue = _opt()
     runs: list[RunSummary] = attrs.field(factory=list)
@@ -548,3 +556,130 @@ class WorkflowRunDetail(WorkflowRun):
 class WorkflowRunPage:
     workflow_runs: list[WorkflowRun]
     next_cursor: str | None = _opt()
+
+
+# -- schedules ------------------------------------------------------------------------
+
+
+@attrs.frozen(kw_only=True)
+class CreateScheduleRequest:
+    """POST /schedules: a schedule's whole definition (docs/schedules.md). Exactly one of
+    `cron` and `interval_seconds`; a field left None takes the server's default."""
+
+    name: str
+    queue: str
+    task_name: str
+    params: JSONValue = _opt()
+    headers: dict[str, str] | None = _opt()
+    max_attempts: int | None = _opt()
+    retry_strategy: RetryStrategy | None = _opt()
+    priority: int | None = _opt()
+    concurrency_key: str | None = _opt()
+    cron: str | None = _opt()
+    interval_seconds: int | None = _opt()
+    timezone: str | None = _opt()
+    start_at: dt.datetime | None = _opt()
+    end_at: dt.datetime | None = _opt()
+    catchup: str | None = _opt()
+    catchup_window_seconds: int | None = _opt()
+    overlap: str | None = _opt()
+    paused: bool | None = _opt()
+    note: str | None = _opt()
+
+
+@attrs.frozen(kw_only=True)
+class UpdateScheduleRequest:
+    """PATCH /schedules/{name}: only the fields given are sent. The fields a schedule may
+    be without (params, headers, retry_strategy, concurrency_key, start_at, end_at, note)
+    are left out while `UNSET` and cleared by None (JSON null); the others are left out
+    while None. Giving `cron` clears `interval_seconds` and the other way round."""
+
+    queue: str | None = _opt()
+    task_name: str | None = _opt()
+    params: JSONValue | Unset = _patch()
+    headers: dict[str, str] | Unset | None = _patch()
+    max_attempts: int | None = _opt()
+    retry_strategy: RetryStrategy | Unset | None = _patch()
+    priority: int | None = _opt()
+    concurrency_key: str | Unset | None = _patch()
+    cron: str | None = _opt()
+    interval_seconds: int | None = _opt()
+    timezone: str | None = _opt()
+    start_at: dt.datetime | Unset | None = _patch()
+    end_at: dt.datetime | Unset | None = _patch()
+    catchup: str | None = _opt()
+    catchup_window_seconds: int | None = _opt()
+    overlap: str | None = _opt()
+    paused: bool | None = _opt()
+    note: str | Unset | None = _patch()
+
+
+@attrs.frozen(kw_only=True)
+class ScheduleInfo:
+    """A schedule: its definition and its state. `next_fire_at` is None while it is paused
+    or once it has ended (past `end_at`); `last_task_status` is the last task's status
+    now; `buffered_slot` is the slot waiting behind an unfinished task (overlap
+    `buffer_one`); `fires`, `skipped` and `missed` count tasks made, slots skipped by the
+    overlap policy and slots missed. `upcoming`: the next fire times, when asked for
+    (`get_schedule(name, preview=N)`)."""
+
+    name: str
+    queue: str
+    task_name: str
+    params: JSONValue = _opt()
+    headers: dict[str, str] | None = _opt()
+    max_attempts: int
+    retry_strategy: RetryStrategy | None = _opt()
+    priority: int
+    concurrency_key: str | None = _opt()
+    cron: str | None = _opt()
+    interval_seconds: int | None = _opt()
+    timezone: str
+    start_at: dt.datetime | None = _opt()
+    end_at: dt.datetime | None = _opt()
+    catchup: str  # "skip" | "latest" | "all"
+    catchup_window_seconds: int
+    overlap: str  # "allow" | "skip" | "buffer_one" | "cancel_previous"
+    paused: bool
+    note: str | None = _opt()
+    created_at: dt.datetime
+    updated_at: dt.datetime
+    next_fire_at: dt.datetime | None = _opt()
+    last_scheduled_for: dt.datetime | None = _opt()
+    last_fired_at: dt.datetime | None = _opt()
+    last_task_id: str | None = _opt()
+    last_task_status: str | None = _opt()
+    buffered_slot: dt.datetime | None = _opt()
+    fires: int
+    skipped: int
+    missed: int
+    upcoming: list[dt.datetime] | None = _opt()
+
+
+@attrs.frozen(kw_only=True)
+class SchedulePage:
+    schedules: list[ScheduleInfo]
+    next_cursor: str | None = _opt()
+
+
+@attrs.frozen(kw_only=True)
+class ScheduleTriggered:
+    """POST /schedules/{name}/trigger: the task made now (`scheduled_for`: the database's
+    now)."""
+
+    task_id: str
+    run_id: str
+    scheduled_for: dt.datetime
+
+
+@attrs.frozen(kw_only=True)
+class BackfillResult:
+    """POST /schedules/{name}/backfill: of the `slots` in the range, `fired` made a task,
+    `skipped` and `buffered` were held by the overlap policy, `already_fired` had a task
+    from before."""
+
+    slots: int
+    fired: int
+    skipped: int
+    buffered: int
+    already_fired: int

@@ -18,6 +18,11 @@ retries and backoff apply); a run that sleeps (event wait, durable sleep) is nei
 Stopping is graceful: no new claims, in-flight handlers get `grace_period` seconds, and
 the runs still going after it are released to the queue (scheduled to now), which
 spends no attempt.
+
+A task may be declared with a schedule, `@worker.task("report", schedule=Schedule(cron=
+"0 7 * * *", timezone="Europe/Amsterdam"))`: the worker upserts it on its queue when it
+starts, before its first claim; its tasks tell the handler their slot
+(`ctx.scheduled_for`).
 """
 
 from __future__ import annotations
@@ -54,11 +59,13 @@ from durable_queue_client.errors import (
     Unavailable,
     WaitTimeout,
 )
-from durable_queue_client.models import FailedRun, JSONValue, TaskDetail
+from durable_queue_client.models import CreateScheduleRequest, FailedRun, JSONValue, TaskDetail
+from durable_queue_client.schedules import Schedule
 
 __all__ = [
     "ClaimLost",
     "Handler",
+    "Schedule",
     "StepValueError",
     "TaskContext",
     "UnknownTask",
@@ -149,6 +156,7 @@ class Worker:
         self.on_error = on_error
         self.create_queue = create_queue
         self._handlers: dict[str, Handler] = {}
+        self._schedules: dict[str, CreateScheduleRequest] = {}
         self._active: dict[str, _Running] = {}
         self._stop = asyncio.Event()
         self._hurry = asyncio.Event()
@@ -160,26 +168,42 @@ class Worker:
 
     # -- registration ---------------------------------------------------------------------
 
-    def task(self, name: str | None = None) -> Callable[[H], H]:
+    def task(
+        self, name: str | None = None, *, schedule: Schedule | None = None
+    ) -> Callable[[H], H]:
         """Register the decorated async function as the handler of tasks named `name`
-        (default: the function's name). It is called as `handler(ctx, params)`."""
+        (default: the function's name). It is called as `handler(ctx, params)`. With
+        `schedule`, the worker also upserts that schedule of the task on its queue when
+        it starts (see `Schedule`)."""
 
         def register(fn: H) -> H:
-            self.register(name or fn.__name__, fn)
+            self.register(name or fn.__name__, fn, schedule=schedule)
             return fn
 
         return register
 
-    def register(self, name: str, handler: Handler) -> None:
+    def register(self, name: str, handler: Handler, *, schedule: Schedule | None = None) -> None:
         if not inspect.iscoroutinefunction(handler):
             raise TypeError(f"the handler of {name!r} must be an async function")
         if name in self._handlers:
             raise ValueError(f"a handler of {name!r} is already registered")
+        definition = None
+        if schedule is not None:
+            definition = schedule.definition(self.queue, name)
+            if definition.name in self._schedules:
+                raise ValueError(f"a schedule named {definition.name!r} is already declared")
         self._handlers[name] = handler
+        if definition is not None:
+            self._schedules[definition.name] = definition
 
     @property
     def handlers(self) -> Mapping[str, Handler]:
         return dict(self._handlers)
+
+    @property
+    def schedules(self) -> Mapping[str, CreateScheduleRequest]:
+        """The declared schedules' definitions, by schedule name."""
+        return dict(self._schedules)
 
     @property
     def in_flight(self) -> int:
@@ -230,6 +254,7 @@ class Worker:
         try:
             if self.create_queue:
                 await self._ensure_queue()
+            await self._upsert_schedules()
             claiming = asyncio.create_task(self._claim_loop())
             try:
                 await self._drain()
@@ -281,6 +306,27 @@ class Worker:
             await self.client.create_queue(self.queue)
         except Conflict:
             pass  # it exists
+
+    async def _upsert_schedules(self) -> None:
+        """Create or update the declared schedules, before the first claim. Workers
+        starting together leave one schedule per declaration (`upsert_schedule`); an
+        error (a bad cron expression, the server unreachable) ends `run()`."""
+        for definition in self._schedules.values():
+            schedule = await self.client.upsert_schedule(definition)
+            log.info(
+                "schedule %s of %s on queue %s upserted (next fire at %s)",
+                schedule.name,
+                schedule.task_name,
+                self.queue,
+                schedule.next_fire_at.isoformat() if schedule.next_fire_at else "none",
+                extra={
+                    "durable": {
+                        "queue": self.queue,
+                        "task_name": schedule.task_name,
+                        "event": "schedule_upserted",
+                    }
+                },
+            )
 
     async def _first(self, *events: asyncio.Event, within: float | None = None) -> None:
         """Until one of `events` is set (or `within` seconds pass)."""
