@@ -4,7 +4,7 @@
 A due slot at most `grace` seconds old is on time and always fires. An older one was
 missed (no scheduler ran at its time): inside `catchup_window_seconds`, `skip` fires
 none of them, `latest` the most recent one (when no on-time slot fired), `all` every one,
-the most recent CATCHUP_ALL_CAP at most. Every due slot that does not fire is counted as
+the most recent ones, CATCHUP_ALL_CAP fires in all at most. Every due slot that does not fire is counted as
 missed. Pure: the database's clock is passed in.
 """
 
@@ -55,7 +55,7 @@ def plan_fires(
         )
     )
     late: list[dt.datetime] = []
-    wanted = {"all": CATCHUP_ALL_CAP, "latest": 0 if on_time else 1}.get(catchup, 0)
+    wanted = {"all": CATCHUP_ALL_CAP - len(on_time), "latest": 0 if on_time else 1}.get(catchup, 0)
     if wanted:
         window_from = max(next_fire_at, now - dt.timedelta(seconds=catchup_window_seconds))
         older = calendar.at_or_before(on_time_from - dt.timedelta(microseconds=1))
