@@ -16,7 +16,7 @@ SELECT pg_try_advisory_lock(7300, 2);
 
 -- name: try_lock_scheduler()$
 -- Try to become the one instance that fires schedules (session-level advisory lock, released on disconnect).
-SELECT pg_try_advisory_lock(7300, 3);
+SELECT pg_try_advisory_lock(7300, 4);
 
 -- name: expire_claims(batch_size, max_expiries)^
 -- Fail claimed runs past their expiry ('claim expired'), oldest expiry first on runs_claimed_expiry; retry each at once unless its task reached max_expiries, then fail the task.

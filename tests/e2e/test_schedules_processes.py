@@ -85,11 +85,11 @@ def servers(database_url: str) -> Iterator[Servers]:
 
 
 def scheduler_held(database_url: str) -> bool:
-    """Whether some process holds the scheduler's advisory lock (7300, 3)."""
+    """Whether some process holds the scheduler's advisory lock (7300, 4)."""
     row = query_one(
         database_url,
         "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND classid = 7300 "
-        "AND objid = 3 AND granted",
+        "AND objid = 4 AND granted",
     )
     return bool(row and row[0])
 
