@@ -93,7 +93,7 @@ async def test_path_parameters_are_typed(served):
             seen.add(name)
             if name.endswith("_id"):
                 assert schema["format"] == "uuid", (path, name)
-            elif name == "queue_name":
+            elif name in ("queue_name", "schedule_name"):  # a schedule is named like a queue
                 assert schema["pattern"] == QUEUE_NAME_PATTERN
             else:
                 assert schema.get("maxLength"), (path, name)
@@ -101,6 +101,7 @@ async def test_path_parameters_are_typed(served):
             re.findall(r"{(\w+)}", path)
         )
     assert {"queue_name", "task_id", "run_id", "workflow_run_id", "step_name"} <= seen
+    assert "schedule_name" in seen
 
 
 @pytest.mark.parametrize(
