@@ -93,39 +93,10 @@ FROM schedules
 GROUP BY queue_name
 ORDER BY queue_name;
 
--- name: monitoring_schedules(queue_name, cursor, limit)
--- A page of schedules by name after `cursor` (the last name of the previous page), of one queue when given (schedules_by_queue, else the unique index on name), each with its last task's current status (NULL when it has none or it was deleted; a primary-key lookup per row).
-SELECT s.id, s.name, s.queue_name, s.task_name, s.cron, s.interval_seconds, s.timezone,
-       s.start_at, s.end_at, s.catchup, s.overlap, s.paused, s.note,
-       s.next_fire_at, s.buffered_slot,
-       s.last_task_id, s.last_scheduled_for, s.last_fired_at,
-       s.fires, s.skipped, s.missed,
-       t.status AS last_task_status
-FROM schedules s
-LEFT JOIN tasks t ON t.id = s.last_task_id
-WHERE (CAST(:queue_name AS text) IS NULL OR s.queue_name = :queue_name)
-  AND (CAST(:cursor AS text) IS NULL OR s.name > :cursor)
-ORDER BY s.name
-LIMIT :limit;
-
--- name: monitoring_schedule(name)^
--- One schedule by name (its unique index) with every field and its last task's current status (NULL when it has none or it was deleted).
-SELECT s.id, s.name, s.queue_name, s.task_name, s.params, s.headers, s.max_attempts,
-       s.retry_strategy, s.priority, s.concurrency_key, s.cron, s.interval_seconds,
-       s.timezone, s.anchor, s.start_at, s.end_at, s.catchup, s.catchup_window_seconds,
-       s.overlap,
-       s.paused, s.note, s.next_fire_at, s.buffered_slot,
-       s.last_task_id, s.last_scheduled_for, s.last_fired_at,
-       s.fires, s.skipped, s.missed, s.created_at, s.updated_at,
-       t.status AS last_task_status
-FROM schedules s
-LEFT JOIN tasks t ON t.id = s.last_task_id
-WHERE s.name = :name;
-
--- name: monitoring_schedule_tasks(schedule_id, limit)
--- A schedule's latest tasks by slot, newest first, with their current status (the unique index on tasks (schedule_id, scheduled_for), read backwards; `limit` rows at most).
-SELECT id, status, scheduled_for, created_at, completed_at
-FROM tasks
-WHERE schedule_id = :schedule_id
-ORDER BY scheduled_for DESC
+-- name: monitoring_schedule_tasks(name, limit)
+-- A schedule's latest tasks by slot, newest first, with their current status: its id by its name's unique index, then the slot index tasks_schedule_slot read backwards, `limit` rows at most (none for an unknown name).
+SELECT t.id, t.status, t.scheduled_for, t.created_at, t.completed_at
+FROM tasks t
+WHERE t.schedule_id = (SELECT s.id FROM schedules s WHERE s.name = :name)
+ORDER BY t.scheduled_for DESC
 LIMIT :limit;

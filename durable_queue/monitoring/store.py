@@ -59,15 +59,6 @@ class ScheduleTotals:
 
 
 @attrs.frozen
-class SchedulePage:
-    """One page of schedules by name; `next_cursor` (the page's last name) only when more
-    exist."""
-
-    items: list[dict[str, Any]]
-    next_cursor: str | None
-
-
-@attrs.frozen
 class HistoryPoint:
     """One bucket of a queue's history: bucket 0 is the newest `bucket_seconds`."""
 
@@ -104,36 +95,11 @@ class MonitoringStore:
             ]
         return gauges, totals
 
-    async def schedules(
-        self, *, queue_name: str | None, cursor: str | None, limit: int
-    ) -> SchedulePage:
-        """A page of schedules by name after `cursor`, of one queue when given, each with
-        its last task's current status (`last_task_status`, None when it has no task or
-        that task was deleted)."""
-        async with connection(self.pool) as conn:
-            rows = [
-                row
-                async for row in queries.monitoring_schedules(
-                    conn, queue_name=queue_name, cursor=cursor, limit=limit + 1
-                )
-            ]
-        more = len(rows) > limit
-        rows = rows[:limit]
-        return SchedulePage(rows, rows[-1]["name"] if more else None)
-
-    async def schedule(self, name: str) -> dict[str, Any] | None:
-        """One schedule with every field and its last task's status; None when unknown."""
-        async with connection(self.pool) as conn:
-            return await queries.monitoring_schedule(conn, name=name)
-
-    async def schedule_tasks(self, schedule_id: uuid.UUID, limit: int) -> list[dict[str, Any]]:
-        """The schedule's latest `limit` tasks by slot, newest first."""
+    async def schedule_tasks(self, name: str, limit: int) -> list[dict[str, Any]]:
+        """The latest `limit` tasks of the schedule named `name` by slot, newest first."""
         async with connection(self.pool) as conn:
             return [
-                row
-                async for row in queries.monitoring_schedule_tasks(
-                    conn, schedule_id=schedule_id, limit=limit
-                )
+                row async for row in queries.monitoring_schedule_tasks(conn, name=name, limit=limit)
             ]
 
     async def history(self, seconds: float, bucket_seconds: float) -> dict[str, list[HistoryPoint]]:

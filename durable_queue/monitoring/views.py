@@ -1,9 +1,10 @@
 """The dashboard's pages: server-rendered HTML (Jinja2, autoescaped), no JavaScript.
 
 Each handler reads through the existing `Store` where a read method fits (task and
-workflow-run listings and details; a queue's settings, stats and busiest keys) and
-through `MonitoringStore` for what only the dashboard needs (gauges, history, run
-timings, waits, latest events, schedules with their last task's status). Query
+workflow-run listings and details; a queue's settings, stats and busiest keys; the
+schedules listing and a schedule with its next slots) and through `MonitoringStore`
+for what only the dashboard needs (gauges, history, run timings, waits, latest
+events, a schedule's latest tasks). Query
 strings are checked here: a bad filter is a 400 page naming it, an unknown or
 malformed id a 404 page.
 """
@@ -26,9 +27,8 @@ from durable_queue.jsonvalue import JSON_NULL
 from durable_queue.monitoring.charts import BUCKET_SECONDS, SPAN_SECONDS, queue_chart
 from durable_queue.monitoring.keys import METRICS, MONITORING_STORE
 from durable_queue.monitoring.store import BUSIEST_KEYS
-from durable_queue.schedule_store import upcoming_slots
 from durable_queue.schedule_times import CalendarError, zone
-from durable_queue.wire import TASK_STATUSES, WORKFLOW_STATUSES
+from durable_queue.wire import TASK_STATUSES, WORKFLOW_STATUSES, Schedule
 
 PAGE_SIZE = 50
 RECENT_SCHEDULE_TASKS = 10
@@ -175,22 +175,21 @@ async def events(request: web.Request) -> web.Response:
 
 
 async def schedules(request: web.Request) -> web.Response:
-    """Schedules by name, of one queue when `queue` is given, a page at a time: calendar,
-    next fire, last fire with its task's outcome, paused state and counters."""
+    """Schedules by name, of one queue when `queue` is given, a page at a time, read as
+    the API lists them: calendar, next fire, last fire with its task's outcome (its
+    status now), paused state and note, counters."""
     try:
         queue = _text(request, "queue")
         cursor = _text(request, "cursor")
     except BadFilter as exc:
         return _bad_filter(request, exc)
-    page = await request.app[MONITORING_STORE].schedules(
-        queue_name=queue, cursor=cursor, limit=PAGE_SIZE
-    )
+    page = await request.app[STORE].schedules.list(queue, cursor, PAGE_SIZE)
     filters = {"queue": queue}
     return _render(
         request,
         "schedules.html",
         {
-            "schedules": page.items,
+            "schedules": page.schedules,
             "filters": filters,
             "next_href": page.next_cursor
             and _page_href("/ui/schedules", filters, page.next_cursor),
@@ -202,23 +201,20 @@ async def schedules(request: web.Request) -> web.Response:
 
 
 async def schedule(request: web.Request) -> web.Response:
-    """One schedule: its definition, state, counters and its latest tasks by slot."""
+    """One schedule as `GET /api/v1/schedules/{name}?preview=5` answers it (definition,
+    state, next slots), and its latest tasks by slot."""
     name = request.match_info["schedule_name"]
-    monitoring = request.app[MONITORING_STORE]
-    found = await monitoring.schedule(name)
-    if found is None:
+    try:
+        found = await request.app[STORE].schedules.get(name, preview=UPCOMING_SLOTS)
+    except NotFound:
         return _not_found(request, f"No schedule is named {name}.")
-    recent = await monitoring.schedule_tasks(found["id"], RECENT_SCHEDULE_TASKS)
+    except ValueError:  # a calendar this server cannot read (the scheduler pauses it)
+        found = await request.app[STORE].schedules.get(name)
+    recent = await request.app[MONITORING_STORE].schedule_tasks(name, RECENT_SCHEDULE_TASKS)
     return _render(
         request,
         "schedule.html",
-        {
-            "s": found,
-            "upcoming": upcoming(found, UPCOMING_SLOTS),
-            "recent": recent,
-            "most": RECENT_SCHEDULE_TASKS,
-            "refresh": REFRESH_SECONDS,
-        },
+        {"s": found, "recent": recent, "most": RECENT_SCHEDULE_TASKS, "refresh": REFRESH_SECONDS},
     )
 
 
@@ -318,23 +314,13 @@ def timestamp(value: dt.datetime | None) -> str:
     return value.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3] + "Z"
 
 
-def upcoming(schedule: dict[str, Any], count: int) -> list[dt.datetime]:
-    """The schedule's next `count` slots from its next fire on, as `GET /schedules/{name}
-    ?preview=N` answers them; none while it is paused or has ended, or when this server
-    cannot read its calendar (the scheduler pauses such a schedule, with a note)."""
-    try:
-        return upcoming_slots(schedule, count)
-    except ValueError:  # CalendarError, croniter's errors
-        return []
-
-
-def calendar(schedule: dict[str, Any]) -> str:
+def calendar(schedule: Schedule) -> str:
     """A schedule's calendar for people: "0 7 * * * (Europe/Amsterdam)" for a cron
     expression, read in its zone; "every 3600 s (1.0 h)" for an interval, which no zone
     applies to."""
-    if schedule.get("cron") is not None:
-        return f"{schedule['cron']} ({schedule.get('timezone') or 'UTC'})"
-    every = schedule.get("interval_seconds")
+    if schedule.cron is not None:
+        return f"{schedule.cron} ({schedule.timezone})"
+    every = schedule.interval_seconds
     if every is None:
         return ""
     return f"every {every} s" + (f" ({seconds(every)})" if every >= 60 else "")

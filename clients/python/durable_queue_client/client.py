@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
+import random
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from types import TracebackType
@@ -98,7 +99,7 @@ API_PREFIX: Final = "/api/v1"
 DEFAULT_URL: Final = "http://localhost:8080"
 USER_AGENT: Final = "durable-queue-client/0.1.0"
 JSON_BODY: Final = {"Content-Type": "application/json"}
-UPSERT_TRIES: Final = 3  # creates of a schedule deleted between an upsert's 409 and PATCH
+UPSERT_TRIES: Final = 5  # an upsert's create-then-PATCH, when others change the schedule too
 
 log = logging.getLogger("durable_queue_client")
 log.addHandler(logging.NullHandler())  # a library: silent unless the application logs
@@ -931,8 +932,11 @@ class DurableClient:
         left out as their default, or null), so a field dropped from the definition is
         cleared; `paused` None leaves the pause state as it is. Many callers upserting
         the same definition at once leave one schedule: one create wins, the others
-        PATCH. Retried like a PUT (a repeat sets the same definition again)."""
+        PATCH (a PATCH refused because others changed the schedule meanwhile, 409, is
+        tried again after a random delay; so is the create when the schedule was deleted
+        in between). Retried like a PUT (a repeat sets the same definition again)."""
         path = f"/schedules/{_segment(definition.name)}"
+        patch = whole_definition_patch(definition)
         for attempt in range(1, UPSERT_TRIES + 1):
             try:
                 _, data = await self._request(
@@ -940,16 +944,19 @@ class DurableClient:
                 )
                 return self._structure(data, ScheduleInfo)
             except Conflict:
-                pass
+                pass  # the name is in use
             try:
-                _, data = await self._request(
-                    "PATCH", path, body=whole_definition_patch(definition), idempotent=True
-                )
+                _, data = await self._request("PATCH", path, body=patch, idempotent=True)
                 return self._structure(data, ScheduleInfo)
             except NotFound:
                 if attempt == UPSERT_TRIES:
                     raise
                 # deleted between the create and the PATCH: create it again
+            except Conflict:
+                if attempt == UPSERT_TRIES:
+                    raise
+                # changed by others meanwhile (many upserting at once): again, a little later
+                await asyncio.sleep(random.uniform(0, self.backoff * 2.0**attempt))
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def get_schedule(self, name: str, preview: int | None = None) -> ScheduleInfo:
