@@ -23,7 +23,7 @@ from durable_queue.commands import (
     ScheduleDefinition,
     SchedulePatch,
 )
-from durable_queue.db import connection, queries
+from durable_queue.db import connection, queries, transaction
 from durable_queue.errors import Conflict, NotFound, ValidationError
 from durable_queue.schedule_plan import FirePlan
 from durable_queue.schedule_times import Calendar, CalendarError, check_calendar
@@ -31,7 +31,7 @@ from durable_queue.wire import BackfillResult, Schedule, ScheduleList, ScheduleT
 
 MAX_BACKFILL_SLOTS = 1000
 MAX_PREVIEW = 100
-PATCH_ATTEMPTS = 5  # a PATCH racing other changes of the same schedule tries this often
+BACKFILL_ATTEMPTS = 5  # a backfill racing changes of its schedule tries this often
 
 
 class ScheduleStore:
@@ -75,45 +75,48 @@ class ScheduleStore:
         """A page of schedules by name, of one queue when `queue` is given."""
         async with connection(self.pool) as conn:
             if queue is None:
-                rows = queries.list_schedules(conn, cursor=cursor, limit=limit)
+                rows = queries.list_schedules(conn, cursor=cursor, limit=limit + 1)
             else:
                 rows = queries.list_schedules_of_queue(
-                    conn, queue_name=queue, cursor=cursor, limit=limit
+                    conn, queue_name=queue, cursor=cursor, limit=limit + 1
                 )
             schedules = [schedule_of(row) async for row in rows]
-        next_cursor = schedules[-1].name if len(schedules) == limit else None
-        return ScheduleList(schedules, next_cursor)
+        more = len(schedules) > limit  # one row past the page: another page exists
+        return ScheduleList(schedules[:limit], schedules[limit - 1].name if more else None)
 
     async def update(self, name: str, patch: SchedulePatch) -> Schedule:
-        """Change the fields given. next_fire_at moves to the first slot after now when
-        the calendar changes or the schedule resumes; otherwise it stays, so repeating a
-        PATCH (a worker's upsert at start) never skips a slot that is due."""
-        for _ in range(PATCH_ATTEMPTS):
-            async with connection(self.pool) as conn:
-                row = await queries.get_schedule(conn, name=name)
-                if row is None:
-                    raise NotFound(f'schedule "{name}" not found')
-                before = definition_of(row)
-                after = patch.applied_to(before)
-                if after.queue != before.queue and not await _queue_exists(conn, after.queue):
-                    raise NotFound(f'queue "{after.queue}" not found')
-                _check(after, patched=frozenset(patch.changes))
-                next_fire_at = row["next_fire_at"]
-                moved = any(getattr(after, f) != getattr(before, f) for f in CALENDAR_FIELDS)
-                if moved or (before.paused and not after.paused):
-                    now = await queries.database_now(conn)
-                    anchor = after.start_at or row["anchor"]
-                    next_fire_at = calendar_of(after, anchor).next_after(now)
-                updated = await queries.update_schedule(
-                    conn,
-                    name=name,
-                    revision=row["revision"],
-                    next_fire_at=next_fire_at,
-                    **_definition_columns(after),
-                )
-            if updated is not None:
-                return schedule_of(updated)
-        raise Conflict(f'schedule "{name}" is changing too often; try again')
+        """Change the fields given, under the schedule's row lock. next_fire_at moves to
+        the first slot after now when the calendar changes or the schedule resumes;
+        otherwise it stays. A PATCH that changes nothing writes nothing (many workers
+        upserting the same declaration at start), so it never skips a due slot and never
+        makes the scheduler's plan of it stale."""
+        async with transaction(self.pool) as conn:
+            row = await queries.lock_schedule(conn, name=name)
+            if row is None:
+                raise NotFound(f'schedule "{name}" not found')
+            before = definition_of(row)
+            after = patch.applied_to(before)
+            if after == before:
+                return schedule_of(row)
+            if after.queue != before.queue and not await queries.queue_exists(
+                conn, name=after.queue
+            ):
+                raise NotFound(f'queue "{after.queue}" not found')
+            _check(after)
+            next_fire_at = row["next_fire_at"]
+            moved = any(getattr(after, f) != getattr(before, f) for f in CALENDAR_FIELDS)
+            if moved or (before.paused and not after.paused):
+                now = await queries.database_now(conn)
+                anchor = after.start_at or row["anchor"]
+                next_fire_at = calendar_of(after, anchor).next_after(now)
+            updated = await queries.update_schedule(
+                conn,
+                name=name,
+                revision=row["revision"],
+                next_fire_at=next_fire_at,
+                **_definition_columns(after),
+            )
+        return schedule_of(updated)
 
     async def delete(self, name: str) -> None:
         """Delete a schedule: no slot fires after; its tasks stay."""
@@ -136,7 +139,7 @@ class ScheduleStore:
         overlap policy; at most MAX_BACKFILL_SLOTS slots."""
         if backfill.last <= backfill.first:
             raise ValidationError("to must be after from")
-        for _ in range(PATCH_ATTEMPTS):
+        for _ in range(BACKFILL_ATTEMPTS):
             async with connection(self.pool) as conn:
                 row = await queries.get_schedule(conn, name=name)
                 if row is None:
@@ -221,7 +224,7 @@ class ScheduleStore:
             return await queries.seconds_until_next_slot(conn)
 
 
-def _check(definition: ScheduleDefinition, patched: frozenset[str] | None = None) -> None:
+def _check(definition: ScheduleDefinition) -> None:
     """A ValidationError naming the field when the calendar cannot be used."""
     try:
         check_calendar(
@@ -233,10 +236,6 @@ def _check(definition: ScheduleDefinition, patched: frozenset[str] | None = None
         )
     except CalendarError as exc:
         raise ValidationError(f"{exc.field} {exc.reason}") from None
-
-
-async def _queue_exists(conn: aiopg.Connection, name: str) -> bool:
-    return bool(await queries.queue_exists(conn, name=name))
 
 
 def calendar_of(definition: ScheduleDefinition, anchor: dt.datetime) -> Calendar:

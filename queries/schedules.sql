@@ -16,6 +16,14 @@ WHERE EXISTS (SELECT 1 FROM queues q WHERE q.name = :queue_name)
 ON CONFLICT (name) DO NOTHING
 RETURNING *, CAST(NULL AS text) AS last_task_status;
 
+-- name: lock_schedule(name)^
+-- One schedule by name, locked until the transaction ends (a PATCH), with its last task's status.
+SELECT s.*, t.status AS last_task_status
+FROM schedules s
+LEFT JOIN tasks t ON t.id = s.last_task_id
+WHERE s.name = :name
+FOR UPDATE OF s;
+
 -- name: get_schedule(name)^
 -- One schedule by name, with its last task's status (schedules' name key, tasks_pkey).
 SELECT s.*, t.status AS last_task_status
@@ -70,13 +78,10 @@ SET paused = true, note = :note, revision = revision + 1, updated_at = now()
 WHERE queue_name = :queue_name AND NOT paused;
 
 -- name: due_schedules(batch_size)
--- Up to batch_size schedules whose next slot has come, earliest first, with their calendar and the database's clock (schedules_due).
+-- Up to batch_size schedules whose next slot has come, earliest first, with their calendar and the database's clock (dq_due_schedules, on schedules_due).
 SELECT id, revision, cron, interval_seconds, timezone, anchor, start_at, end_at, catchup,
-       catchup_window_seconds, next_fire_at, now() AS database_now
-FROM schedules
-WHERE NOT paused AND next_fire_at IS NOT NULL AND next_fire_at <= now()
-ORDER BY next_fire_at
-LIMIT :batch_size;
+       catchup_window_seconds, next_fire_at, database_now
+FROM dq_due_schedules(:batch_size);
 
 -- name: seconds_until_next_slot()$
 -- Seconds until the earliest next slot of an active schedule (<= 0: due; NULL: none), one row of schedules_due.
@@ -85,13 +90,8 @@ FROM schedules
 WHERE NOT paused AND next_fire_at IS NOT NULL;
 
 -- name: buffered_schedules(batch_size)
--- Active schedules holding a buffered slot whose last task has finished (schedules_buffered, tasks_pkey).
-SELECT s.id
-FROM schedules s
-WHERE s.buffered_slot IS NOT NULL AND NOT s.paused
-  AND NOT EXISTS (SELECT 1 FROM tasks t WHERE t.id = s.last_task_id AND t.status = 'pending')
-ORDER BY s.id
-LIMIT :batch_size;
+-- Active schedules holding a buffered slot whose last task has finished (dq_buffered_schedules, on schedules_buffered and tasks_pkey).
+SELECT id FROM dq_buffered_schedules(:batch_size);
 
 -- name: fire_schedules(plans)
 -- Fire the scheduler's plans ({id, revision, slots, missed, next_fire_at} each), one row per plan in input order (dq_fire_schedules).

@@ -22,6 +22,8 @@ DASHBOARD_PAGES = [
     "/ui/workflow-runs",
     "/ui/workflow-runs/{flow_id}",
     "/ui/events",
+    "/ui/schedules",
+    "/ui/schedules/nope",  # the 404 page
     "/ui/style.css",
 ]
 OTHER_ANSWERS = [

@@ -225,6 +225,12 @@ PLAN_CASES: dict[str, tuple[str, Callable[[dict], dict], str]] = {
         "tasks_start_deadline",
     ),
     "scrape gauges": ("monitoring_queues", lambda i: {"busiest_keys": 10}, "runs_claimable"),
+    # the dashboard's schedule page: the slot index backwards, the id by the name's key
+    "latest tasks of a schedule": (
+        "monitoring_schedule_tasks",
+        lambda i: {"name": "s1", "limit": 10},
+        "tasks_schedule_slot",
+    ),
 }
 
 
@@ -325,6 +331,7 @@ def schedules(conn: Any, ids: dict) -> None:
     first = schedule_row(conn, "s1", overlap="buffer_one")
     schedule_row(conn, "s2")
     Q.get_schedule(conn, name="s1")
+    Q.lock_schedule(conn, name="s1")
     list(Q.list_schedules(conn, cursor=None, limit=10))
     list(Q.list_schedules_of_queue(conn, queue_name="small", cursor="a", limit=10))
     due = list(Q.due_schedules(conn, batch_size=10))
@@ -509,12 +516,22 @@ SCAN_CASES: dict[str, tuple[Callable[[Any, dict], Any], set[str]]] = {
         {"delete_expired_tasks", "delete_expired_events"},
     ),
     "fold counts": (lambda c, i: Q.fold_queue_counts(c, batch_size=10_000), {"fold_queue_counts"}),
+    "schedule monitoring": (
+        lambda c, i: (
+            schedule_row(c, "m1"),
+            Q.trigger_schedule(c, name="m1"),
+            list(Q.monitoring_schedule_totals(c)),
+            list(Q.monitoring_schedule_tasks(c, name="m1", limit=10)),
+        ),
+        {"monitoring_schedule_totals", "monitoring_schedule_tasks"},
+    ),
     "schedules": (
         schedules,
         {"create_schedule", "get_schedule", "list_schedules", "list_schedules_of_queue",
          "due_schedules", "fire_schedules", "trigger_schedule", "backfill_schedule",
          "buffered_schedules", "release_buffered_slot", "seconds_until_next_slot",
-         "update_schedule", "pause_schedule", "pause_queue_schedules", "delete_schedule"},
+         "update_schedule", "pause_schedule", "pause_queue_schedules", "delete_schedule",
+         "lock_schedule"},
     ),
     "flow control": (
         lambda c, i: (

@@ -153,7 +153,12 @@ async def test_overlap_skip_fires_nothing_while_the_last_task_is_held(store, db)
     await fire_slot(store, 3, times["anchor"])
     [held] = claim_all(db)
     assert (await fire_slot(store, 2, times["anchor"])).skipped == 1
-    run_sql(db, "SELECT * FROM dq_complete_run(%s, NULL, CAST(%s AS text))", held["run_id"], held["claim_token"])
+    run_sql(
+        db,
+        "SELECT * FROM dq_complete_run(%s, NULL, CAST(%s AS text))",
+        held["run_id"],
+        held["claim_token"],
+    )
     assert (await fire_slot(store, 1, times["anchor"])).fired == 1
     assert [t["scheduled_for"] for t in tasks_of(db, "s")] == [
         times["anchor"] - 3 * MINUTE,
@@ -173,7 +178,12 @@ async def test_overlap_buffer_one_keeps_one_slot_until_the_held_task_ends(
     assert state(db, "s")["buffered_slot"] == times["anchor"] - 2 * MINUTE
     listener = connect_autocommit(database_url)
     run_sql(listener, "LISTEN durable_queue_schedules")
-    run_sql(db, "SELECT * FROM dq_complete_run(%s, NULL, CAST(%s AS text))", held["run_id"], held["claim_token"])
+    run_sql(
+        db,
+        "SELECT * FROM dq_complete_run(%s, NULL, CAST(%s AS text))",
+        held["run_id"],
+        held["claim_token"],
+    )
     assert select.select([listener], [], [], 10) != ([], [], [])  # the scheduler is woken
     listener.poll()
     assert [n.channel for n in listener.notifies] == ["durable_queue_schedules"]
@@ -195,7 +205,10 @@ async def test_overlap_cancel_previous_cancels_the_held_task(store, db):
     assert (await fire_slot(store, 1, times["anchor"])).fired == 1
     assert [t["status"] for t in tasks_of(db, "s")] == ["canceled", "pending"]
     [answer] = run_sql(
-        db, "SELECT * FROM dq_complete_run(%s, NULL, CAST(%s AS text))", held["run_id"], held["claim_token"]
+        db,
+        "SELECT * FROM dq_complete_run(%s, NULL, CAST(%s AS text))",
+        held["run_id"],
+        held["claim_token"],
     )
     assert answer["outcome"] != "ok"  # the worker's late completion is refused
 
