@@ -13,7 +13,6 @@ import asyncio
 import datetime as dt
 import functools
 import io
-import json
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -44,54 +43,12 @@ from durablectl.flow import (
     TTL,
     Setting,
 )
+from durablectl.options import JSON, TIME, JSONArg, doc, json_value
 from durablectl.output import render
 from durablectl.schedules import schedules as schedules_group
 from durablectl.worker import worker as worker_command
 
 # -- parameter types --------------------------------------------------------------------
-
-
-@attrs.frozen
-class JSONArg:
-    """A parsed JSON option value (wrapped so that JSON `null` differs from "not given")."""
-
-    value: Any
-
-
-class JSONType(click.ParamType[JSONArg]):
-    """A JSON document given on the command line; invalid JSON is a usage error."""
-
-    name = "JSON"
-
-    def convert(
-        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
-    ) -> JSONArg:
-        if isinstance(value, JSONArg):
-            return value
-        try:
-            return JSONArg(json.loads(value))
-        except ValueError as exc:
-            self.fail(f"not valid JSON: {exc}", param, ctx)
-
-
-class TimestampType(click.ParamType[dt.datetime]):
-    """An RFC 3339 time with a zone, e.g. 2026-02-14T10:10:00Z."""
-
-    name = "TIME"
-
-    def convert(
-        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
-    ) -> dt.datetime:
-        if isinstance(value, dt.datetime):
-            return value
-        text = str(value).strip()
-        try:
-            parsed = dt.datetime.fromisoformat(text)
-        except ValueError:
-            self.fail(f"{text!r} is not an RFC 3339 time (e.g. 2026-02-14T10:10:00Z)", param, ctx)
-        if parsed.tzinfo is None:
-            self.fail(f"{text!r} has no time zone (add Z or an offset like +02:00)", param, ctx)
-        return parsed
 
 
 class KeyValueType(click.ParamType[tuple[str, str]]):
@@ -110,13 +67,7 @@ class KeyValueType(click.ParamType[tuple[str, str]]):
         return key, val
 
 
-JSON = JSONType()
-TIME = TimestampType()
 KEY_VALUE = KeyValueType()
-
-
-def json_value(arg: JSONArg | None) -> Any:
-    return None if arg is None else arg.value
 
 
 # -- state, output, errors --------------------------------------------------------------
@@ -161,11 +112,6 @@ def token_hint(ctx: click.Context) -> str:
     if getattr(ctx.obj, "token", None):
         return "the server refused the token of --token/DURABLE_TOKEN"
     return "this server needs a token: pass --token TOKEN or set DURABLE_TOKEN"
-
-
-def doc(description: str, example: str) -> str:
-    """Help text: the one-line description, then an example kept as written."""
-    return f"{description}\n\n\b\nExample:\n  {example}"
 
 
 async def call(state: State, action: Callable[[DurableClient], Awaitable[Any]]) -> None:

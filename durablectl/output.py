@@ -14,7 +14,11 @@ COLUMNS: dict[str, list[str]] = {
     "workflow_runs": ["id", "workflow_run_id", "workflow_name", "status", "created_at"],
     "checkpoints": ["step_name", "updated_at", "state"],
     "keys": ["key", "in_flight", "pending", "max_concurrency", "rate_limit", "override"],
-}
+    "schedules": [
+        "name", "queue", "task_name", "cron", "interval_seconds", "timezone", "paused",
+        "next_fire_at", "last_fired_at", "last_task_status",
+    ],
+}  # fmt: skip
 LIST_KEYS = tuple(COLUMNS)
 OVERRIDE_KEYS = frozenset({"max_concurrency", "rate_limit"})  # a concurrency key's override
 

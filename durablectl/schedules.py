@@ -6,7 +6,6 @@ module does not import the CLI's root."""
 from __future__ import annotations
 
 import datetime as dt
-import json
 import zoneinfo
 from collections.abc import Awaitable
 from typing import Any, Final
@@ -16,54 +15,11 @@ from durable_queue_client import ScheduleInfo, SchedulePage, follow_cursor, to_d
 from durable_queue_client.schedules import CATCHUP_POLICIES, OVERLAP_POLICIES
 
 from durablectl.flow import MAX_KEY_LENGTH, MAX_PRIORITY, MIN_PRIORITY
+from durablectl.options import JSON, TIME, JSONArg, doc, json_value
 
 MAX_PREVIEW: Final = 100  # the most fire times GET /schedules/{name}?preview= gives
 DEFAULT_PREVIEW: Final = 5
-MAX_CATCHUP_WINDOW: Final = 31_536_000  # a year, the server's bound
-
-
-def doc(description: str, example: str) -> str:
-    """Help text: the description, then an example kept as written (as durablectl.cli)."""
-    return f"{description}\n\n\b\nExample:\n  {example}"
-
-
-class TimeType(click.ParamType[dt.datetime]):
-    """An RFC 3339 time with a zone, e.g. 2026-02-14T10:10:00Z."""
-
-    name = "TIME"
-
-    def convert(
-        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
-    ) -> dt.datetime:
-        if isinstance(value, dt.datetime):
-            return value
-        text = str(value).strip()
-        try:
-            parsed = dt.datetime.fromisoformat(text)
-        except ValueError:
-            self.fail(f"{text!r} is not an RFC 3339 time (e.g. 2026-02-14T10:10:00Z)", param, ctx)
-        if parsed.tzinfo is None:
-            self.fail(f"{text!r} has no time zone (add Z or an offset like +02:00)", param, ctx)
-        return parsed
-
-
-class JSONType(click.ParamType[Any]):
-    """A JSON document; invalid JSON is a usage error. Given as `(value,)` so that JSON
-    null differs from the option left out (None)."""
-
-    name = "JSON"
-
-    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
-        if isinstance(value, tuple):
-            return value
-        try:
-            return (json.loads(value),)
-        except ValueError as exc:
-            self.fail(f"not valid JSON: {exc}", param, ctx)
-
-
-TIME = TimeType()
-JSON = JSONType()
+MAX_CATCHUP_WINDOW: Final = 366 * 86_400  # the server's bound
 
 
 def upcoming_rows(schedule: ScheduleInfo) -> list[dict[str, str]]:
@@ -157,7 +113,7 @@ async def schedules_create(
     cron: str | None,
     interval_seconds: int | None,
     timezone: str | None,
-    params: tuple[Any] | None,
+    params: JSONArg | None,
     catchup: str | None,
     catchup_window_seconds: int | None,
     overlap: str | None,
@@ -184,7 +140,7 @@ async def schedules_create(
             cron=cron,
             interval_seconds=interval_seconds,
             timezone=timezone,
-            params=None if params is None else params[0],
+            params=json_value(params),
             catchup=catchup,
             catchup_window_seconds=catchup_window_seconds,
             overlap=overlap,
