@@ -503,8 +503,8 @@ class ScheduleFieldsSchema(Input):
         metadata={
             "description": (
                 "5 fields (minute hour day-of-month month day-of-week), 6 with seconds first, "
-                "or @yearly, @monthly, @weekly, @daily, @hourly; read on the wall clock of "
-                "`timezone`. Exactly one of cron and interval_seconds"
+                "or @yearly, @annually, @monthly, @weekly, @daily, @midnight, @hourly; read on "
+                "the wall clock of `timezone`. Exactly one of cron and interval_seconds"
             )
         },
     )
