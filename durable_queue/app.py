@@ -21,6 +21,7 @@ from durable_queue.db import create_pool
 from durable_queue.listener import Listener
 from durable_queue.maintenance import Maintenance
 from durable_queue.monitoring import http_metrics_middleware, setup_monitoring
+from durable_queue.result_waits import ResultWaiters
 from durable_queue.scheduler import Scheduler
 from durable_queue.store import Store
 from durable_queue.waiters import Waiters
@@ -68,17 +69,21 @@ def create_app(settings: Settings) -> web.Application:
         app[LISTENER] = Listener(
             settings.database_url, waiters, probe_seconds=max(settings.listener_probe_seconds, 1)
         )
+        app[LISTENER].result_waiters = ResultWaiters(max_waiters=settings.max_waiters)
         await app[LISTENER].start()
         try:
             yield
         finally:
             waiters.close()
+            app[LISTENER].result_waiters.close()
             await app[LISTENER].stop()
 
     async def answer_waiters(app: web.Application) -> None:
         # on_shutdown runs before aiohttp waits for open requests: long polls answer at once.
         if LISTENER in app:
             app[LISTENER].waiters.close()
+            if app[LISTENER].result_waiters is not None:
+                app[LISTENER].result_waiters.close()
 
     async def maintenance(app: web.Application) -> AsyncIterator[None]:
         sweeper = Maintenance(

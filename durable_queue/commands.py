@@ -92,8 +92,10 @@ class NewTask:
     workflow_run_id: uuid.UUID | None = None
     idempotency_key: str | None = None
     run_at: dt.datetime | None = None
-    priority: int = 0
+    priority: int | None = None  # None: the parent's, else 0
     concurrency_key: str | None = None
+    parent_task_id: uuid.UUID | None = None
+    parent_close: str | None = None  # with a parent: "cancel" (None) or "abandon"
 
 
 @attrs.frozen
@@ -160,6 +162,15 @@ class EventWait:
     timeout_seconds: int
     task_id: uuid.UUID
     step_name: str
+    claim_token: str | None = None
+
+
+@attrs.frozen
+class TasksWait:
+    """A join: wait until every task of `task_ids` has finished (docs/composition.md)."""
+
+    task_ids: list[uuid.UUID]
+    timeout_seconds: int
     claim_token: str | None = None
 
 

@@ -19,10 +19,12 @@ from typing import Any
 import aiopg
 
 from durable_queue.db import CONNECTION_ERRORS, LISTENER_APPLICATION_NAME, queries
+from durable_queue.result_waits import ResultWaiters
 from durable_queue.waiters import Waiters, Wake
 
 log = logging.getLogger("durable_queue.listener")
 SCHEDULES_CHANNEL = "durable_queue_schedules"
+TASK_DONE_CHANNEL = "durable_queue_task_done"
 
 
 class Listener:
@@ -46,6 +48,8 @@ class Listener:
         self.waiters = waiters
         # called on a schedule notification, and after each (re)connect
         self.on_schedules: list[Callable[[], None]] = []
+        # the result waits of this process (GET /tasks/{id}/result), when the app has them
+        self.result_waiters: ResultWaiters | None = None
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
         self._connected = asyncio.Event()
@@ -102,6 +106,7 @@ class Listener:
             try:
                 await queries.listen_claimable(conn)
                 await queries.listen_schedules(conn)
+                await queries.listen_task_done(conn)
                 self.waiters.listening = True
                 self._connected.set()
                 delay = self.min_backoff
@@ -110,6 +115,8 @@ class Listener:
                 # looks once for itself.
                 self.waiters.wake_all(Wake.RECONNECTED)
                 self._schedules_changed()
+                if self.result_waiters is not None:
+                    self.result_waiters.wake_all()
                 await self._receive(conn)
             except Exception as exc:
                 _log_failure("listener connection lost", exc, delay)
@@ -137,6 +144,9 @@ class Listener:
     def _dispatch(self, notify: Any) -> None:
         if notify.channel == SCHEDULES_CHANNEL:
             self._schedules_changed()
+        elif notify.channel == TASK_DONE_CHANNEL:
+            if self.result_waiters is not None:
+                self.result_waiters.notified(notify.payload)
         elif notify.payload:
             self.waiters.notified(notify.payload)
         else:

@@ -1,4 +1,4 @@
-"""The maintenance loop: claim expiry, timeouts, wait timeouts, retention, queue
+"""The maintenance loop: claim expiry, timeouts, wait and join timeouts, retention, queue
 deletions left half done, and folding the per-queue count deltas.
 
 Every instance runs the loop, but only the one holding the sweeper's advisory
@@ -31,6 +31,7 @@ class SweepReport:
     retried_runs: int = 0
     canceled_tasks: int = 0
     timed_out_waits: int = 0
+    timed_out_joins: int = 0
     deleted_tasks: int = 0
     deleted_events: int = 0
     deleted_queues: int = 0
@@ -80,6 +81,11 @@ class Maintenance(ElectedLoop):
                 row = await queries.timeout_waits(conn, batch_size=self.batch_size)
                 report.timed_out_waits += row["timed_out"]
                 if row["scanned"] < self.batch_size:  # as for expire_claims
+                    break
+            for _ in range(MAX_BATCHES_PER_JOB):
+                row = await queries.timeout_joins(conn, batch_size=self.batch_size)
+                report.timed_out_joins += row["timed_out"]
+                if row["scanned"] < self.batch_size:
                     break
             report.deleted_tasks += await self._drain(conn, queries.delete_expired_tasks)
             report.deleted_events += await self._drain(conn, queries.delete_expired_events)

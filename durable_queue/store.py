@@ -35,13 +35,16 @@ from durable_queue.commands import (
     RateLimit,
     WorkflowRunPatch,
 )
+from durable_queue.composition_store import CompositionStore
 from durable_queue.db import connection, queries, transaction
-from durable_queue.errors import Conflict, NotFound, claim_token_required
+from durable_queue.errors import Conflict, NotFound, ValidationError, claim_token_required
+from durable_queue.fence import not_claimed_message, raise_run_outcome, stale_token_message
 from durable_queue.schedule_store import ScheduleStore
 from durable_queue.wire import (
     Checkpoint,
     CheckpointEntry,
     CheckpointSaved,
+    ChildCounts,
     ClaimedTask,
     ClaimExtended,
     ConcurrencyKey,
@@ -138,6 +141,7 @@ class Store:
         self.pool = pool
         self.claim_queries = 0  # claim statements run by this process (tests, bench, metrics)
         self.schedules = ScheduleStore(pool)
+        self.composition = CompositionStore(pool)
 
     # -- health -----------------------------------------------------------
 
@@ -330,6 +334,7 @@ class Store:
 
     async def create_task(self, queue_name: str, new: NewTask) -> tuple[CreatedTask, bool]:
         """Create a task and its first run; (ids, False) when the idempotency key was used."""
+        _check_parent(new)
         async with connection(self.pool) as conn:
             row = await queries.create_task(
                 conn,
@@ -346,6 +351,8 @@ class Store:
                 run_at=new.run_at,
                 priority=new.priority,
                 concurrency_key=new.concurrency_key,
+                parent_task_id=new.parent_task_id,
+                parent_close=new.parent_close,
             )
         _raise_create_outcome(row, queue_name)
         return _created(row), row["created"]
@@ -356,6 +363,8 @@ class Store:
 
         `created` is false where the item's idempotency key named a task already, also
         one created by an earlier item of the same list (its ids are returned)."""
+        for index, new in enumerate(tasks):
+            _check_parent(new, f"tasks[{index}].")
         items = jsonvalue.dumps([_task_item(new) for new in tasks])
         async with connection(self.pool) as conn:
             row = await queries.create_tasks(conn, queue_name=queue_name, tasks=items)
@@ -439,6 +448,7 @@ class Store:
         status: str | None = None,
         task_name: str | None = None,
         workflow_run_id: uuid.UUID | None = None,
+        parent_task_id: uuid.UUID | None = None,
         cursor: uuid.UUID | None = None,
         limit: int = 50,
     ) -> Page:
@@ -452,6 +462,10 @@ class Store:
                 return Page([], None)
             queue_id = queue["id"]
         page = functools.partial(self._page, cls=TaskSummary, limit=limit, cursor=cursor)
+        if parent_task_id is not None:  # a task's children (other filters but status: none)
+            return await page(
+                queries.list_tasks_of_parent, parent_task_id=parent_task_id, status=status
+            )
         if workflow_run_id is not None:
             return await page(
                 queries.list_tasks_of_workflow_run,
@@ -487,7 +501,13 @@ class Store:
             steps = [
                 r["step_name"] async for r in queries.list_task_checkpoints(conn, task_id=task_id)
             ]
-        return from_row({**row, "runs": runs, "checkpoints": steps}, TaskDetail)
+            counts = {
+                r["status"]: r["count"] async for r in queries.child_counts(conn, task_id=task_id)
+            }
+        children = ChildCounts(**counts) if counts else None
+        return from_row(
+            {**row, "runs": runs, "checkpoints": steps, "children": children}, TaskDetail
+        )
 
     async def set_task_priority(self, task_id: uuid.UUID, priority: int) -> TaskDetail:
         """Change a pending task's priority (its waiting runs' too); the task after."""
@@ -540,7 +560,7 @@ class Store:
             row = await queries.complete_run(
                 conn, run_id=run_id, result=jsonvalue.to_db(result), claim_token=claim_token
             )
-        _raise_run_outcome(row, run_id, "complete", claim_token)
+        raise_run_outcome(row, run_id, "complete", claim_token)
         return RunCompleted(run_id)
 
     async def complete_runs(
@@ -563,7 +583,7 @@ class Store:
         below max_attempts (computed in the database: dq_retry_delay), else the task fails."""
         async with connection(self.pool) as conn:
             row = await queries.fail_run(conn, run_id=run_id, error=error, claim_token=claim_token)
-        _raise_run_outcome(row, run_id, "fail", claim_token)
+        raise_run_outcome(row, run_id, "fail", claim_token)
         if row["next_run_id"] is None:
             return RunFailed(run_id, row["attempt"])
         return RunFailed(
@@ -588,7 +608,7 @@ class Store:
             raise Conflict(
                 f"run {run_id} is {row['status']}: only a pending or claimed run can be scheduled"
             )
-        _raise_run_outcome(row, run_id, "schedule", claim_token)
+        raise_run_outcome(row, run_id, "schedule", claim_token)
         return RunScheduled(run_id, row["available_at"])
 
     async def heartbeat(
@@ -600,7 +620,7 @@ class Store:
             row = await queries.extend_claim(
                 conn, run_id=run_id, extend_by=extend_by, claim_token=claim_token
             )
-        _raise_run_outcome(row, run_id, "heartbeat", claim_token)
+        raise_run_outcome(row, run_id, "heartbeat", claim_token)
         return ClaimExtended(run_id, row["claim_expires_at"])
 
     # -- events and waits ---------------------------------------------------
@@ -637,7 +657,7 @@ class Store:
             )
         if row["outcome"] == "not_of_task":
             raise Conflict(f"run {run_id} does not belong to task {task_id}")
-        _raise_run_outcome(row, run_id, "wait for an event", claim_token)
+        raise_run_outcome(row, run_id, "wait for an event", claim_token)
         if row["outcome"] == "resolved":
             return WaitOutcome("resolved", _json(row["payload"]))
         return WaitOutcome(row["outcome"])
@@ -677,10 +697,10 @@ class Store:
             raise Conflict(f"run {owner_run} is {row['status']}: it does not hold a claim")
         if outcome == "conflict":
             raise Conflict(
-                _not_claimed_message(owner_run, row["status"], "write a checkpoint", claim_token)
+                not_claimed_message(owner_run, row["status"], "write a checkpoint", claim_token)
             )
         if outcome == "stale_token":
-            raise Conflict(_stale_token_message(owner_run, "write a checkpoint"))
+            raise Conflict(stale_token_message(owner_run, "write a checkpoint"))
         return CheckpointSaved(task_id, step_name, row["updated_at"])
 
     async def get_checkpoint(self, task_id: uuid.UUID, step_name: str) -> Checkpoint:
@@ -805,36 +825,6 @@ class Store:
         ]
 
 
-def _raise_run_outcome(
-    row: dict[str, Any], run_id: uuid.UUID, action: str, claim_token: str | None = None
-) -> None:
-    """The fence's answer for a transition that needs the run's claim."""
-    if row["outcome"] == "not_found":
-        raise NotFound(f"run {run_id} not found")
-    if row["outcome"] == "conflict":
-        raise Conflict(_not_claimed_message(run_id, row["status"], action, claim_token))
-    if row["outcome"] == "stale_token":
-        raise Conflict(_stale_token_message(run_id, action))
-
-
-def _not_claimed_message(
-    run_id: uuid.UUID, status: str, action: str, claim_token: str | None
-) -> str:
-    if claim_token is None:
-        return f"run {run_id} is {status}, not claimed: cannot {action}"
-    return (
-        f"run {run_id} is {status}, not claimed, so claim_token names no live claim: "
-        f"cannot {action}"
-    )
-
-
-def _stale_token_message(run_id: uuid.UUID, action: str) -> str:
-    return (
-        f"run {run_id} is claimed under another claim_token: the claim of this one ended "
-        f"(the run slept or was released, and was claimed again); cannot {action}"
-    )
-
-
 def _completion_item(
     run_id: uuid.UUID, result: Any = None, claim_token: str | None = None
 ) -> dict[str, Any]:
@@ -856,7 +846,7 @@ def _completion(row: dict[str, Any]) -> RunCompletion:
             run_id, "conflict", f"run {run_id} is {row['status']}, not claimed: cannot complete"
         )
     if row["outcome"] == "stale_token":
-        return RunCompletion(run_id, "conflict", _stale_token_message(run_id, "complete"))
+        return RunCompletion(run_id, "conflict", stale_token_message(run_id, "complete"))
     return RunCompletion(run_id, "completed")
 
 
@@ -865,6 +855,13 @@ def _raise_create_outcome(row: dict[str, Any], queue_name: str) -> None:
         raise NotFound(f'queue "{queue_name}" not found')
     if row["outcome"] == "workflow_run_not_found":
         raise NotFound(f"workflow run {row['workflow_run_id']} not found")
+    if row["outcome"] == "parent_not_found":
+        raise NotFound(f"parent task {row['workflow_run_id']} not found")
+
+
+def _check_parent(new: NewTask, path: str = "") -> None:
+    if new.parent_close is not None and new.parent_task_id is None:
+        raise ValidationError(f"{path}parent_close is for a child: give parent_task_id too")
 
 
 def _created(row: dict[str, Any]) -> CreatedTask:
@@ -884,8 +881,11 @@ def _task_item(new: NewTask) -> dict[str, Any]:
         value = getattr(new, key)
         if value is not None:
             item[key] = value
-    if new.priority:
+    if new.priority is not None:
         item["priority"] = new.priority
+    if new.parent_task_id is not None:
+        item["parent_task_id"] = str(new.parent_task_id)
+        item["parent_close"] = new.parent_close or "cancel"
     if new.workflow_run_id is not None:
         item["workflow_run_id"] = str(new.workflow_run_id)
     if new.run_at is not None:

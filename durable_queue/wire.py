@@ -356,6 +356,34 @@ class WorkflowRunUpdated:
 
 
 @attrs.frozen
+class ChildCounts:
+    pending: int = 0
+    completed: int = 0
+    failed: int = 0
+    canceled: int = 0
+
+
+@attrs.frozen
+class TaskResult:
+    """A task's outcome: `pending` while it has not finished."""
+
+    task_id: uuid.UUID
+    status: str = described(enum=TASK_STATUSES)
+    result: Any = optional("the completing run's result")
+    error: str | None = optional("why it failed or was canceled")
+    completed_at: dt.datetime | None = optional()
+
+
+@attrs.frozen
+class TasksJoined:
+    """A wait-for-tasks answer: `completed` (every task finished) or `timeout` with the
+    tasks' outcomes in input order, or `sleeping` (the run sleeps until then)."""
+
+    status: str = described(enum=("completed", "timeout", "sleeping"))
+    tasks: list[TaskResult] | None = optional("in input order; absent while sleeping")
+
+
+@attrs.frozen
 class TaskDetail:
     """A task with every stored field; fields never given are omitted, as in listings."""
 
@@ -378,6 +406,11 @@ class TaskDetail:
     concurrency_key: str | None = optional()
     schedule_name: str | None = optional(SCHEDULE_NAME)
     scheduled_for: dt.datetime | None = optional(SCHEDULED_FOR)
+    parent_task_id: uuid.UUID | None = optional("the task that spawned it (docs/composition.md)")
+    parent_close: str | None = optional(
+        "a child's: cancel (canceled when its parent fails or is canceled) or abandon"
+    )
+    children: ChildCounts | None = optional("its children by status, when it has any")
     error: str | None = optional("why it failed or was canceled")
     result: Any = optional("result of the completing run")
     completed_at: dt.datetime | None = optional()

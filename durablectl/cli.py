@@ -5,6 +5,8 @@ Exit codes: 0 success; 1 the server answered with an error (`error: 404 NOT_FOUN
 on stderr); 2 the server could not be reached, or the command line is wrong (a usage
 error: missing option, invalid JSON in --params/--payload/--result/--state/--inputs, a
 bad time, limit or rate), caught before any request is sent; 130 interrupted with Ctrl-C.
+`tasks wait` also exits 1 when the task failed or was canceled, and 3 when it is still
+pending at --timeout.
 """
 
 from __future__ import annotations
@@ -633,6 +635,17 @@ def tasks() -> None:
     "--concurrency-key",
     help="The key whose limits and fair share the task takes (1-255 characters).",
 )
+@click.option(
+    "--parent",
+    "parent_task_id",
+    metavar="TASK_ID",
+    help="Make it a child of this task (its workflow run, priority and key unless given).",
+)
+@click.option(
+    "--parent-close",
+    type=click.Choice(["cancel", "abandon"]),
+    help="With --parent: cancel it when the parent fails or is canceled (default), or not.",
+)
 @click.pass_obj
 async def tasks_create(
     state: State,
@@ -648,16 +661,20 @@ async def tasks_create(
     workflow_run_id: str | None,
     priority: int | None,
     concurrency_key: str | None,
+    parent_task_id: str | None,
+    parent_close: str | None,
 ) -> None:
     if from_file is not None:
         single = (name, params, max_attempts, retry_delay, retry_strategy, run_at)
-        flow = (priority, concurrency_key)
+        flow = (priority, concurrency_key, parent_task_id, parent_close)
         if any(v is not None for v in (*single, idempotency_key, workflow_run_id, *flow)):
             raise click.UsageError("--from-file takes every task field from the file")
         await create_from_file(state, queue, from_file)
         return
     if name is None:
         raise click.UsageError("give --name, or --from-file")
+    if parent_close is not None and parent_task_id is None:
+        raise click.UsageError("--parent-close goes with --parent")
     if concurrency_key is not None and not 1 <= len(concurrency_key) <= MAX_KEY_LENGTH:
         raise click.BadParameter(
             f"a concurrency key is 1 to {MAX_KEY_LENGTH} characters, not {len(concurrency_key)}",
@@ -682,6 +699,8 @@ async def tasks_create(
             workflow_run_id=workflow_run_id,
             priority=priority,
             concurrency_key=concurrency_key,
+            parent_task_id=parent_task_id,
+            parent_close=parent_close,
         ),
     )
 
@@ -760,16 +779,27 @@ async def tasks_claim(state: State, queue: str, limit: int, claim_timeout: int, 
 @click.option("--queue", help="Filter by queue name.")
 @click.option("--status", help="Filter by status (pending, completed, failed, canceled).")
 @click.option("--name", help="Filter by task name.")
+@click.option("--parent", "parent_task_id", metavar="TASK_ID", help="The children of this task.")
 @paged("Tasks")
 @click.pass_obj
 async def tasks_list(
-    state: State, queue: str | None, status: str | None, name: str | None, paging: Paging
+    state: State,
+    queue: str | None,
+    status: str | None,
+    name: str | None,
+    parent_task_id: str | None,
+    paging: Paging,
 ) -> None:
     await paging.emit(
         state,
         "tasks",
         lambda c, cursor, limit: c.list_tasks(
-            queue_name=queue, status=status, task_name=name, cursor=cursor, limit=limit
+            queue_name=queue,
+            status=status,
+            task_name=name,
+            parent_task_id=parent_task_id,
+            cursor=cursor,
+            limit=limit,
         ),
     )
 
@@ -782,6 +812,35 @@ async def tasks_list(
 @click.pass_obj
 async def tasks_get(state: State, task_id: str) -> None:
     await call(state, lambda c: c.get_task(task_id))
+
+
+# `tasks wait`'s exit code by the task's status (3: still pending when --timeout passed)
+WAIT_EXIT: dict[str, int] = {"completed": 0, "failed": 1, "canceled": 1, "pending": 3}
+
+
+@tasks.command(
+    "wait",
+    help=doc(
+        "Wait for a task to finish and print its outcome (status, result or error); exit 0 "
+        "completed, 1 failed or canceled, 3 still pending at --timeout.",
+        "durablectl tasks wait <task_id> --timeout 30",
+    ),
+)
+@click.argument("task_id")
+@click.option(
+    "--timeout",
+    "limit",
+    type=click.FloatRange(min=0),
+    help="Give up after S seconds (0: ask once; default: wait as long as it takes).",
+)
+@click.pass_obj
+async def tasks_wait(state: State, task_id: str, limit: float | None) -> None:
+    async with state.client() as client:
+        answer = await client.wait_for_result(task_id, limit)
+    state.emit(answer)
+    code = WAIT_EXIT.get(answer.status, 1)
+    if code:
+        raise click.exceptions.Exit(code)
 
 
 @tasks.command(

@@ -153,6 +153,35 @@ WITH due AS (
 SELECT (SELECT count(*) FROM timed_out) AS timed_out,
        (SELECT count(*) FROM due) AS scanned;  -- a full batch read: there may be more due
 
+-- name: timeout_joins(batch_size)^
+-- Mark joins past their timeout as timed out (oldest first on task_joins_timeout) and make their sleeping runs pending again: how many (timed_out), and how many due joins it read (scanned).
+WITH due AS (
+    SELECT j.task_id, j.run_id
+    FROM task_joins j
+    WHERE j.status = 'waiting' AND j.timeout_at <= now()
+    ORDER BY j.timeout_at
+    LIMIT :batch_size
+    FOR UPDATE OF j SKIP LOCKED
+), locked_runs AS (
+    -- as in timeout_waits: by id list, a join whose run is locked now waits a pass
+    SELECT r.id
+    FROM runs r
+    WHERE r.id = ANY (ARRAY(SELECT run_id FROM due))
+    FOR UPDATE OF r SKIP LOCKED
+), timed_out AS (
+    UPDATE task_joins j
+    SET status = 'timeout', resolved_at = now()
+    WHERE j.task_id = ANY (ARRAY(SELECT d.task_id FROM due d JOIN locked_runs l ON l.id = d.run_id))
+    RETURNING j.run_id
+), woken AS (
+    UPDATE runs r
+    SET status = 'pending', available_at = now()
+    WHERE r.id = ANY (ARRAY(SELECT run_id FROM timed_out)) AND r.status = 'sleeping'
+    RETURNING r.id
+)
+SELECT (SELECT count(*) FROM timed_out) AS timed_out,
+       (SELECT count(*) FROM due) AS scanned;
+
 -- name: delete_expired_tasks(batch_size)$
 -- Delete finished tasks (with runs, checkpoints, waits) older than their queue's task TTL, oldest first per queue on tasks_finished; returns how many.
 WITH doomed AS (

@@ -100,3 +100,23 @@ FROM tasks t
 WHERE t.schedule_id = (SELECT s.id FROM schedules s WHERE s.name = :name)
 ORDER BY t.scheduled_for DESC
 LIMIT :limit;
+
+-- name: monitoring_task_children(task_id, limit)
+-- A task's latest `limit` children, newest first, with their queue and their status now: tasks_by_parent read backwards from the task's last entry, `limit` rows at most (the dashboard's task page; the counts by status come with the task's detail).
+SELECT t.id, t.task_name, t.status, q.name AS queue_name, t.parent_close,
+       t.created_at, t.completed_at
+FROM tasks t
+JOIN queues q ON q.id = t.queue_id
+WHERE t.parent_task_id = :task_id
+ORDER BY t.id DESC
+LIMIT :limit;
+
+-- name: monitoring_workflow_run_tree(workflow_run_id, limit)
+-- The first `limit` tasks of a workflow run, oldest first, each with its parent task (tasks_by_workflow_run read forwards): the dashboard nests them into the run's tree. A parent is created before its children, so the first tasks hold every parent the shown children have in this run.
+SELECT t.id, t.parent_task_id, t.task_name, t.status, q.name AS queue_name,
+       t.created_at, t.completed_at
+FROM tasks t
+JOIN queues q ON q.id = t.queue_id
+WHERE t.workflow_run_id = :workflow_run_id
+ORDER BY t.id
+LIMIT :limit;

@@ -68,3 +68,8 @@ WHERE status >= :status AND status <= :status
   AND (CAST(:cursor AS uuid) IS NULL OR id < :cursor)
 ORDER BY status DESC, id DESC
 LIMIT :limit;
+
+-- name: wait_for_tasks(run_id, task_ids, timeout_seconds, claim_token)^
+-- A join for the run holding its claim: completed or timeout with the tasks' outcomes in input order, or sleeping, or why not (dq_wait_for_tasks).
+SELECT outcome, status, task_id, tasks
+FROM dq_wait_for_tasks(:run_id, CAST(:task_ids AS uuid[]), :timeout_seconds, :claim_token);

@@ -1,11 +1,11 @@
--- name: create_task(queue_name, task_name, params, headers, retry_strategy, max_attempts, start_timeout, execution_timeout, workflow_run_id, idempotency_key, run_at, priority, concurrency_key)^
--- Create a task and its first run, or find the task holding the idempotency key (dq_create_task_v3).
+-- name: create_task(queue_name, task_name, params, headers, retry_strategy, max_attempts, start_timeout, execution_timeout, workflow_run_id, idempotency_key, run_at, priority, concurrency_key, parent_task_id, parent_close)^
+-- Create a task and its first run, or find the task holding the idempotency key (dq_create_task_v4; a NULL priority: the parent's, else 0).
 SELECT outcome, task_id, run_id, workflow_run_id, created
-FROM dq_create_task_v3(:queue_name, :task_name, CAST(:params AS jsonb), CAST(:headers AS jsonb),
+FROM dq_create_task_v4(:queue_name, :task_name, CAST(:params AS jsonb), CAST(:headers AS jsonb),
                        CAST(:retry_strategy AS jsonb), :max_attempts, :start_timeout,
                        :execution_timeout, :workflow_run_id, :idempotency_key,
                        CAST(:run_at AS timestamptz), :priority, :concurrency_key,
-                       NULL, NULL, NULL);
+                       NULL, NULL, NULL, :parent_task_id, :parent_close);
 
 -- name: create_tasks(queue_name, tasks)^
 -- Create many tasks of a queue from a JSON array, all or nothing (dq_create_tasks): ok and the answer's JSON text (items in input order; uuids and booleans only, so written as text: half json_agg's time), or the failure's outcome and workflow run.
@@ -113,10 +113,33 @@ SELECT t.id, t.task_name, t.status, q.name AS queue_name, t.max_attempts, t.crea
        t.completed_at, t.params, t.headers, t.retry_strategy, t.start_timeout,
        t.execution_timeout, t.workflow_run_id, t.idempotency_key, t.error, t.result,
        CAST(t.priority AS integer) AS priority, t.concurrency_key, t.schedule_name,
-       t.scheduled_for
+       t.scheduled_for, t.parent_task_id, t.parent_close
 FROM tasks t
 JOIN queues q ON q.id = t.queue_id
 WHERE t.id = :task_id;
+
+-- name: child_counts(task_id)
+-- A task's children by status (tasks_by_parent); no row for a task without children.
+SELECT status, count(*) AS count
+FROM tasks
+WHERE parent_task_id = :task_id
+GROUP BY status;
+
+-- name: list_tasks_of_parent(parent_task_id, status, cursor, limit)
+-- A page of a task's children, of one status when given, newest first (tasks_by_parent).
+SELECT t.id, t.task_name, t.status, q.name AS queue_name, t.max_attempts,
+       t.created_at, t.completed_at
+FROM tasks t
+JOIN queues q ON q.id = t.queue_id
+WHERE t.parent_task_id = :parent_task_id
+  AND (CAST(:status AS text) IS NULL OR t.status = :status)
+  AND (CAST(:cursor AS uuid) IS NULL OR t.id < :cursor)
+ORDER BY t.id DESC
+LIMIT :limit;
+
+-- name: await_task(task_id, watch)^
+-- A task's status and outcome; with watch, a pending task is marked to notify when it finishes (dq_await_task).
+SELECT task_id, status, result, error, completed_at FROM dq_await_task(:task_id, :watch);
 
 -- name: list_task_runs(task_id)
 -- Every run of a task in attempt order.

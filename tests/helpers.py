@@ -125,7 +125,7 @@ def create_task_args(**given: Any) -> dict[str, Any]:
         "task_name": "t", "params": None, "headers": None, "retry_strategy": None,
         "max_attempts": 1, "start_timeout": 0, "execution_timeout": 0,
         "workflow_run_id": None, "idempotency_key": None, "run_at": None, "priority": 0,
-        "concurrency_key": None, **given,
+        "concurrency_key": None, "parent_task_id": None, "parent_close": None, **given,
     }  # fmt: skip
 
 

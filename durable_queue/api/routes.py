@@ -47,6 +47,7 @@ TASK_ROUTES = {
     "/tasks": {"GET": tasks.list_tasks},
     "/tasks/{task_id}": {"GET": tasks.get_task, "PATCH": tasks.update_task},
     "/tasks/{task_id}/cancel": {"POST": tasks.cancel_task},
+    "/tasks/{task_id}/result": {"GET": tasks.task_result},
     "/tasks/{task_id}/checkpoints": {"GET": checkpoints.list_checkpoints},
     "/tasks/{task_id}/checkpoints/{step_name}": {
         "PUT": checkpoints.put_checkpoint,
@@ -60,6 +61,7 @@ RUN_ROUTES = {
     "/runs/{run_id}/fail": {"POST": runs.fail_run},
     "/runs/{run_id}/schedule": {"POST": runs.schedule_run},
     "/runs/{run_id}/wait-for-event": {"POST": runs.wait_for_event},
+    "/runs/{run_id}/wait-for-tasks": {"POST": runs.wait_for_tasks},
     "/runs/{run_id}/heartbeat": {"POST": runs.heartbeat},
 }
 EVENT_AND_WORKFLOW_ROUTES = {

@@ -149,6 +149,30 @@ async def wait_for_event(request: web.Request) -> web.Response:
     return json_response(wire.WaitTimedOut(message, message, "timeout", "WAIT_TIMEOUT"), 408)
 
 
+@docs(
+    tags=TAG,
+    summary="Wait for tasks to finish (a join): completed, timeout, or the run sleeps",
+    description=(
+        "completed (or timeout, when this join's timeout passed) with every task's outcome "
+        "in input order; sleeping: the claim is released, and the run is claimable again "
+        "when the last task finishes or the timeout passes; the next claim repeats the "
+        "call and is answered at once (docs/composition.md)."
+    ),
+)
+@match_info_schema(schemas.RunPathSchema)
+@request_schema(schemas.WaitForTasksSchema)
+@response_schema(response_schema_of(wire.TasksJoined), 200)
+@response_schema(schemas.ErrorSchema, 400, description="a task id that names no task")
+@holder_conflict
+@holder_call
+async def wait_for_tasks(request: web.Request) -> web.Response:
+    wait: commands.TasksWait = request[BODY]
+    joined = await request.app[STORE].composition.wait_for_tasks(
+        request[PATH]["run_id"], wait.task_ids, wait.timeout_seconds, wait.claim_token
+    )
+    return json_response(joined)
+
+
 @docs(tags=TAG, summary="Extend a live claim to now + extend_by seconds")
 @match_info_schema(schemas.RunPathSchema)
 @request_schema(schemas.HeartbeatSchema)

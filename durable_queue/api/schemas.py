@@ -38,6 +38,7 @@ from durable_queue.api.wire_fields import (
     JsonBool,
     JsonValue,
     Key,
+    ListOf,
     Nested,
     Number,
     OneOf,
@@ -76,6 +77,7 @@ from durable_queue.commands import (
     ScheduleDefinition,
     SchedulePatch,
     TaskPatch,
+    TasksWait,
     WorkflowRunPatch,
 )
 from durable_queue.schedule_plan import CATCHUP_POLICIES, OVERLAP_POLICIES
@@ -94,6 +96,9 @@ __all__ = ["MAX_NAME_LENGTH", "ErrorSchema"]
 # The `{error, code}` envelope, as OpenAPI's "Error" component.
 ErrorSchema = response_schema_of(ErrorBody, "Error")
 
+PARENT_CLOSE = ("cancel", "abandon")
+MAX_RESULT_WAIT_SECONDS = 60
+MAX_JOIN_TASKS = 1000
 LISTING_LIMIT = 50
 MAX_LISTING_LIMIT = 1000
 KEYS_LISTING_LIMIT = 100
@@ -310,6 +315,25 @@ class CreateTaskSchema(Input):
             )
         },
     )
+    parent_task_id = Uuid(
+        allow_none=True,
+        metadata={
+            "description": (
+                "makes it a child of that task: it takes the parent's workflow run, and its "
+                "priority and concurrency key when not given (docs/composition.md)"
+            )
+        },
+    )
+    parent_close = OneOf(
+        PARENT_CLOSE,
+        allow_none=True,
+        metadata={
+            "description": (
+                "with parent_task_id: cancel (default; canceled when the parent fails or is "
+                "canceled) or abandon"
+            )
+        },
+    )
 
 
 class CreateTasksSchema(Input):
@@ -339,6 +363,7 @@ class PatchTaskSchema(Input):
 
 
 class ListTasksQuerySchema(Input):
+    parent_task_id = Uuid(metadata={"description": "the children of this task"})
     queue_name = String()
     status = OneOf(TASK_STATUSES)
     task_name = String()
@@ -409,6 +434,28 @@ class WaitForEventSchema(Input):
     timeout_seconds = Int(1, required=True)
     task_id = Uuid(required=True)
     step_name = Text(required=True)
+    claim_token = ClaimToken()
+
+
+class TaskResultQuerySchema(Input):
+    wait_seconds = Int(
+        0,
+        MAX_RESULT_WAIT_SECONDS,
+        strict=False,
+        load_default=0,
+        metadata={"description": "0-60: wait this long for the task to finish; 0 answers now"},
+    )
+
+
+class WaitForTasksSchema(Input):
+    loads_into = TasksWait
+    task_ids = ListOf(
+        Uuid(),
+        required=True,
+        validate=validate.Length(min=1, max=MAX_JOIN_TASKS, error="must list 1 to {max} ids"),
+        metadata={"description": "1 to 1,000 task ids"},
+    )
+    timeout_seconds = Int(1, required=True, metadata={"description": "seconds"})
     claim_token = ClaimToken()
 
 

@@ -17,6 +17,7 @@ from durable_queue.api.keys import CLAIM_WAKE_OBSERVER, LISTENER, STORE
 from durable_queue.api.response_schemas import response_schema_of
 from durable_queue.api.responses import json_response, json_text_response
 from durable_queue.api.validation import BODY, PATH, QUERY
+from durable_queue.result_waits import await_result
 
 TAG = ["tasks"]
 
@@ -95,6 +96,30 @@ async def list_tasks(request: web.Request) -> web.Response:
 @response_schema(response_schema_of(wire.TaskDetail), 200)
 async def get_task(request: web.Request) -> web.Response:
     return json_response(await request.app[STORE].get_task(request[PATH]["task_id"]))
+
+
+@docs(
+    tags=TAG,
+    summary="A task's outcome, waiting up to wait_seconds (0-60) for it to finish",
+    description=(
+        "status completed, failed or canceled with its result or error; pending when the "
+        "wait ends first. The wait holds no database connection and is woken when the "
+        "task finishes (docs/composition.md)."
+    ),
+)
+@match_info_schema(schemas.TaskPathSchema)
+@querystring_schema(schemas.TaskResultQuerySchema)
+@response_schema(response_schema_of(wire.TaskResult), 200)
+@response_schema(schemas.ErrorSchema, 404, description="no such task")
+@response_schema(schemas.ErrorSchema, 503, description="the server holds its limit of waits")
+async def task_result(request: web.Request) -> web.Response:
+    result = await await_result(
+        request.app[STORE].composition,
+        request.app[LISTENER].result_waiters,
+        request[PATH]["task_id"],
+        request[QUERY]["wait_seconds"],
+    )
+    return json_response(result)
 
 
 @docs(

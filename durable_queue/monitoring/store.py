@@ -119,6 +119,34 @@ class MonitoringStore:
         async with connection(self.pool) as conn:
             return [row async for row in queries.monitoring_task_runs(conn, task_id=task_id)]
 
+    async def task_brief(self, task_id: uuid.UUID) -> dict[str, Any] | None:
+        """One task's name, status and queue (a task page's parent line); None when it
+        does not exist (a parent may have been deleted by retention before its children)."""
+        async with connection(self.pool) as conn:
+            return await queries.get_task_summary(conn, task_id=task_id)
+
+    async def task_children(self, task_id: uuid.UUID, limit: int) -> list[dict[str, Any]]:
+        """The task's latest `limit` children, newest first, with their status now."""
+        async with connection(self.pool) as conn:
+            return [
+                row
+                async for row in queries.monitoring_task_children(
+                    conn, task_id=task_id, limit=limit
+                )
+            ]
+
+    async def workflow_run_tree(
+        self, workflow_run_id: uuid.UUID, limit: int
+    ) -> list[dict[str, Any]]:
+        """The first `limit` tasks of the workflow run, oldest first, with their parents."""
+        async with connection(self.pool) as conn:
+            return [
+                row
+                async for row in queries.monitoring_workflow_run_tree(
+                    conn, workflow_run_id=workflow_run_id, limit=limit
+                )
+            ]
+
     async def task_waits(self, task_id: uuid.UUID) -> list[dict[str, Any]]:
         async with connection(self.pool) as conn:
             return [row async for row in queries.monitoring_task_waits(conn, task_id=task_id)]

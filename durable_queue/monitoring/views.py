@@ -4,7 +4,7 @@ Each handler reads through the existing `Store` where a read method fits (task a
 workflow-run listings and details; a queue's settings, stats and busiest keys; the
 schedules listing and a schedule with its next slots) and through `MonitoringStore`
 for what only the dashboard needs (gauges, history, run timings, waits, latest
-events, a schedule's latest tasks). Query
+events, a schedule's latest tasks, a task's latest children, a workflow run's tree). Query
 strings are checked here: a bad filter is a 400 page naming it, an unknown or
 malformed id a 404 page.
 """
@@ -18,6 +18,7 @@ from typing import Any
 from urllib.parse import quote, urlencode
 
 import aiohttp_jinja2
+import attrs
 from aiohttp import web
 
 from durable_queue.api.keys import STORE
@@ -32,6 +33,9 @@ from durable_queue.wire import TASK_STATUSES, WORKFLOW_STATUSES, Schedule
 
 PAGE_SIZE = 50
 RECENT_SCHEDULE_TASKS = 10
+CHILDREN_SHOWN = 50  # a task page lists its latest children, and counts them all
+TREE_TASKS = 500  # a workflow run page nests its first tasks into a tree
+TREE_DEPTH_SHOWN = 12  # deeper nodes are drawn at this depth, marked with their own
 UPCOMING_SLOTS = 5
 REFRESH_SECONDS = 5
 MAX_FILTER_LENGTH = 1024
@@ -116,10 +120,25 @@ async def task(request: web.Request) -> web.Response:
         return _not_found(request, f"No task has the id {request.match_info['task_id']}.")
     runs = await monitoring.task_runs(task_id)
     waits = await monitoring.task_waits(task_id)
+    parent_id = getattr(detail, "parent_task_id", None)
+    parent = await monitoring.task_brief(parent_id) if parent_id is not None else None
+    counts = child_counts(getattr(detail, "children", None))
+    children = await monitoring.task_children(task_id, CHILDREN_SHOWN) if counts else []
     return _render(
         request,
         "task.html",
-        {"task": detail, "runs": runs, "checkpoints": checkpoints, "waits": waits},
+        {
+            "task": detail,
+            "runs": runs,
+            "checkpoints": checkpoints,
+            "waits": waits,
+            "parent_id": parent_id,
+            "parent": parent,
+            "child_counts": counts,
+            "children_total": sum(counts.values()),
+            "children": children,
+            "children_shown": CHILDREN_SHOWN,
+        },
     )
 
 
@@ -151,7 +170,8 @@ async def workflow_runs(request: web.Request) -> web.Response:
 
 
 async def workflow_run(request: web.Request) -> web.Response:
-    """One workflow run with its tasks and their counts by status."""
+    """One workflow run with its task counts by status and the tree of its first
+    TREE_TASKS tasks (each child under its parent)."""
     run_id = _path_uuid(request, "workflow_run_id")
     try:
         if run_id is None:
@@ -161,7 +181,17 @@ async def workflow_run(request: web.Request) -> web.Response:
         return _not_found(
             request, f"No workflow run has the id {request.match_info['workflow_run_id']}."
         )
-    return _render(request, "workflow_run.html", {"run": detail})
+    tasks = await request.app[MONITORING_STORE].workflow_run_tree(run_id, TREE_TASKS)
+    return _render(
+        request,
+        "workflow_run.html",
+        {
+            "run": detail,
+            "tree": tree_rows(tasks),
+            "tree_limit": TREE_TASKS,
+            "total": sum(detail.task_counts.values()),
+        },
+    )
 
 
 async def events(request: web.Request) -> web.Response:
@@ -219,6 +249,63 @@ async def schedule(request: web.Request) -> web.Response:
 
 
 # -- helpers -------------------------------------------------------------------------
+
+
+def child_counts(value: Any) -> dict[str, int]:
+    """A task's children by status ({} for a task without children), in the order of the
+    statuses, whether the detail carries them as a mapping or as an attrs object."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        value = attrs.asdict(value) if attrs.has(type(value)) else dict(value)
+    counts = {status: int(value.get(status) or 0) for status in TASK_STATUSES}
+    return counts if any(counts.values()) else {}
+
+
+def tree_rows(tasks: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The tasks of a workflow run (oldest first) in tree order: each task followed by its
+    children (oldest first), depth first. A task whose parent is not among them (another
+    run's task, or one deleted) is a root, with `outside` set. Each row gains `depth`
+    (drawn at most TREE_DEPTH_SHOWN deep; `deeper` says it is more) and `prefix`, the
+    indentation that draws it (text, as the pages allow no inline style)."""
+    by_id = {task["id"]: task for task in tasks}
+    children: dict[Any, list[dict[str, Any]]] = {}
+    roots = []
+    for task in tasks:
+        parent = task.get("parent_task_id")
+        if parent is not None and parent in by_id and parent != task["id"]:
+            children.setdefault(parent, []).append(task)
+        else:
+            roots.append(task)
+    rows: list[dict[str, Any]] = []
+    seen: set[Any] = set()
+
+    def walk(root: dict[str, Any]) -> None:
+        stack = [(root, 0)]
+        while stack:
+            task, depth = stack.pop()
+            if task["id"] in seen:
+                continue
+            seen.add(task["id"])
+            shown = min(depth, TREE_DEPTH_SHOWN)
+            parent = task.get("parent_task_id")
+            rows.append(
+                {
+                    **task,
+                    "depth": depth,
+                    "deeper": depth > TREE_DEPTH_SHOWN,
+                    "outside": parent is not None and parent not in by_id,
+                    "prefix": "\u00a0\u00a0\u00a0" * (shown - 1) + "\u2514\u00a0" if shown else "",
+                }
+            )
+            stack.extend((child, depth + 1) for child in reversed(children.get(task["id"], [])))
+
+    for root in roots:
+        walk(root)
+    for task in tasks:  # a cycle (no real run has one) would leave tasks out: show them as roots
+        if task["id"] not in seen:
+            walk(task)
+    return rows
 
 
 def _render(

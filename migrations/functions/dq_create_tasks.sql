@@ -2,7 +2,9 @@
 -- take the defaults), all or nothing. One row per item in input order: created, or not
 -- (its idempotency key named a task already, possibly one an earlier item of the same
 -- array created); or a single row queue_not_found / workflow_run_not_found (with the
--- missing id) when nothing was created.
+-- missing id) when nothing was created; parent_not_found likewise (docs/composition.md:
+-- a child takes its parent's workflow run, and its priority and concurrency key when the
+-- item gives none; it and its parent are watched).
 -- Runs take their task's priority and concurrency key, and their rounds once the queue
 -- uses priorities or keys (dq_next_rank once per key; the items of one key take
 -- consecutive rounds in input order).
@@ -20,10 +22,38 @@ DECLARE
     v_run_ids uuid[];
     v_bulk boolean;
     v_keys text[];
+    v_parents uuid[];
 BEGIN
     IF v_queue_id IS NULL THEN
         RETURN QUERY SELECT 'queue_not_found', NULL::uuid, NULL::uuid, NULL::uuid, false;
         RETURN;
+    END IF;
+    IF p_tasks @? '$[*].parent_task_id ? (@ != null)' THEN
+        v_parents := ARRAY(SELECT DISTINCT CAST(e->>'parent_task_id' AS uuid)
+                           FROM jsonb_array_elements(p_tasks) e
+                           WHERE e->>'parent_task_id' IS NOT NULL ORDER BY 1);
+        PERFORM 1 FROM tasks t WHERE t.id = ANY (v_parents) ORDER BY t.id FOR KEY SHARE;
+        SELECT x INTO v_missing FROM unnest(v_parents) x
+        WHERE NOT EXISTS (SELECT 1 FROM tasks t WHERE t.id = x) ORDER BY x LIMIT 1;
+        IF v_missing IS NOT NULL THEN
+            RETURN QUERY SELECT 'parent_not_found', NULL::uuid, NULL::uuid, v_missing, false;
+            RETURN;
+        END IF;
+        -- the parent's values under the item's own, in input order
+        p_tasks := (
+            SELECT jsonb_agg(CASE WHEN t.id IS NULL THEN i.e
+                                  ELSE jsonb_strip_nulls(jsonb_build_object(
+                                           'workflow_run_id', t.workflow_run_id,
+                                           'priority', t.priority,
+                                           'concurrency_key', t.concurrency_key))
+                                       || i.e
+                                       || jsonb_build_object('parent_close',
+                                              coalesce(i.e->>'parent_close', 'cancel'))
+                             END ORDER BY i.ord)
+            FROM jsonb_array_elements(p_tasks) WITH ORDINALITY AS i(e, ord)
+            LEFT JOIN tasks t ON t.id = CAST(i.e->>'parent_task_id' AS uuid));
+        UPDATE tasks t SET watched = true
+        WHERE t.id = ANY (v_parents) AND t.status = 'pending' AND NOT t.watched;
     END IF;
     IF NOT v_ordered AND (p_tasks @? '$[*].priority ? (@ != 0)'
                           OR p_tasks @? '$[*].concurrency_key ? (@ != null)') THEN
@@ -68,7 +98,7 @@ BEGIN
                 INSERT INTO tasks (id, queue_id, task_name, params, headers, retry_strategy,
                                    max_attempts, start_timeout, execution_timeout, workflow_run_id,
                                    idempotency_key, start_deadline, execution_deadline, priority,
-                                   concurrency_key)
+                                   concurrency_key, parent_task_id, parent_close, watched)
                 SELECT v_ids[items.ord], v_queue_id, e->>'task_name', e->'params', e->'headers',
                        e->'retry_strategy', coalesce(CAST(e->>'max_attempts' AS integer), 1),
                        coalesce(items.start_timeout, 0), coalesce(items.execution_timeout, 0),
@@ -77,7 +107,9 @@ BEGIN
                             THEN now() + make_interval(secs => items.start_timeout) END,
                        CASE WHEN items.execution_timeout > 0
                             THEN now() + make_interval(secs => items.execution_timeout) END,
-                       items.priority, items.concurrency_key
+                       items.priority, items.concurrency_key,
+                       CAST(e->>'parent_task_id' AS uuid), e->>'parent_close',
+                       e->>'parent_task_id' IS NOT NULL
                 FROM items
                 ORDER BY items.ord
             )
@@ -134,7 +166,7 @@ BEGIN
         INSERT INTO tasks (id, queue_id, task_name, params, headers, retry_strategy,
                            max_attempts, start_timeout, execution_timeout, workflow_run_id,
                            idempotency_key, start_deadline, execution_deadline, priority,
-                           concurrency_key)
+                           concurrency_key, parent_task_id, parent_close, watched)
         SELECT items.id, v_queue_id, e->>'task_name', e->'params', e->'headers',
                e->'retry_strategy', coalesce(CAST(e->>'max_attempts' AS integer), 1),
                coalesce(CAST(e->>'start_timeout' AS integer), 0),
@@ -145,7 +177,9 @@ BEGIN
                CASE WHEN CAST(e->>'execution_timeout' AS integer) > 0
                     THEN now() + make_interval(secs => CAST(e->>'execution_timeout' AS integer))
                END,
-               coalesce(CAST(e->>'priority' AS integer), 0), e->>'concurrency_key'
+               coalesce(CAST(e->>'priority' AS integer), 0), e->>'concurrency_key',
+               CAST(e->>'parent_task_id' AS uuid), e->>'parent_close',
+               e->>'parent_task_id' IS NOT NULL
         FROM items
         ORDER BY items.ord
         ON CONFLICT (queue_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING

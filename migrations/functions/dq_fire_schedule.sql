@@ -68,9 +68,9 @@ BEGIN
             END IF;
         END IF;
         SELECT * INTO v_created
-        FROM dq_create_task_v3(s.queue_name, s.task_name, s.params, s.headers, s.retry_strategy,
+        FROM dq_create_task_v4(s.queue_name, s.task_name, s.params, s.headers, s.retry_strategy,
                                s.max_attempts, 0, 0, NULL, NULL, NULL, s.priority,
-                               s.concurrency_key, s.id, s.name, v_slot);
+                               s.concurrency_key, s.id, s.name, v_slot, NULL, NULL);
         IF v_created.outcome <> 'ok' THEN  -- queue_not_found: the queue was deleted
             UPDATE schedules
             SET paused = true, note = format('queue %s was deleted', s.queue_name),

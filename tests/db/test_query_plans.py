@@ -231,6 +231,18 @@ PLAN_CASES: dict[str, tuple[str, Callable[[dict], dict], str]] = {
         lambda i: {"name": "s1", "limit": 10},
         "tasks_schedule_slot",
     ),
+    # the dashboard's task page: a task's latest children, its children's index backwards
+    "latest children of a task": (
+        "monitoring_task_children",
+        lambda i: {"task_id": i["finished_task"], "limit": 50},
+        "tasks_by_parent",
+    ),
+    # the dashboard's workflow run page: the run's first tasks (its tree), its index forwards
+    "tree of a workflow run": (
+        "monitoring_workflow_run_tree",
+        lambda i: {"workflow_run_id": i["workflow_run"], "limit": 500},
+        "tasks_by_workflow_run",
+    ),
 }
 
 
@@ -285,6 +297,7 @@ NO_TABLES = {  # named queries that read none of the large tables
     "record_installed_functions", "applied_migration_ids", "yoyo_tables_exist",
     "replace_applied_migrations", "defer_function_body_checks",
     "listen_schedules", "try_lock_scheduler", "database_now", "queue_exists",
+    "listen_task_done",
 }  # fmt: skip
 
 
@@ -355,7 +368,38 @@ def schedules(conn: Any, ids: dict) -> None:
     Q.delete_schedule(conn, name="s2")
 
 
+def composition(conn: Any, ids: dict) -> None:
+    """Children (single and batch creates), their counts and listing, result reads, a join
+    that sleeps, its members finishing (the trigger), its timeout, and parent-close."""
+    parent = held(conn)
+    first = Q.create_task(conn, **new_task(parent_task_id=parent["task_id"], priority=None))
+    Q.create_tasks(
+        conn,
+        queue_name="small",
+        tasks=json.dumps(
+            [{"task_name": "c", "parent_task_id": str(parent["task_id"])} for _ in range(3)]
+        ),
+    )
+    list(Q.child_counts(conn, task_id=parent["task_id"]))
+    list(
+        Q.list_tasks_of_parent(
+            conn, parent_task_id=parent["task_id"], status=None, cursor=None, limit=50
+        )
+    )
+    Q.await_task(conn, task_id=first["task_id"], watch=True)
+    Q.wait_for_tasks(
+        conn,
+        run_id=parent["run_id"],
+        task_ids=[first["task_id"]],
+        timeout_seconds=0,
+        claim_token=parent["token"],
+    )
+    Q.timeout_joins(conn, batch_size=500)
+    Q.cancel_task(conn, task_id=parent["task_id"])  # parent-close cancels the children
+
+
 def delete_queue_in_batches(conn: Any, ids: dict) -> None:
+
     Q.detach_queue(conn, queue_id=ids["small"])
     row = Q.delete_queue_tasks(conn, queue_id=ids["small"], after=None, batch_size=100)
     while row["deleted"]:
@@ -516,6 +560,16 @@ SCAN_CASES: dict[str, tuple[Callable[[Any, dict], Any], set[str]]] = {
         {"delete_expired_tasks", "delete_expired_events"},
     ),
     "fold counts": (lambda c, i: Q.fold_queue_counts(c, batch_size=10_000), {"fold_queue_counts"}),
+    "composition": (composition, {
+        "child_counts", "list_tasks_of_parent", "await_task", "wait_for_tasks", "timeout_joins",
+    }),
+    "composition monitoring": (
+        lambda c, i: (
+            list(Q.monitoring_task_children(c, task_id=i["finished_task"], limit=50)),
+            list(Q.monitoring_workflow_run_tree(c, workflow_run_id=i["workflow_run"], limit=500)),
+        ),
+        {"monitoring_task_children", "monitoring_workflow_run_tree"},
+    ),
     "schedule monitoring": (
         lambda c, i: (
             schedule_row(c, "m1"),

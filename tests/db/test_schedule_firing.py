@@ -281,7 +281,6 @@ async def test_delete_while_a_slot_is_firing(pool, store, db, database_url):
     run_sql(blocker, "BEGIN")
     run_sql(blocker, "SELECT 1 FROM queues WHERE name = 'q' FOR UPDATE")
     firing = asyncio.create_task(scheduler(pool, database_url, grace_seconds=3600).fire_due())
-    deleting = asyncio.create_task(store.delete("s"))
 
     def waiting_on_locks() -> int:
         [row] = run_sql(
@@ -291,11 +290,16 @@ async def test_delete_while_a_slot_is_firing(pool, store, db, database_url):
         )
         return row["n"]
 
-    for _ in range(400):
-        if waiting_on_locks() >= 2:
-            break
-        await asyncio.sleep(0.025)
-    assert waiting_on_locks() == 2  # the fire on the queue, the delete on the schedule
+    async def lock_waiters(count: int) -> None:
+        for _ in range(2000):
+            if waiting_on_locks() >= count:
+                return
+            await asyncio.sleep(0.025)
+
+    await lock_waiters(1)  # the fire, on the queue's row, holding the schedule's
+    deleting = asyncio.create_task(store.delete("s"))
+    await lock_waiters(2)
+    assert waiting_on_locks() == 2  # and the delete, on the schedule's row
     run_sql(blocker, "COMMIT")
     blocker.close()
     assert await firing == 1

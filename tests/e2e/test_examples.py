@@ -3,6 +3,7 @@ queue, and print what their docstrings promise."""
 
 from __future__ import annotations
 
+import ast
 import asyncio
 import shlex
 import sys
@@ -107,11 +108,25 @@ async def test_nightly_report_declares_its_schedule_and_triggers_it(server_url: 
     assert lines[-1] == "deleted the schedule (a real deployment keeps it)"
 
 
+async def test_fan_out_spawns_children_and_gathers_their_results(server_url: str) -> None:
+    out = await finish(await run_example("fan_out.py", server_url))
+    lines = out.splitlines()
+    assert lines[0].startswith("completed: "), out
+    assert ast.literal_eval(lines[0].removeprefix("completed: ")) == {
+        "words": 6,
+        "letters": 23,
+        "longest": "durable",
+    }
+    assert lines[1] == "children: 6, by status {'completed': 6}"
+    assert lines[-1].startswith("see it again with: durablectl tasks get ")
+
+
 def test_every_example_is_tested_and_has_its_own_queue() -> None:
     scripts = sorted(path.name for path in EXAMPLES.glob("*.py"))
     assert scripts == [
         "approval_event.py",
         "checkpointed_steps.py",
+        "fan_out.py",
         "nightly_report.py",
         "quickstart.py",
         "workflow.py",

@@ -133,6 +133,13 @@ OPERATIONS: dict[str, Op] = {
     "backfill_schedule": Op(
         "post", "/schedules/{schedule_name}/backfill", None, models.BackfillResult
     ),
+    "get_task_result": Op("get", "/tasks/{task_id}/result", None, models.TaskResult),
+    "wait_for_tasks": Op(
+        "post",
+        "/runs/{run_id}/wait-for-tasks",
+        models.WaitForTasksRequest,
+        models.WaitForTasksAnswer,
+    ),
 }
 
 # Methods that send a plain JSON object, not a request model: its keys, all required
@@ -151,6 +158,8 @@ DERIVED = {
     "pause_schedule",
     "resume_schedule",
     "upsert_schedule",  # POST /schedules, on 409 PATCH /schedules/{schedule_name}
+    "enqueue",  # create_task (POST /queues/{queue_name}/tasks), answered as a TaskHandle
+    "wait_for_result",  # get_task_result in a loop of waits of at most 60 s
 }
 
 # (schema name, property): documented response properties the client deliberately skips.

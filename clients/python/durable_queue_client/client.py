@@ -28,6 +28,7 @@ from durable_queue_client.errors import (
     Unavailable,
     error_for,
 )
+from durable_queue_client.handles import TaskHandle
 from durable_queue_client.models import (
     UNSET,
     BackfillResult,
@@ -76,12 +77,15 @@ from durable_queue_client.models import (
     SetTaskPriorityRequest,
     TaskDetail,
     TaskPage,
+    TaskResult,
     TaskSummary,
     Unset,
     UpdateQueueRequest,
     UpdateWorkflowRunRequest,
     WaitForEventRequest,
     WaitForEventResult,
+    WaitForTasksAnswer,
+    WaitForTasksRequest,
     WorkflowRun,
     WorkflowRunCreated,
     WorkflowRunDetail,
@@ -509,12 +513,18 @@ class DurableClient:
         idempotency_key: str | None = None,
         priority: int | None = None,
         concurrency_key: str | None = None,
+        parent_task_id: str | None = None,
+        parent_close: str | None = None,
     ) -> CreatedTask:
         """POST /queues/{queue}/tasks. Sent with `idempotency_key`, or a new random one
         when it is None, and retried with it (a repeat with the same key answers with the
         first task's ids). `priority` (-1000 to 1000, default 0): higher is claimed first;
         `concurrency_key` (1-255 characters): the key whose limits and fair share its runs
-        take (docs/flow-control.md)."""
+        take (docs/flow-control.md). `parent_task_id` makes it a child of that task (in
+        its workflow run, with its priority and concurrency key unless given; `NotFound`
+        when the parent does not exist); `parent_close` "cancel" (the server's default:
+        canceled with the parent's unfinished children when the parent ends failed or
+        canceled) or "abandon" (keeps running)."""
         request = CreateTaskRequest(
             task_name=task_name,
             params=params,
@@ -528,6 +538,8 @@ class DurableClient:
             idempotency_key=new_idempotency_key() if idempotency_key is None else idempotency_key,
             priority=priority,
             concurrency_key=concurrency_key,
+            parent_task_id=parent_task_id,
+            parent_close=parent_close,
         )
         _, data = await self._request(
             "POST",
@@ -538,13 +550,55 @@ class DurableClient:
         )
         return self._structure(data, CreatedTask)
 
+    async def enqueue(
+        self,
+        queue: str,
+        task_name: str,
+        params: JSONValue = None,
+        *,
+        headers: dict[str, str] | None = None,
+        retry_strategy: RetryStrategy | None = None,
+        max_attempts: int | None = None,
+        start_timeout: int | None = None,
+        execution_timeout: int | None = None,
+        workflow_run_id: str | None = None,
+        run_at: dt.datetime | None = None,
+        idempotency_key: str | None = None,
+        priority: int | None = None,
+        concurrency_key: str | None = None,
+        parent_task_id: str | None = None,
+        parent_close: str | None = None,
+    ) -> TaskHandle:
+        """`create_task`, answered with a `TaskHandle`: `await handle.result(timeout=...)`
+        waits for the task's result (`TaskFailed` / `TaskCanceled` when it ended
+        otherwise, `TimeoutError` when the timeout passes first)."""
+        created = await self.create_task(
+            queue,
+            task_name,
+            params=params,
+            headers=headers,
+            retry_strategy=retry_strategy,
+            max_attempts=max_attempts,
+            start_timeout=start_timeout,
+            execution_timeout=execution_timeout,
+            workflow_run_id=workflow_run_id,
+            run_at=run_at,
+            idempotency_key=idempotency_key,
+            priority=priority,
+            concurrency_key=concurrency_key,
+            parent_task_id=parent_task_id,
+            parent_close=parent_close,
+        )
+        return TaskHandle(self, created.task_id, created.run_id, created.workflow_run_id)
+
     async def create_tasks(
         self, queue: str, tasks: Sequence[CreateTaskRequest]
     ) -> list[BatchCreatedTask]:
         """POST /queues/{queue}/tasks/batch: 1 to 1,000 tasks in one transaction (all or
         nothing); results in input order. An item without an `idempotency_key` is sent with
         a new random one, and the batch is retried with the same keys (`created` is false
-        for the items a lost first attempt made)."""
+        for the items a lost first attempt made). An item's `parent_task_id` that names
+        no task is a `NotFound` for the whole batch."""
         _, data = await self._request(
             "POST",
             f"/queues/{_segment(queue)}/tasks/batch",
@@ -583,14 +637,17 @@ class DurableClient:
         queue_name: str | None = None,
         status: str | None = None,
         task_name: str | None = None,
+        parent_task_id: str | None = None,
         cursor: str | None = None,
         limit: int | None = None,
     ) -> TaskPage:
-        """GET /tasks: one page, newest first; pass `next_cursor` back for the next."""
+        """GET /tasks: one page, newest first; pass `next_cursor` back for the next.
+        `parent_task_id`: that task's children only."""
         query = {
             "queue_name": queue_name,
             "status": status,
             "task_name": task_name,
+            "parent_task_id": parent_task_id,
             "cursor": cursor,
             "limit": limit,
         }
@@ -602,15 +659,50 @@ class DurableClient:
         queue_name: str | None = None,
         status: str | None = None,
         task_name: str | None = None,
+        parent_task_id: str | None = None,
         page_size: int | None = None,
     ) -> AsyncIterator[TaskSummary]:
         """Every matching task, newest first, following `next_cursor` page by page."""
-        query = {"queue_name": queue_name, "status": status, "task_name": task_name}
+        query = {
+            "queue_name": queue_name,
+            "status": status,
+            "task_name": task_name,
+            "parent_task_id": parent_task_id,
+        }
         return self._iter("/tasks", TaskPage, query, page_size, lambda page: page.tasks)
 
     async def get_task(self, task_id: str) -> TaskDetail:
-        """GET /tasks/{task_id}: the task with its runs and checkpoint names."""
+        """GET /tasks/{task_id}: the task with its runs and checkpoint names, and its
+        parent (`parent_task_id`, `parent_close`) and children counted by status
+        (`children`) when it has them."""
         return await self._get(f"/tasks/{_segment(task_id)}", TaskDetail)
+
+    async def get_task_result(self, task_id: str, wait_seconds: int = 0) -> TaskResult:
+        """GET /tasks/{task_id}/result: the task's outcome (status "completed" with its
+        `result`, "failed" with its `error`, or "canceled"). While it is unfinished the
+        server waits up to `wait_seconds` (0-60) for it to end, then answers "pending";
+        the read timeout is raised above the wait. `NotFound` when the task does not
+        exist; `Unavailable` (retried) when the server holds as many waits as it can.
+        `TaskHandle.result` waits longer, in a loop of these."""
+        total_timeout = self.timeout + wait_seconds if wait_seconds else None
+        _, data = await self._request(
+            "GET",
+            f"/tasks/{_segment(task_id)}/result",
+            params={"wait_seconds": wait_seconds or None},
+            total_timeout=total_timeout,
+        )
+        return self._structure(data, TaskResult)
+
+    async def wait_for_result(
+        self,
+        task_id: str,
+        timeout: float | dt.timedelta | None = None,  # noqa: ASYNC109 - a server-side wait
+    ) -> TaskResult:
+        """The task's outcome once it has ended, or its "pending" answer once `timeout`
+        seconds have passed (None: as long as it takes; 0: ask once): `get_task_result`
+        in a loop of waits of at most 60 s. Raises nothing for the task's sake;
+        `TaskHandle(client, task_id).result()` raises for a task that did not complete."""
+        return await TaskHandle(self, task_id).outcome(timeout)
 
     async def set_task_priority(self, task_id: str, priority: int) -> TaskDetail:
         """PATCH /tasks/{task_id}: change the priority of the task and of its pending and
@@ -734,6 +826,29 @@ class DurableClient:
             "POST", f"/runs/{_segment(run_id)}/wait-for-event", body=request, ok=(200, 202)
         )
         return self._structure(data, WaitForEventResult)
+
+    async def wait_for_tasks(
+        self,
+        run_id: str,
+        task_ids: Sequence[str],
+        timeout_seconds: int,
+        *,
+        claim_token: str | None = None,
+    ) -> WaitForTasksAnswer:
+        """POST /runs/{run_id}/wait-for-tasks (1 to 1,000 task ids; the run must be held):
+        status "completed" with every task's outcome in the order asked, when all have
+        ended; otherwise "sleeping" (the claim ends; the run is claimable again when the
+        last task ends or `timeout_seconds` pass, and a later claim brings a new token),
+        after which the same call answers "completed", or "timeout" with the tasks as
+        they are. `ValidationError` for a task id that does not exist; sent once (a
+        repeat after "sleeping" finds the run no longer held)."""
+        request = WaitForTasksRequest(
+            task_ids=list(task_ids), timeout_seconds=timeout_seconds, claim_token=claim_token
+        )
+        _, data = await self._request(
+            "POST", f"/runs/{_segment(run_id)}/wait-for-tasks", body=request, ok=(200, 202)
+        )
+        return self._structure(data, WaitForTasksAnswer)
 
     async def heartbeat(
         self, run_id: str, extend_by: int, *, claim_token: str | None = None

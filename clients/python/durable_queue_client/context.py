@@ -20,8 +20,23 @@ from typing import Any, TypeVar
 from durable_queue_client.claims import HeldRun
 from durable_queue_client.client import DurableClient
 from durable_queue_client.convert import structure, to_dict
-from durable_queue_client.errors import Conflict, DurableError, NotFound
-from durable_queue_client.models import UNSET, CreatedTask, JSONValue, RetryStrategy, Unset
+from durable_queue_client.errors import (
+    ChildFailed,
+    Conflict,
+    DurableError,
+    GatherTimeout,
+    InvalidResponse,
+    NotFound,
+)
+from durable_queue_client.handles import TaskHandle, seconds_of
+from durable_queue_client.models import (
+    UNSET,
+    CreatedTask,
+    JSONValue,
+    RetryStrategy,
+    TaskOutcome,
+    Unset,
+)
 
 T = TypeVar("T")
 
@@ -30,6 +45,12 @@ log = logging.getLogger("durable_queue_client.worker")
 LOCAL_SLEEP_LIMIT = 1.0
 """A resumed sleep with at most this many seconds left waits in process instead of
 releasing the claim again (it also absorbs small clock differences with the server)."""
+
+MAX_GATHER = 1000
+"""The most task ids one wait-for-tasks call takes; `gather` of more waits in groups."""
+
+GATHER_FOREVER = 366 * 24 * 3600
+"""The timeout `gather` sends when the caller gives none (a year and a day)."""
 
 
 class Suspended(BaseException):
@@ -92,6 +113,15 @@ class Keepalive:
 
 def _utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
+
+
+def _task_id_of(child: TaskHandle | CreatedTask | str) -> str:
+    if isinstance(child, str):
+        return child
+    task_id = getattr(child, "task_id", None)
+    if not isinstance(task_id, str):
+        raise TypeError(f"gather takes handles from spawn or task ids, not {child!r}")
+    return task_id
 
 
 class TaskContext:
@@ -209,9 +239,11 @@ class TaskContext:
         headers: dict[str, str] | None = None,
         run_at: dt.datetime | None = None,
         workflow_run_id: str | Unset | None = UNSET,
+        parent_close: str | None = None,
         step: str | None = None,
-    ) -> CreatedTask:
-        """Create a follow-up task once per task, and return its ids.
+    ) -> TaskHandle:
+        """Create a child task of this one, once per task, and return its handle
+        (`task_id`, `run_id`; join children with `gather`).
 
         A durable step named `spawn:<step>` (default `spawn:<task_name>`; a second spawn
         of the same name in one execution is `spawn:<name>#2`, as for `step`): a replay
@@ -219,11 +251,12 @@ class TaskContext:
         idempotency key made of this task's id and the step name, so a worker that dies
         between the create and its checkpoint does not create the task twice either.
 
-        The task goes on `queue` (default: this worker's queue), in `workflow_run_id`
-        (default: this task's workflow run, None for none), with `priority` (-1000 to 1000,
-        the server's default 0) and `concurrency_key` (1-255 characters): pass
-        `priority=ctx.priority` or `concurrency_key=ctx.concurrency_key` to inherit them,
-        nothing is inherited unasked."""
+        The task goes on `queue` (default: this worker's queue) as a child of this task
+        (`parent_task_id`): it is in this task's workflow run, and takes this task's
+        priority and concurrency key unless `priority` (-1000 to 1000) or
+        `concurrency_key` (1-255 characters) are given. `parent_close` "cancel" (the
+        server's default: the child is canceled when this task ends failed or canceled
+        while it is unfinished) or "abandon" (it keeps running)."""
         key = self._unique(f"spawn:{step or task_name}")
 
         async def create() -> Any:
@@ -241,10 +274,43 @@ class TaskContext:
                 idempotency_key=f"{self.task_id}:{key}",
                 priority=priority,
                 concurrency_key=concurrency_key,
+                parent_task_id=self.task_id,
+                parent_close=parent_close,
             )
             return to_dict(created)
 
-        return structure(await self._once(key, create), CreatedTask)
+        created = structure(await self._once(key, create), CreatedTask)
+        return TaskHandle(self.client, created.task_id, created.run_id, created.workflow_run_id)
+
+    async def gather(
+        self,
+        *children: TaskHandle | CreatedTask | str,
+        timeout: float | dt.timedelta | None = None,  # noqa: ASYNC109 - the durable wait's own
+    ) -> list[JSONValue]:
+        """The results of `children` (handles from `spawn`, or task ids), in their order,
+        once every one has completed.
+
+        While one is unfinished the run sleeps on the server (its claim is released, no
+        worker slot is held) and this execution ends; the handler runs again from the
+        top once the last child ends (`spawn` then returns the same children), and this
+        call returns their results. Raises `ChildFailed` (naming the child, its status
+        and error) when a child failed after its retries or was canceled: the first such
+        child in the order given. When `timeout` (seconds, at least 1, counted on the
+        server from the first wait; None: no limit) passes first, raises `GatherTimeout`
+        with the children's outcomes then. More than 1,000 children are waited for in
+        groups of 1,000, one after the other."""
+        seconds = seconds_of(timeout)
+        if seconds is not None and seconds < 1:
+            raise ValueError("timeout must be at least 1 second")
+        wait = GATHER_FOREVER if seconds is None else math.ceil(seconds)
+        task_ids = [_task_id_of(child) for child in children]
+        outcomes: list[TaskOutcome] = []
+        for start in range(0, len(task_ids), MAX_GATHER):
+            outcomes.extend(await self._wait_for_tasks(task_ids[start : start + MAX_GATHER], wait))
+        for outcome in outcomes:
+            if outcome.status != "completed":
+                raise ChildFailed(outcome.task_id, outcome.status, outcome.error, outcomes)
+        return [outcome.result for outcome in outcomes]
 
     async def heartbeat(self, extend_by: int | None = None) -> None:
         """Extend the claim to now + `extend_by` seconds (default: the claim timeout).
@@ -276,9 +342,45 @@ class TaskContext:
         await self._call(self._run.schedule(wake))
         raise Suspended(f"sleeping until {wake.isoformat()}")
 
+    async def _wait_for_tasks(self, task_ids: list[str], timeout_seconds: int) -> list[TaskOutcome]:
+        """One wait-for-tasks call: the outcomes when all have ended; `Suspended` when the
+        run went to sleep; `GatherTimeout` when the wait timed out."""
+        self._pause_heartbeats()  # the answer may be "sleeping": no heartbeat after it
+        try:
+            answer = await self._call(
+                self.client.wait_for_tasks(
+                    self.run_id, task_ids, timeout_seconds, claim_token=self._run.token
+                )
+            )
+        except DurableError:  # refused (e.g. an unknown task id): the claim is still held
+            self._resume_heartbeats()
+            raise
+        if answer.status == "sleeping":
+            raise Suspended(f"waiting for {len(task_ids)} task(s)")
+        self._resume_heartbeats()
+        outcomes = list(answer.tasks or [])
+        if answer.status == "timeout":
+            left = sum(1 for outcome in outcomes if outcome.status == "pending")
+            raise GatherTimeout(
+                f"{left} of {len(task_ids)} task(s) unfinished when the wait timed out",
+                outcomes,
+            )
+        if answer.status != "completed" or len(outcomes) != len(task_ids):
+            raise InvalidResponse(
+                200,
+                "INVALID_RESPONSE",
+                f"unexpected wait-for-tasks answer: status {answer.status!r} with "
+                f"{len(outcomes)} of {len(task_ids)} tasks",
+            )
+        return outcomes
+
     def _pause_heartbeats(self) -> None:
         if self._keepalive is not None:
             self._keepalive.paused = True
+
+    def _resume_heartbeats(self) -> None:
+        if self._keepalive is not None:
+            self._keepalive.paused = False
 
     def _unique(self, name: str) -> str:
         if not isinstance(name, str) or not name:

@@ -208,6 +208,12 @@ class CreateTaskRequest:
     """-1000 to 1000; higher is claimed first (the server's default is 0)."""
     concurrency_key: str | None = _opt()
     """1 to 255 characters: the key whose limits and fair share the task's runs take."""
+    parent_task_id: str | None = _opt()
+    """The task this one is a child of: it joins the parent's workflow run and takes the
+    parent's priority and concurrency key unless given (docs/composition.md)."""
+    parent_close: str | None = _opt()
+    """With `parent_task_id`: "cancel" (the server's default: canceled when the parent
+    ends failed or canceled) or "abandon" (keeps running)."""
 
 
 @attrs.frozen(kw_only=True)
@@ -298,6 +304,20 @@ class RunSummary:
 
 
 @attrs.frozen(kw_only=True)
+class ChildCounts:
+    """A task's children by status."""
+
+    pending: int = 0
+    completed: int = 0
+    failed: int = 0
+    canceled: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.pending + self.completed + self.failed + self.canceled
+
+
+@attrs.frozen(kw_only=True)
 class TaskDetail:
     id: str
     task_name: str
@@ -319,10 +339,41 @@ class TaskDetail:
     """The schedule that made the task (it keeps the name when the schedule is deleted)."""
     scheduled_for: dt.datetime | None = _opt()
     """The slot the schedule made the task for (UTC)."""
+    parent_task_id: str | None = _opt()
+    """The task's parent (None for a task that is no child)."""
+    parent_close: str | None = _opt()
+    """A child's parent-close policy: "cancel" or "abandon" (None for a task that is no
+    child)."""
+    children: ChildCounts | None = _opt()
+    """The task's children counted by status; None for a task without children."""
     error: str | None = _opt()
     result: JSONValue = _opt()
     runs: list[RunSummary] = attrs.field(factory=list)
     checkpoints: list[str] = attrs.field(factory=list)
+
+
+@attrs.frozen(kw_only=True)
+class TaskOutcome:
+    """A task's outcome: `status` "completed" (with its `result`), "failed" (with the last
+    run's `error`) or "canceled", and `completed_at`; "pending" while it is unfinished.
+    An item of `WaitForTasksAnswer.tasks`."""
+
+    task_id: str
+    status: str
+    result: JSONValue = _opt()
+    error: str | None = _opt()
+    completed_at: dt.datetime | None = _opt()
+
+    @property
+    def finished(self) -> bool:
+        """Whether the task has ended (completed, failed or canceled)."""
+        return self.status != "pending"
+
+
+@attrs.frozen(kw_only=True)
+class TaskResult(TaskOutcome):
+    """GET /tasks/{task_id}/result: the task's outcome, `status` "pending" when the wait
+    ended before the task did."""
 
 
 @attrs.frozen(kw_only=True)
@@ -420,6 +471,24 @@ class WaitForEventResult:
     status: str
     payload: JSONValue = _opt()
     message: str | None = _opt()
+
+
+@attrs.frozen(kw_only=True)
+class WaitForTasksRequest:
+    task_ids: list[str]
+    timeout_seconds: int
+    claim_token: str | None = _opt()
+
+
+@attrs.frozen(kw_only=True)
+class WaitForTasksAnswer:
+    """POST /runs/{run_id}/wait-for-tasks: `status` "completed" (every task has ended;
+    `tasks` their outcomes in the order asked), "sleeping" (the run released its claim and
+    becomes claimable again when the last task ends or the timeout passes) or "timeout"
+    (the timeout passed first; `tasks` as they are now)."""
+
+    status: str
+    tasks: list[TaskOutcome] | None = _opt()
 
 
 @attrs.frozen(kw_only=True)

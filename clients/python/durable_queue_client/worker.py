@@ -52,9 +52,11 @@ from durable_queue_client.context import (
     as_json,
 )
 from durable_queue_client.errors import (
+    ChildFailed,
     Conflict,
     ConnectionFailed,
     DurableError,
+    GatherTimeout,
     NotFound,
     Unavailable,
     WaitTimeout,
@@ -63,7 +65,9 @@ from durable_queue_client.models import CreateScheduleRequest, FailedRun, JSONVa
 from durable_queue_client.schedules import Schedule
 
 __all__ = [
+    "ChildFailed",
     "ClaimLost",
+    "GatherTimeout",
     "Handler",
     "Schedule",
     "StepValueError",
