@@ -122,3 +122,29 @@ def steps_worker(client: DurableClient) -> Worker:
 def durablectl_worker(server_url: str, target: str, *extra: str) -> list[str]:
     """The command line of a `durablectl worker` subprocess."""
     return [sys.executable, "-m", "durablectl", "--server", server_url, "worker", target, *extra]
+
+
+FANOUT_QUEUE = "worker-fanout"
+
+
+def fanout_worker(client: DurableClient) -> Worker:
+    """A parent that spawns `params["children"]` children one by one, then joins them and
+    returns their results; the first attempt stalls after `params["stall_after"]` spawns
+    (until the process is killed). Children return twice their number. Claim timeout 2 s,
+    so a killed worker's run is taken over soon."""
+    worker = Worker(client, FANOUT_QUEUE, concurrency=8, claim_timeout=2, long_poll_seconds=5)
+
+    @worker.task("parent")
+    async def parent(ctx: TaskContext, params: dict[str, Any]) -> list[Any]:
+        children = []
+        for n in range(params["children"]):
+            if ctx.attempt == 1 and n == params.get("stall_after"):
+                await asyncio.Event().wait()  # until the process is killed
+            children.append(await ctx.spawn("child", {"n": n}, step=f"child-{n}"))
+        return await ctx.gather(*children, timeout=120)
+
+    @worker.task("child")
+    async def child(ctx: TaskContext, params: dict[str, Any]) -> int:
+        return params["n"] * 2
+
+    return worker
