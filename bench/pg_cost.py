@@ -181,14 +181,19 @@ CREATE_ARGUMENTS: dict[str, Any] = {
 
 # what a create_task of flow control (migration 0002) takes besides: no priority, no key
 FLOW_ARGUMENTS: dict[str, Any] = {"priority": 0, "concurrency_key": None}
+COMPOSITION_ARGUMENTS: dict[str, Any] = {"parent_task_id": None, "parent_close": None}
 
 
 @functools.cache
 def create_arguments() -> dict[str, Any]:
-    """CREATE_ARGUMENTS, with FLOW_ARGUMENTS where this checkout's create_task takes them."""
+    """CREATE_ARGUMENTS, with FLOW_ARGUMENTS and COMPOSITION_ARGUMENTS where this
+    checkout's create_task takes them."""
+    arguments = dict(CREATE_ARGUMENTS)
     if "priority" in QUERIES.create_task.sql:
-        return CREATE_ARGUMENTS | FLOW_ARGUMENTS
-    return CREATE_ARGUMENTS
+        arguments |= FLOW_ARGUMENTS
+    if "parent_task_id" in QUERIES.create_task.sql:
+        arguments |= COMPOSITION_ARGUMENTS
+    return arguments
 
 
 def create(backend: Backend) -> None:
