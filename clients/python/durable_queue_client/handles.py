@@ -11,15 +11,19 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import math
-from typing import TYPE_CHECKING, Final
+from typing import Final, Protocol
 
 import attrs
 
 from durable_queue_client.errors import TaskCanceled, TaskFailed
 from durable_queue_client.models import JSONValue, TaskResult
 
-if TYPE_CHECKING:
-    from durable_queue_client.client import DurableClient
+
+class ResultSource(Protocol):
+    """What a handle needs of its client (a `DurableClient` is one)."""
+
+    async def get_task_result(self, task_id: str, wait_seconds: int = 0) -> TaskResult: ...
+
 
 MAX_WAIT_SECONDS: Final = 60  # the most one GET /tasks/{id}/result waits on the server
 
@@ -44,7 +48,7 @@ def next_wait(left: float | None) -> int:
 
 
 async def wait_for_outcome(
-    client: DurableClient,
+    client: ResultSource,
     task_id: str,
     timeout: float | dt.timedelta | None = None,  # noqa: ASYNC109 - a server-side wait
 ) -> TaskResult:
@@ -88,7 +92,7 @@ class TaskHandle:
     they run), where `result()` waits in the worker's process.
     """
 
-    client: DurableClient = attrs.field(eq=False, repr=False)
+    client: ResultSource = attrs.field(eq=False, repr=False)
     task_id: str
     run_id: str | None = None
     workflow_run_id: str | None = None
