@@ -25,7 +25,7 @@ Q = aiosql.from_path(resource_dir("queries"), "psycopg2")
 QUEUE = "grows"
 # the functions the hot path below calls (dq_create_tasks loads the tables)
 HOT_PATH = {
-    "dq_create_task_v3", "dq_create_tasks", "dq_claim_v3", "dq_complete_run", "dq_complete_runs"
+    "dq_create_task_v4", "dq_create_tasks", "dq_claim_v3", "dq_complete_run", "dq_complete_runs"
 }  # fmt: skip
 
 
