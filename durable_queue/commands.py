@@ -249,10 +249,6 @@ class ScheduleDefinition:
     note: str | None = None
 
 
-# The definition fields a PATCH may name (all but queue and task_name may be null).
-SCHEDULE_FIELDS = tuple(field.name for field in attrs.fields(ScheduleDefinition))
-
-
 @attrs.frozen
 class NewSchedule:
     name: str
@@ -261,7 +257,7 @@ class NewSchedule:
 
 @attrs.frozen
 class SchedulePatch:
-    """A schedule PATCH: the fields given (names of SCHEDULE_FIELDS) and their values; a
+    """A schedule PATCH: the fields given (names of ScheduleDefinition's fields) and their values; a
     given None restores the field's default (for an optional one: clears it)."""
 
     changes: dict[str, Any]

@@ -176,7 +176,7 @@ class Calendar:
         times = _cron(self.cron or "", start)
         last = instant
         while True:
-            slot = _instant(times.get_next(dt.datetime), tz)
+            slot = resolve_wall_time(times.get_next(dt.datetime), tz)
             if slot > last:  # also drops a wall time mapped onto the slot before it
                 last = slot
                 yield slot
@@ -188,7 +188,7 @@ class Calendar:
         times = _cron(self.cron or "", _wall(instant, tz) + margin + dt.timedelta(microseconds=1))
         last = None
         while True:
-            slot = _instant(times.get_prev(dt.datetime), tz)
+            slot = resolve_wall_time(times.get_prev(dt.datetime), tz)
             if slot > instant:
                 continue
             if last is None or slot < last:
@@ -211,10 +211,6 @@ def _near_transition(instant: dt.datetime, tz: ZoneInfo) -> bool:
 def resolve_wall_time(wall: dt.datetime, tz: ZoneInfo) -> dt.datetime:
     """The instant (UTC) a naive wall-clock time of `tz` fires at: its first occurrence,
     or, when the clock skipped it, the first valid instant after it."""
-    return _instant(wall, tz)
-
-
-def _instant(wall: dt.datetime, tz: ZoneInfo) -> dt.datetime:
     first = wall.replace(tzinfo=tz, fold=0).astimezone(UTC)
     if _wall(first, tz) == wall:
         return first  # it exists; fold 0 is the first of two occurrences
